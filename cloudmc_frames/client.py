@@ -1,0 +1,642 @@
+"""The HTTP layer: one cached session per credential, envelopes, retries, paging, cache control.
+
+This is the only module that imports requests and requests-cache. It knows CloudMC's wire
+conventions (``MC-Api-Key``, ``org_id``, envelopes, paging, tasks) and nothing about
+organizations or resources.
+
+Example::
+
+    >>> import cloudmc_frames as cmf
+    >>> client = cmf.connect("https://cloudmc.example.com", api_key)   # doctest: +SKIP
+    >>> client.get("/organizations/" + org_id)["name"]                  # doctest: +SKIP
+    'Acme'
+
+Caching (requests-cache): GET replies with status 200 are stored, by default in SQLite under the
+user cache dir, for ``expire_after`` seconds; ``/tasks/*`` never. The API key is redacted from
+stored requests and every cache key starts with a one-way fingerprint of endpoint + key, so two
+keys never share an entry. On top, parsed pages are kept in memory for the life of the client
+(a warm crawl then costs no SQLite reads and no JSON parsing).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests_cache import DO_NOT_CACHE, CachedSession, create_key
+from requests_cache.policy.settings import DEFAULT_IGNORED_PARAMS
+
+from ._version import __version__
+from .config import API_PREFIX, Settings, from_env
+from .errors import (
+    CacheMissError,
+    CloudMCError,
+    ConfigError,
+    RateLimitError,
+    RequestTimeout,
+    ResponseFormatError,
+    TransportError,
+    error_class_for_status,
+    error_from_envelope,
+    snippet,
+)
+from .ledger import Ledger
+from .paging import Page, iter_records
+from .tasks import Task, is_task_payload
+
+log = logging.getLogger("cloudmc_frames")
+
+API_KEY_HEADER = "MC-Api-Key"
+USER_AGENT = f"cloudmc-frames/{__version__}"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+TASKS_PATH = "/tasks/"
+_ERRNO = re.compile(r"\[Errno -?\d+\][^)'\"]*")
+
+
+def connect(endpoint: str | None = None, api_key: str | None = None, **options: Any) -> Client:
+    """Open a client on a CloudMC endpoint (default: ``CLOUDMC_ENDPOINT`` / ``CLOUDMC_API_KEY``).
+
+    ``options`` are the fields of :class:`~cloudmc_frames.config.Settings` (timeouts, retries,
+    cache backend and folder, ``offline``, ``allow_insecure``, ``max_workers``, ...).
+
+    >>> client = cmf.connect()                              # doctest: +SKIP
+    >>> client = cmf.connect("https://cloudmc.example.com", os.environ["MY_KEY"], offline=True)  # doctest: +SKIP
+    """
+    if endpoint is None or api_key is None:
+        env_endpoint, env_key = _env_or_none()
+        endpoint = endpoint if endpoint is not None else env_endpoint
+        api_key = api_key if api_key is not None else env_key
+        if endpoint is None or api_key is None:
+            from_env()  # raises ConfigError naming both variables
+    return Client(Settings.from_options(endpoint, **options), api_key)
+
+
+def _env_or_none() -> tuple[str | None, str | None]:
+    endpoint = os.environ.get("CLOUDMC_ENDPOINT", "").strip() or None
+    api_key = os.environ.get("CLOUDMC_API_KEY", "").strip() or None
+    return endpoint, api_key
+
+
+def credential_fingerprint(endpoint: str, api_key: str) -> str:
+    """A one-way, hex-only tag of endpoint + key (32 chars) that namespaces the cache."""
+    material = f"cloudmc-frames/cache-v1\0{endpoint}\0{api_key}".encode()
+    return hashlib.sha256(material).hexdigest()[:32]
+
+
+def listing_scope(path: str, org_id: str | None) -> str:
+    """What a listing belongs to, for invalidation: ``services/<code>/<env>@<org>`` or the collection.
+
+    >>> listing_scope("/services/compute-qc/prod/instances", "o1")
+    'services/compute-qc/prod@o1'
+    >>> listing_scope("/users/u1", None)
+    'users'
+    """
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 3 and parts[0] == "services" and parts[1] != "connections":
+        return f"services/{parts[1]}/{parts[2]}@{org_id or ''}"
+    return "/".join(parts[:2]) if parts[:1] == ["services"] else (parts[0] if parts else "")
+
+
+def _scope_tag(scope: str) -> str:
+    return hashlib.sha256(scope.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One parsed answer: the JSON object (None for an empty body) and where it came from."""
+
+    status: int
+    payload: dict | None
+    url: str
+    from_cache: bool
+    attempts: int = 1
+
+    @property
+    def data(self) -> Any:
+        return None if self.payload is None else self.payload.get("data")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Every record of a list endpoint, whether all its pages came from a cache, and how many."""
+
+    records: list[dict]
+    from_cache: bool
+    pages: int
+
+
+class _Secret:
+    """Holds the API key; its repr and str never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self._value, "<api-key>") if self._value in text else text
+
+    def __repr__(self) -> str:
+        return "<api-key hidden>"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        raise TypeError("an API key is not picklable")
+
+
+class _MemoryPages:
+    """Parsed replies kept for the life of a client, by scope, with their cache expiry."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pages: dict[str, dict[tuple, tuple[float, Reply]]] = {}
+
+    def get(self, scope: str, key: tuple, now: float) -> Reply | None:
+        with self._lock:
+            entry = self._pages.get(scope, {}).get(key)
+        return entry[1] if entry and entry[0] > now else None
+
+    def put(self, scope: str, key: tuple, reply: Reply, expires_at: float) -> None:
+        with self._lock:
+            self._pages.setdefault(scope, {})[key] = (expires_at, reply)
+
+    def drop(self, scope: str | None = None) -> None:
+        with self._lock:
+            if scope is None:
+                self._pages.clear()
+            else:
+                self._pages.pop(scope, None)
+
+
+class Client:
+    """A connection to one CloudMC endpoint with one API key; safe to share across threads.
+
+    Attributes:
+        settings: the :class:`~cloudmc_frames.config.Settings` in force.
+        ledger: the issues and coverage rows recorded by accessors using this client.
+        stats: counters (``sent``, ``cache_hits``, ``memory_hits``, ``retries``) for diagnostics.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        api_key: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        _check_api_key(api_key)
+        self.settings = settings
+        self._key = _Secret(api_key)
+        self.fingerprint = credential_fingerprint(settings.endpoint, api_key)
+        self.ledger = Ledger()
+        self.stats = {"sent": 0, "cache_hits": 0, "memory_hits": 0, "retries": 0}
+        self._sleep, self._clock = sleep, clock
+        self._rng = random.Random()
+        self._lock = threading.Lock()
+        self._memory = _MemoryPages()
+        self._warned_cache = False
+        self._session = self._open_session()
+
+    # -- public calls ------------------------------------------------------------------------
+
+    def get(self, path: str, params: dict | None = None, *, org_id: str | None = None,
+            fresh: bool = False) -> Any:
+        """GET ``path`` (relative to ``/api/v2``) and return its ``data``.
+
+        >>> client.get("/organizations/" + org_id)      # doctest: +SKIP
+        """
+        return self.get_reply(path, params, org_id=org_id, fresh=fresh).data
+
+    def get_reply(self, path: str, params: dict | None = None, *, org_id: str | None = None,
+                  fresh: bool = False, deadline: float | None = None) -> Reply:
+        """GET ``path`` and return the whole :class:`Reply` (payload, from_cache, attempts)."""
+        url, query = self._url(path), _query(params, org_id)
+        key = (url, tuple(sorted(query.items())))
+        scope = listing_scope(path, org_id)
+        cacheable = not path.startswith(TASKS_PATH)
+        if cacheable and not fresh:
+            hit = self._memory.get(scope, key, time.time())
+            if hit is not None:
+                self._count("memory_hits")
+                return Reply(hit.status, hit.payload, hit.url, True, 1)
+        reply, expires_at = self._send("GET", url, query, None, fresh=fresh, deadline=deadline)
+        if cacheable and expires_at is not None:
+            self._memory.put(scope, key, reply, expires_at)
+        return reply
+
+    def list(self, path: str, params: dict | None = None, *, org_id: str | None = None,
+             fresh: bool = False, deadline: float | None = None, sort_by: str | None = None,
+             sort_order: str | None = None) -> Listing:
+        """Every record of a list endpoint, following its pages (see :mod:`~cloudmc_frames.paging`)."""
+        replies: list[Reply] = []
+        pages = self._page_fetcher(path, params, org_id, fresh, deadline, replies)
+        records = list(iter_records(pages, page_size=self.settings.page_size,
+                                    max_pages=self.settings.max_pages,
+                                    sort_by=sort_by, sort_order=sort_order))
+        return Listing(records, all(r.from_cache for r in replies), len(replies))
+
+    def paginate(self, path: str, params: dict | None = None, *, org_id: str | None = None,
+                 fresh: bool = False, sort_by: str | None = None,
+                 sort_order: str | None = None) -> Iterator[dict]:
+        """Yield every record of a list endpoint, fetching pages as the iteration goes.
+
+        >>> for user in client.paginate("/users", org_id=org_id): ...   # doctest: +SKIP
+        """
+        pages = self._page_fetcher(path, params, org_id, fresh, None, [])
+        yield from iter_records(pages, page_size=self.settings.page_size,
+                                max_pages=self.settings.max_pages,
+                                sort_by=sort_by, sort_order=sort_order)
+
+    def post(self, path: str, body: Any = None, *, params: dict | None = None,
+             org_id: str | None = None) -> Task | Any:
+        """POST (create or operation). Returns a :class:`~cloudmc_frames.tasks.Task` for async
+        replies, else the reply's ``data`` (None for an empty reply). Never retried."""
+        return self._write("POST", path, body, params, org_id)
+
+    def put(self, path: str, body: Any = None, *, params: dict | None = None,
+            org_id: str | None = None) -> Task | Any:
+        """PUT (update); same return values as :meth:`post`."""
+        return self._write("PUT", path, body, params, org_id)
+
+    def delete(self, path: str, body: Any = None, *, params: dict | None = None,
+               org_id: str | None = None) -> Task | Any:
+        """DELETE; same return values as :meth:`post`."""
+        return self._write("DELETE", path, body, params, org_id)
+
+    def poll_task(self, task_id: str) -> dict:
+        """The raw payload of ``GET /tasks/:id``: retried like any GET, never cached."""
+        if not isinstance(task_id, str) or not task_id or "/" in task_id:
+            raise ConfigError(f"task id must be a non-empty string without '/', got {task_id!r}")
+        reply = self.get_reply(f"{TASKS_PATH}{task_id}", fresh=True)
+        if reply.payload is None:
+            raise ResponseFormatError("the task endpoint answered an empty body", url=reply.url)
+        return reply.payload
+
+    def invalidate(self, scope: str) -> int:
+        """Forget cached listings of one scope (see :func:`listing_scope`); returns entries dropped."""
+        self._memory.drop(scope)
+        return self._delete_cached(self.fingerprint + _scope_tag(scope))
+
+    def clear_cache(self) -> int:
+        """Forget every cached reply of this credential (other keys' entries stay)."""
+        self._memory.drop()
+        return self._delete_cached(self.fingerprint)
+
+    @property
+    def issues(self):
+        """Every failure collected by accessors with ``errors="collect"``, as a DataFrame."""
+        from .frames import issues_frame  # frames imports pandas; the client itself does not
+
+        return issues_frame(self.ledger.snapshot()[0])
+
+    @property
+    def coverage(self):
+        """One row per scope visited by accessors (status ok/empty/forbidden/...), as a DataFrame."""
+        from .frames import coverage_frame
+
+        return coverage_frame(self.ledger.snapshot()[1])
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = " offline" if self.settings.offline else ""
+        return (f"<cloudmc_frames.Client {self.settings.endpoint} credential={self.fingerprint[:8]} "
+                f"cache={self.settings.cache_backend}{mode}>")
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        raise TypeError("a Client holds an API key and is not picklable; connect() again instead")
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ConfigError(f"path must start with '/', got {path!r}")
+        return self.settings.endpoint + path
+
+    def _page_fetcher(self, path, params, org_id, fresh, deadline, replies: list[Reply]):
+        def fetch(paging: dict) -> Page:
+            reply = self.get_reply(path, {**(params or {}), **paging}, org_id=org_id,
+                                   fresh=fresh, deadline=deadline)
+            replies.append(reply)
+            payload = reply.payload or {}
+            if "data" not in payload:
+                raise ResponseFormatError("a list reply has no 'data' member", url=reply.url,
+                                          status=reply.status)
+            return Page(payload["data"], payload.get("metadata"), reply.url)
+
+        return fetch
+
+    def _write(self, method: str, path: str, body: Any, params: dict | None,
+               org_id: str | None) -> Task | Any:
+        url, query = self._url(path), _query(params, org_id)
+        scope = listing_scope(path, org_id)
+        reply, _ = self._send(method, url, query, body, fresh=True, deadline=None)
+        self.invalidate(scope)
+        if reply.payload is None:
+            return None
+        if is_task_payload(reply.payload):
+            return Task.from_payload(reply.payload, self, url=reply.url, scope=scope)
+        return reply.data
+
+    def _send(self, method: str, url: str, query: dict, body: Any, *, fresh: bool,
+              deadline: float | None) -> tuple[Reply, float | None]:
+        """Send with retries (idempotent GETs only); return the reply and its cache expiry."""
+        started, attempt = self._clock(), 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http(method, url, query, body, fresh, deadline)
+                return self._parse(response, method, attempt), _expiry(response)
+            except CloudMCError as error:
+                error.attempts = attempt
+                self._scrub(error)
+                delay = self._retry_delay(error, attempt, started, deadline) if method == "GET" else None
+                if delay is None:
+                    raise
+                self._count("retries")
+                log.debug("retrying %s %s in %.2fs after %s", method, error.url, delay,
+                          type(error).__name__)
+                self._sleep(delay)
+
+    def _retry_delay(self, error: CloudMCError, attempt: int, started: float,
+                     deadline: float | None) -> float | None:
+        """Seconds to wait before the next attempt, or None when it must not be retried."""
+        s = self.settings
+        if not error.retryable or attempt > s.retries:
+            return None
+        delay = min(s.backoff_max, s.backoff_factor * 2 ** (attempt - 1)) * self._rng.uniform(0.5, 1.0)
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        now = self._clock()
+        if now - started + delay > s.retry_budget or (deadline is not None and now + delay >= deadline):
+            return None
+        return delay
+
+    def _http(self, method: str, url: str, query: dict, body: Any, fresh: bool,
+              deadline: float | None) -> requests.Response:
+        kwargs: dict[str, Any] = {"params": query, "allow_redirects": False,
+                                  "timeout": self._timeout(deadline)}
+        if body is not None:
+            kwargs["json"] = body
+        if method == "GET" and self.settings.offline:
+            kwargs["only_if_cached"] = True
+        elif method == "GET" and fresh:
+            kwargs["force_refresh"] = True
+        full_url = f"{url}?{urlencode(query)}" if query else url
+        try:
+            response = self._request(method, url, kwargs)
+        except requests.Timeout:
+            raise RequestTimeout(f"no answer within {kwargs['timeout'][1]:g} s",
+                                 method=method, url=full_url) from None
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            raise _transport_error(exc, method, full_url) from None
+        self._count("cache_hits" if getattr(response, "from_cache", False) else "sent")
+        return response
+
+    def _request(self, method: str, url: str, kwargs: dict) -> requests.Response:
+        try:
+            return self._session.request(method, url, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            self._rebuild_cache(exc)
+            return self._session.request(method, url, **kwargs)
+
+    def _timeout(self, deadline: float | None) -> tuple[float, float]:
+        s = self.settings
+        read = s.read_timeout
+        if deadline is not None:
+            read = max(0.05, min(read, deadline - self._clock()))
+        return (min(s.connect_timeout, read), read)
+
+    def _parse(self, response: requests.Response, method: str, attempts: int) -> Reply:
+        status, url = response.status_code, response.url
+        where = {"method": method, "url": url, "attempts": attempts}
+        from_cache = bool(getattr(response, "from_cache", False))
+        if self.settings.offline and status == 504 and from_cache:
+            raise CacheMissError(f"offline mode and no cached answer for {method} {url}", **where)
+        if 300 <= status < 400:
+            target = urlsplit(response.headers.get("Location", "")).netloc or "another address"
+            raise ResponseFormatError(
+                f"CloudMC answered a redirect (HTTP {status}) to {target}; redirects are not "
+                "followed so the API key never travels elsewhere", status=status,
+                hint="Point the endpoint at the final address", **where)
+        body = response.content
+        if not body.strip():
+            if status < 400:
+                return Reply(status, None, url, from_cache, attempts)
+            raise error_class_for_status(status)(
+                f"CloudMC answered HTTP {status} with an empty body", status=status, **where)
+        payload = _decode(body, status, response.headers.get("Content-Type", ""), where)
+        if "errors" in payload or status >= 400:
+            error = error_from_envelope(status, payload, **where)
+            if isinstance(error, RateLimitError):
+                error.retry_after = _retry_after(response.headers.get("Retry-After"))
+            raise error
+        if "data" not in payload and not is_task_payload(payload):
+            raise ResponseFormatError(
+                f"the reply has no 'data' member (keys: {', '.join(sorted(payload)[:6]) or 'none'})",
+                status=status, **where)
+        return Reply(status, payload, url, from_cache, attempts)
+
+    # -- cache -------------------------------------------------------------------------------
+
+    def _open_session(self) -> CachedSession:
+        s = self.settings
+        options: dict[str, Any] = {
+            "backend": s.cache_backend,
+            "expire_after": s.expire_after,
+            "urls_expire_after": {f"*{API_PREFIX}{TASKS_PATH}*": DO_NOT_CACHE,
+                                  **dict(s.urls_expire_after)},
+            "allowable_methods": ("GET",),
+            "allowable_codes": (200,),
+            "ignored_parameters": (*DEFAULT_IGNORED_PARAMS, API_KEY_HEADER),
+            "key_fn": self._cache_key,
+            "stale_if_error": s.offline,
+        }
+        name = "cloudmc-frames-v1"
+        if s.cache_backend in ("sqlite", "filesystem"):
+            s.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            name = str(s.cache_path)
+        if s.cache_backend == "sqlite":
+            options.update(wal=True, busy_timeout=30_000)
+        try:
+            session = CachedSession(name, **options)
+        except sqlite3.DatabaseError as exc:
+            self._discard_cache_files(exc)
+            session = CachedSession(name, **options)
+        except (ValueError, ImportError, KeyError) as exc:
+            raise ConfigError(f"cache_backend {s.cache_backend!r} is not usable: {exc}") from None
+        session.headers.update({API_KEY_HEADER: self._key.reveal(), "User-Agent": USER_AGENT,
+                                "Accept": "application/json"})
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(10, 2 * s.max_workers))
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    def _cache_key(self, request: requests.PreparedRequest, **kwargs: Any) -> str:
+        parts = urlsplit(request.url or "")
+        path = parts.path.split(API_PREFIX, 1)[-1]
+        org_id = dict(parse_qsl(parts.query)).get("org_id")
+        return self.fingerprint + _scope_tag(listing_scope(path, org_id)) + create_key(request, **kwargs)
+
+    def _delete_cached(self, prefix: str) -> int:
+        cache = self._session.cache
+        keys = [k for k in list(cache.responses.keys()) if str(k).startswith(prefix)]
+        if keys:
+            cache.delete(*keys)
+        return len(keys)
+
+    def _rebuild_cache(self, exc: Exception) -> None:
+        with self._lock:
+            old = self._session
+            old.close()
+            self._discard_cache_files(exc)
+            self._session = self._open_session()
+
+    def _discard_cache_files(self, exc: Exception) -> None:
+        if not self._warned_cache:
+            log.warning("the HTTP cache file %s is unreadable (%s); it was rebuilt and replies "
+                        "will be fetched again", self.settings.cache_path, exc)
+            self._warned_cache = True
+        base = Path(str(self.settings.cache_path) + ".sqlite")
+        for path in (base, Path(f"{base}-wal"), Path(f"{base}-shm")):
+            path.unlink(missing_ok=True)
+
+    # -- small helpers -------------------------------------------------------------------
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self.stats[name] += 1
+
+    def _scrub(self, error: CloudMCError) -> None:
+        """Defence in depth: never let an echoed key into an error (proxies echo headers)."""
+        error.message = self._key.scrub(error.message)
+        error.args = (error.message,)
+        if error.context is not None:
+            text = json.dumps(error.context, default=str)
+            if self._key.reveal() in text:
+                error.context = json.loads(self._key.scrub(text))
+
+
+def _check_api_key(api_key: object) -> None:
+    if not isinstance(api_key, str) or not api_key.strip():
+        raise ConfigError("the API key is empty: pass api_key= or set CLOUDMC_API_KEY "
+                          "(CloudMC > your profile > API key)")
+    if any(ch.isspace() or ord(ch) < 32 for ch in api_key):
+        raise ConfigError("the API key contains spaces or control characters: copy it again "
+                          "without surrounding whitespace")
+
+
+def _query(params: dict | None, org_id: str | None) -> dict[str, str]:
+    if params is not None and not isinstance(params, dict):
+        raise ConfigError(f"params must be a dict, got {type(params).__name__}")
+    merged = dict(params or {})
+    if org_id is not None:
+        if not isinstance(org_id, str) or not org_id:
+            raise ConfigError(f"org_id must be a non-empty string, got {org_id!r}")
+        merged["org_id"] = org_id
+    return {k: _param(v) for k, v in merged.items() if v is not None}
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _decode(body: bytes, status: int, content_type: str, where: dict) -> dict:
+    try:
+        payload = json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise ResponseFormatError(
+            f"HTTP {status}: the reply is not valid UTF-8 (byte {body[exc.start]:#04x} at offset "
+            f"{exc.start}): {snippet(body)}", status=status, **where) from None
+    except (ValueError, RecursionError):
+        raise _not_json(body, status, content_type, where) from None
+    if not isinstance(payload, dict):
+        raise ResponseFormatError(
+            f"the reply is a JSON {type(payload).__name__} where CloudMC sends an object: "
+            f"{snippet(body)}", status=status, **where)
+    return payload
+
+
+def _not_json(body: bytes, status: int, content_type: str, where: dict) -> ResponseFormatError:
+    text = body.lstrip()[:1]
+    if text == b"<" or "html" in content_type.lower():
+        what = "an HTML page, not CloudMC JSON (a proxy or load balancer answered?)"
+    elif text in (b"{", b"["):
+        what = "JSON that is cut short or broken"
+    else:
+        what = "not JSON"
+    error = ResponseFormatError(f"HTTP {status}: the reply is {what}: {snippet(body)}",
+                                status=status, **where)
+    error.retryable = status in RETRY_STATUSES or (status < 300 and text in (b"{", b"["))
+    return error
+
+
+def _transport_error(exc: Exception, method: str, url: str) -> TransportError:
+    text = str(exc)
+    if "timed out" in text.lower():
+        return RequestTimeout("the reply stopped arriving (read timed out)", method=method, url=url)
+    match = _ERRNO.search(text)
+    reason = match.group(0).strip() if match else type(exc).__name__
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        reason = "the server closed the connection without answering"
+    elif isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        reason = "the connection broke while the reply was arriving"
+    return TransportError(f"could not talk to CloudMC: {reason}", method=method, url=url)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _expiry(response: requests.Response) -> float | None:
+    """Unix time until which a reply may be reused from memory; None when it was not cached."""
+    if response.status_code != 200:
+        return None
+    if not getattr(response, "from_cache", False) and getattr(response, "cache_key", None) is None:
+        return None
+    expires = getattr(response, "expires", None)
+    return float("inf") if expires is None else expires.timestamp()

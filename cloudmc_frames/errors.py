@@ -1,0 +1,284 @@
+"""Exceptions, the envelope -> exception table, and the :class:`Issue` record.
+
+Exception tree (every class carries keyword-only ``status``, ``code``, ``message``,
+``context``, ``method``, ``url``; ``str()`` is one line that ends with what to do next)::
+
+    CloudMCError
+    ├── ConfigError                 bad endpoint, missing key, unknown option, bad argument
+    ├── CacheMissError              offline=True and the answer is not in the cache
+    ├── TransportError              connection refused/reset, TLS, DNS
+    │   └── RequestTimeout          connect or read timeout
+    ├── ApiError                    the server answered with an error envelope
+    │   ├── ValidationError         400 (bad parameters, quota exceeded)
+    │   ├── AuthenticationError     401
+    │   ├── PermissionDeniedError   403
+    │   ├── NotFoundError           404
+    │   ├── MethodNotAllowedError   405
+    │   ├── RateLimitError          429 (``retry_after`` seconds when the server said)
+    │   └── ServerError             5xx
+    ├── ResponseFormatError         a reply that is not CloudMC's JSON (HTML from a proxy, ...)
+    ├── TaskFailedError             a task ended FAILED
+    └── TaskTimeoutError            a task did not end in time, or disappeared
+
+URLs held by errors never contain the API key (it travels in a header) nor URL credentials.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import astuple, dataclass, fields
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+SNIPPET_CHARS = 160
+
+
+class CloudMCError(Exception):
+    """Base of every error the toolkit raises on purpose."""
+
+    hint = ""
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | str | None = None,
+        context: Any = None,
+        method: str | None = None,
+        url: str | None = None,
+        attempts: int = 1,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.context = context
+        self.method = method
+        self.url = redact_url(url) if url else None
+        self.attempts = attempts
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        where = " ".join(str(p) for p in (self.method, self.url) if p)
+        facts = [f"HTTP {self.status}" if self.status else "", f"code {self.code}" if self.code else ""]
+        facts = [f for f in facts if f]
+        if self.attempts > 1:
+            facts.append(f"after {self.attempts} attempts")
+        text = self.message
+        if where or facts:
+            text += f" [{', '.join(facts + ([where] if where else []))}]"
+        return f"{text}. {self.hint}" if self.hint else text
+
+    def __reduce__(self):  # keep keyword-only state through pickling (multiprocessing, caches)
+        return (_rebuild, (type(self), self.message, self.__dict__))
+
+
+def _rebuild(cls: type[CloudMCError], message: str, state: dict) -> CloudMCError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class ConfigError(CloudMCError, ValueError):
+    """The client was set up or called wrongly (endpoint, key, option, argument)."""
+
+
+class CacheMissError(CloudMCError):
+    """Offline mode was asked for an answer the cache does not hold."""
+
+    hint = "Run the same call once online (without offline=True) to fill the cache"
+
+
+class TransportError(CloudMCError):
+    """No HTTP answer: the connection failed, was reset or closed early."""
+
+    hint = "Check the endpoint, the network or VPN, and that CloudMC is up; the call can be retried"
+    retryable = True
+
+
+class RequestTimeout(TransportError):
+    """CloudMC did not answer within the connect or read timeout."""
+
+    hint = "CloudMC or a proxy is slow: retry later or raise read_timeout in cmf.connect()"
+
+
+class ApiError(CloudMCError):
+    """CloudMC answered with an error envelope (or an error status)."""
+
+    hint = "See the message and context above"
+
+
+class ValidationError(ApiError):
+    hint = "CloudMC rejected the request: check the arguments, the body and the quota"
+
+
+class AuthenticationError(ApiError):
+    hint = "The API key was refused: check CLOUDMC_API_KEY (keys belong to one user and can expire)"
+
+
+class PermissionDeniedError(ApiError):
+    hint = (
+        "This key's user may not see or change it: use an administrator's key with access to "
+        "other levels, or leave this organization out (orgs=...)"
+    )
+
+
+class NotFoundError(ApiError):
+    hint = "Check the id, name or path: it may not exist, be deleted, or not be visible to this key"
+
+
+class MethodNotAllowedError(ApiError):
+    hint = "This endpoint does not support that HTTP method"
+
+
+class RateLimitError(ApiError):
+    hint = "CloudMC is throttling this key: lower max_workers or retry after the delay it asked for"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    hint = "CloudMC failed on its side: retry later; if it persists, report the code and context"
+    retryable = True
+
+
+class ResponseFormatError(CloudMCError):
+    """The reply is not the JSON CloudMC documents (HTML from a proxy, truncated body, ...)."""
+
+    hint = (
+        "Something between you and CloudMC (proxy, load balancer, wrong endpoint) answered, or "
+        "the reply was cut: check the endpoint and retry"
+    )
+
+
+class TaskFailedError(CloudMCError):
+    """A CloudMC task ended with status FAILED."""
+
+    hint = "The operation did not happen; read the reason, fix the cause and run it again"
+
+
+class TaskTimeoutError(CloudMCError):
+    """A task did not finish in time, or CloudMC no longer knows it."""
+
+    hint = "The task may still finish: check the resource's state before running it again"
+
+
+ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    405: MethodNotAllowedError,
+    429: RateLimitError,
+}
+
+
+def error_class_for_status(status: int) -> type[ApiError]:
+    """The ApiError subclass for an HTTP status (5xx -> ServerError, others -> ApiError)."""
+    if status >= 500:
+        return ServerError
+    return ERRORS_BY_STATUS.get(status, ApiError)
+
+
+def error_from_envelope(status: int, payload: dict, **where: Any) -> ApiError:
+    """Build the typed error for an ``{"errors": [...]}`` reply (or a JSON error without one).
+
+    The first error object supplies ``code`` (or ``errorCode``), ``message`` and ``context``;
+    further ones are appended to the message. ``where`` carries method, url, attempts.
+    """
+    cls = error_class_for_status(status)
+    items = payload.get("errors")
+    if not isinstance(items, list) or not items:
+        detail = "an empty 'errors' list" if isinstance(items, list) else "no error details"
+        return cls(f"CloudMC answered HTTP {status} with {detail}", status=status, **where)
+    first = items[0] if isinstance(items[0], dict) else {"message": str(items[0])}
+    code = first.get("code", first.get("errorCode"))
+    message = str(first.get("message") or first.get("errorMessage") or "no message")
+    extra = len(items) - 1
+    if extra:
+        others = "; ".join(_describe(e) for e in items[1:4])
+        message += f" (+{extra} more: {others})"
+    return cls(message, status=status, code=code, context=first.get("context"), **where)
+
+
+def _describe(item: Any) -> str:
+    if isinstance(item, dict):
+        return f"{item.get('code', item.get('errorCode', '?'))}: {item.get('message', '')}"
+    return str(item)
+
+
+def snippet(body: bytes | str, limit: int = SNIPPET_CHARS) -> str:
+    """A short printable excerpt of a reply body for error messages."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def redact_url(url: str) -> str:
+    """Drop user:password@ from a URL (keys never travel in URLs here, credentials might)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One scope of a crawl that failed: where, what the server said, and whether to retry.
+
+    The fields, in order, are :data:`ISSUE_COLUMNS`; ``message`` is the exception's one-line text.
+    """
+
+    when: datetime
+    accessor: str
+    organization_id: str | None
+    organization_path: str | None
+    environment: str | None
+    entity: str | None
+    method: str | None
+    url: str | None
+    status: int | None
+    code: str | None
+    message: str
+    context: str | None
+    exception: str
+    attempts: int
+    retryable: bool
+
+    @classmethod
+    def from_error(cls, error: CloudMCError, *, accessor: str, **scope: str | None) -> Issue:
+        """Record ``error`` met while reading ``scope`` (organization_id/_path, environment, entity)."""
+        return cls(
+            when=datetime.now(timezone.utc),
+            accessor=accessor,
+            organization_id=scope.get("organization_id"),
+            organization_path=scope.get("organization_path"),
+            environment=scope.get("environment"),
+            entity=scope.get("entity"),
+            method=error.method,
+            url=error.url,
+            status=error.status,
+            code=None if error.code is None else str(error.code),
+            message=str(error),
+            context=None if error.context is None else json.dumps(error.context, default=str),
+            exception=type(error).__name__,
+            attempts=error.attempts,
+            retryable=error.retryable,
+        )
+
+    def as_tuple(self) -> tuple:
+        return astuple(self)
+
+
+ISSUE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Issue))

@@ -1,0 +1,312 @@
+"""Records -> tidy, typed DataFrames (one build per call, column by column).
+
+Rules (DESIGN section 4):
+
+* column names are snake_case, derived mechanically: ``memoryInMB`` -> ``memory_in_mb``,
+  ``parent.id`` -> ``parent_id``; nested objects are flattened with ``_``, lists stay as lists;
+* context columns come first (``organization_id``, ``organization_name``, ``organization_path``,
+  then ``service_code``, ``connection_type``, ``environment_id``, ``environment_name`` for service
+  resources); in resource frames they are categoricals, since every row of a scope repeats them;
+* dtypes: UTC datetimes, nullable ``boolean``/``Int64``/``Float64``, ``category`` for states and
+  types, ``string`` for ids and names, ``object`` for lists;
+* fields the server adds are kept as new columns with an inferred dtype; an empty result has
+  every documented column; a value that does not fit its column's type is never dropped: the
+  column falls back to ``object`` and a warning names it.
+
+Instances get ``power_state``, ``is_running``, ``vcpus`` and ``memory_gib`` and volumes get
+``size_gib`` and ``is_attached``, read the same way across providers (REFERENCE section 5).
+
+Example::
+
+    >>> build_frame("users", [({"organization_id": "o1", "organization_name": "Acme",
+    ...                          "organization_path": "acme"}, [{"id": "u1", "loginCount": 3}])]
+    ...             ).loc[0, ["organization_path", "id", "login_count"]].tolist()
+    ['acme', 'u1', 3]
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import catalog
+from .errors import ISSUE_COLUMNS, Issue
+from .ledger import COVERAGE_COLUMNS, COVERAGE_STATUSES, Coverage
+
+log = logging.getLogger("cloudmc_frames")
+
+Chunk = tuple[Mapping[str, Any], Sequence[dict]]
+_EMPTY: dict = {}
+DATETIME = "datetime64[ns, UTC]"
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_NON_WORD = re.compile(r"[^0-9a-zA-Z]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def snake_case(name: str) -> str:
+    """``memoryInMB`` -> ``memory_in_mb``; ``parent.id`` -> ``parent_id``.
+
+    >>> snake_case("primaryRoleBinding.role.isFixed")
+    'primary_role_binding_role_is_fixed'
+    """
+    return _NON_WORD.sub("_", _CAMEL.sub("_", name)).strip("_").lower()
+
+
+def schema_of(entity: str, *, service: bool = False) -> dict[str, str]:
+    """The documented columns and dtype kinds of an entity's frame."""
+    default = catalog.SERVICE_ENTITY_DEFAULT if service else {}
+    return catalog.SCHEMAS.get(entity, default)
+
+
+def build_frame(entity: str, chunks: Iterable[Chunk], *, service: bool = False,
+                rename: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One typed frame from ``(context, records)`` chunks: context columns, then the records'.
+
+    ``context`` maps context column names to the value shared by that chunk's records.
+    """
+    chunks = [(ctx, recs) for ctx, recs in chunks]
+    schema = schema_of(entity, service=service)
+    records = list(chain.from_iterable(recs for _, recs in chunks))
+    context_names = [c for c in schema if c in catalog.SERVICE_CONTEXT] or _context_names(chunks)
+    columns: dict[str, list] = {name: _repeat(chunks, name) for name in context_names}
+    for name, values in _flatten(records, rename or {}).items():
+        if name not in columns:
+            columns[name] = values
+    ordered = dict.fromkeys([*context_names, *schema, *columns])
+    typed = {}
+    for name in ordered:
+        kind = schema.get(name) or _infer_kind(name, columns[name])
+        if service and name in catalog.SERVICE_CONTEXT:
+            kind = "category"
+        values = columns.get(name)
+        typed[name] = typed_column(name, values if values is not None else [None] * len(records), kind)
+    frame = pd.DataFrame(typed, index=pd.RangeIndex(len(records)), copy=False)
+    derive = _DERIVED.get(entity)
+    return derive(frame) if derive else frame
+
+
+def empty_frame(entity: str, *, service: bool = False) -> pd.DataFrame:
+    """A frame with no rows and every documented column of ``entity``, typed."""
+    return build_frame(entity, [], service=service)
+
+
+def typed_column(name: str, values: Sequence, kind: str) -> Any:
+    """Convert one column's values to ``kind``; on a value that does not fit, keep objects."""
+    if kind == "object":
+        return pd.Series(values, dtype=object).array
+    try:
+        if kind == "datetime":
+            return _to_datetime(name, values)
+        if kind == "category":
+            return pd.Categorical(values)
+        return pd.array(values, dtype=kind)
+    except (TypeError, ValueError):
+        return _coerce(name, values, kind)
+
+
+def issues_frame(issues: Sequence[Issue]) -> pd.DataFrame:
+    """``client.issues``: one row per failed scope, columns :data:`~cloudmc_frames.errors.ISSUE_COLUMNS`."""
+    kinds = {"when": "datetime", "accessor": "category", "entity": "category",
+             "method": "category", "status": "Int64", "exception": "category",
+             "attempts": "Int64", "retryable": "boolean"}
+    return _tuples_frame(ISSUE_COLUMNS, [i.as_tuple() for i in issues], kinds)
+
+
+def coverage_frame(coverage: Sequence[Coverage]) -> pd.DataFrame:
+    """``client.coverage``: one row per scope visited, columns :data:`~cloudmc_frames.ledger.COVERAGE_COLUMNS`."""
+    kinds = {"call_id": "Int64", "accessor": "category", "entity": "category",
+             "rows": "Int64", "from_cache": "boolean", "seconds": "Float64"}
+    frame = _tuples_frame(COVERAGE_COLUMNS, [c.as_tuple() for c in coverage], kinds)
+    frame["status"] = pd.Categorical(frame["status"].astype(object), categories=COVERAGE_STATUSES)
+    return frame
+
+
+def to_text_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Objects with None for missing values, so text renderers never print ``nan``/``<NA>``."""
+    return frame.astype(object).where(frame.notna(), None)
+
+
+# -- flattening -------------------------------------------------------------------------------
+
+def _flatten(records: list[dict], rename: Mapping[str, str]) -> dict[str, list]:
+    """Column-wise flattening: nested objects become ``parent_child`` columns, lists stay."""
+    out: dict[str, list] = {}
+    _flatten_into(records, "", out, rename)
+    return out
+
+
+def _flatten_into(records: list[dict], prefix: str, out: dict[str, list],
+                  rename: Mapping[str, str]) -> None:
+    shapes = dict.fromkeys(map(tuple, records))
+    keys = dict.fromkeys(chain.from_iterable(shapes))
+    for key in keys:
+        values = [r.get(key) for r in records]
+        raw = f"{prefix}.{key}" if prefix else str(key)
+        if any(type(v) is dict for v in values):
+            _flatten_into([v if type(v) is dict else _EMPTY for v in values], raw, out, rename)
+            if not any(v is not None and type(v) is not dict for v in values):
+                continue
+            values = [None if type(v) is dict else v for v in values]
+        name = snake_case(raw)
+        name = rename.get(name, name)
+        out[name] = _merge(out[name], values) if name in out else values
+
+
+def _merge(first: list, second: list) -> list:
+    """Two raw fields mapped to one column (``sizeInGb``/``sizeInGB``): first non-null wins."""
+    return [a if a is not None else b for a, b in zip(first, second)]
+
+
+def _repeat(chunks: list[Chunk], name: str) -> list:
+    return list(chain.from_iterable([ctx.get(name)] * len(recs) for ctx, recs in chunks))
+
+
+def _context_names(chunks: list[Chunk]) -> list[str]:
+    return list(dict.fromkeys(chain.from_iterable(ctx for ctx, _ in chunks)))
+
+
+# -- typing -----------------------------------------------------------------------------------
+
+def _infer_kind(name: str, values: Sequence) -> str:
+    types = {type(v) for v in values if v is not None}
+    if not types or types - {bool, int, float, str}:
+        return "object"
+    if types == {bool}:
+        return "boolean"
+    if types <= {int}:
+        return "Int64"
+    if types <= {int, float}:
+        return "Float64"
+    if types != {str}:
+        return "object"
+    if name.endswith(catalog.DATETIME_SUFFIXES):
+        return "datetime"
+    last = name.rsplit("_", 1)[-1]
+    return "category" if name in catalog.CATEGORY_NAMES or last in ("state", "status", "type") else "string"
+
+
+def _coerce(name: str, values: Sequence, kind: str) -> Any:
+    """Slow path: numbers sent as strings ("10"), floats in an integer column, ..."""
+    series = pd.Series(values, dtype=object)
+    if kind in ("Int64", "Float64"):
+        numbers = pd.to_numeric(series, errors="coerce")
+        if not (numbers.isna() & series.notna()).any():
+            integral = kind == "Int64" and bool((numbers.dropna() % 1 == 0).all())
+            return numbers.astype("Int64" if integral or kind == "Int64" and numbers.isna().all()
+                                  else "Float64").array
+    if kind == "boolean":
+        lowered = series.map(lambda v: v.lower() if isinstance(v, str) else v)
+        mapped = lowered.map({True: True, False: False, "true": True, "false": False})
+        if not (mapped.isna() & series.notna()).any():
+            return mapped.astype("boolean").array
+    if kind == "category":
+        return pd.Categorical(series.map(lambda v: v if isinstance(v, str) or v is None else str(v)))
+    if kind == "string":
+        return series.map(lambda v: v if v is None or isinstance(v, str) else str(v)).astype("string").array
+    bad = next(v for v in series if v is not None and not _fits(v, kind))
+    log.warning("column %r kept as objects: value %r is not %s", name, bad, kind)
+    return series.array
+
+
+def _fits(value: Any, kind: str) -> bool:
+    try:
+        pd.array([value], dtype=kind)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _to_datetime(name: str, values: Sequence) -> Any:
+    series = pd.Series(values, dtype=object)
+    parsed = pd.to_datetime(series, utc=True, format="ISO8601", errors="coerce").astype(DATETIME)
+    missed = parsed.isna() & series.notna()
+    if missed.any():
+        parsed[missed] = [_parse_loose(v) for v in series[missed]]
+        still = parsed.isna() & series.notna()
+        if still.any():
+            log.warning("column %r: %d value(s) are not dates (e.g. %r); they are NaT",
+                        name, int(still.sum()), series[still].iloc[0])
+    return parsed.array
+
+
+_TZ_HOURS = {"UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
+             "MST": -7, "MDT": -6, "PST": -8, "PDT": -7}
+
+
+def _parse_loose(value: Any) -> pd.Timestamp | None:
+    """Dates CloudMC sends outside ISO 8601: epoch numbers, ``2016-10-24 2:40:29 PM EDT``, ..."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000 if abs(value) > 1e11 else value
+        return pd.Timestamp(datetime.fromtimestamp(seconds, timezone.utc))
+    if not isinstance(value, str):
+        return None
+    text, offset = value.strip(), 0
+    zone = text.rsplit(" ", 1)
+    if len(zone) == 2 and zone[1].upper() in _TZ_HOURS:
+        text, offset = zone[0], _TZ_HOURS[zone[1].upper()]
+    try:
+        stamp = pd.Timestamp(pd.to_datetime(text, format="mixed"))
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize(timezone.utc) - pd.Timedelta(hours=offset)
+    return stamp.tz_convert("UTC")
+
+
+def _tuples_frame(columns: Sequence[str], rows: list[tuple], kinds: Mapping[str, str]) -> pd.DataFrame:
+    values = list(zip(*rows)) if rows else [()] * len(columns)
+    data = {name: typed_column(name, list(col), kinds.get(name, "string"))
+            for name, col in zip(columns, values)}
+    return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+
+
+# -- derived columns --------------------------------------------------------------------------
+
+def _first_of(frame: pd.DataFrame, names_and_factors: Iterable[tuple[str, float]]) -> pd.Series:
+    result = pd.Series(pd.NA, index=frame.index, dtype="Float64")
+    for name, factor in names_and_factors:
+        if name in frame:
+            numbers = pd.to_numeric(frame[name], errors="coerce").astype("Float64")
+            result = result.fillna(numbers * factor)
+    return result
+
+
+def _state_of(frame: pd.DataFrame) -> pd.Series:
+    state = pd.Series(pd.NA, index=frame.index, dtype="string")
+    for name in catalog.STATE_COLUMNS:
+        if name in frame:
+            state = state.fillna(frame[name].astype("string"))
+    return state
+
+
+def _derive_instances(frame: pd.DataFrame) -> pd.DataFrame:
+    state = _state_of(frame)
+    frame["power_state"] = pd.Categorical(state.astype(object).where(state.notna(), None))
+    frame["is_running"] = state.str.lower().isin(catalog.RUNNING_STATES).astype("boolean").where(
+        state.notna(), pd.NA)
+    frame["vcpus"] = _first_of(frame, ((c, 1.0) for c in catalog.CPU_COLUMNS)).round().astype("Int64")
+    frame["memory_gib"] = _first_of(frame, catalog.MEMORY_COLUMNS_GIB)
+    return frame
+
+
+def _derive_volumes(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["size_gib"] = _first_of(frame, catalog.SIZE_COLUMNS_GIB)
+    state = _state_of(frame).str.lower()
+    attached = state.isin(catalog.ATTACHED_STATES).fillna(False).astype(bool)
+    if "instance_id" in frame:
+        attached |= frame["instance_id"].notna().to_numpy()
+    if "is_attached_to_instance" in frame:
+        attached |= frame["is_attached_to_instance"].fillna(False).astype(bool).to_numpy()
+    frame["is_attached"] = pd.array(np.asarray(attached, dtype=bool), dtype="boolean")
+    return frame
+
+
+_DERIVED = {"instances": _derive_instances, "volumes": _derive_volumes}
