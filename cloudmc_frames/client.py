@@ -374,8 +374,8 @@ class Client:
         while True:
             attempt += 1
             try:
-                response = self._http(method, url, query, body, fresh, deadline)
-                return self._parse(response, method, attempt), _expiry(response)
+                response = self._http(method, url, query, body, fresh or attempt > 1, deadline)
+                return self._parse_or_forget(response, method, attempt), _expiry(response)
             except CloudMCError as error:
                 error.attempts = attempt
                 self._scrub(error)
@@ -437,6 +437,16 @@ class Client:
         if deadline is not None:
             read = max(0.05, min(read, deadline - self._clock()))
         return (min(s.connect_timeout, read), read)
+
+    def _parse_or_forget(self, response: requests.Response, method: str, attempts: int) -> Reply:
+        """Parse a reply; a 200 that turns out unusable is dropped from the cache."""
+        try:
+            return self._parse(response, method, attempts)
+        except CloudMCError:
+            key = getattr(response, "cache_key", None)
+            if key:
+                self._session.cache.delete(key)
+            raise
 
     def _parse(self, response: requests.Response, method: str, attempts: int) -> Reply:
         status, url = response.status_code, response.url

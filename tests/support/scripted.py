@@ -21,6 +21,7 @@ class Reply:
     body: bytes | str | dict | list | None = None
     headers: dict = field(default_factory=dict)
     delay: float = 0.0
+    drop: bool = False
 
     def encoded(self) -> bytes:
         if self.body is None:
@@ -68,6 +69,9 @@ class ScriptedServer:
                 reply = server._reply_for(seen)
                 if reply.delay:
                     threading.Event().wait(reply.delay)
+                if reply.drop:  # close the connection without answering
+                    self.close_connection = True
+                    return
                 payload = reply.encoded()
                 self.send_response(reply.status)
                 headers = {"Content-Type": "application/json", **reply.headers}
