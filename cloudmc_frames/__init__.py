@@ -1,7 +1,102 @@
-"""cloudmc_frames: the CloudMC cloud-management API as typed pandas DataFrames."""
+"""cloudmc_frames: the CloudMC cloud-management API as typed pandas DataFrames.
+
+>>> import cloudmc_frames as cmf
+>>> with cmf.sandbox() as sb:                       # a local CloudMC, no account needed
+...     client = sb.client()
+...     vms = cmf.instances(client)
+>>> client = cmf.connect()                          # CLOUDMC_ENDPOINT / CLOUDMC_API_KEY  # doctest: +SKIP
+
+``cmf.widgets`` (ipywidgets forms) and ``cmf.reports`` (inventory, capacity, audit) are
+imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from ._version import __version__
+from .accessors import (
+    activity_log,
+    environments,
+    instances,
+    organizations,
+    quotas,
+    resources,
+    service_connections,
+    sub_organizations,
+    users,
+    volumes,
+)
 from .client import Client, connect
-from .errors import *  # noqa: F403
+from .config import Settings
+from .embedded import Sandbox, sandbox
+from .errors import (
+    ISSUE_COLUMNS,
+    ApiError,
+    AuthenticationError,
+    CacheMissError,
+    CloudMCError,
+    ConfigError,
+    CrawlTimeoutError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeout,
+    ResponseFormatError,
+    ServerError,
+    TaskFailedError,
+    TaskTimeoutError,
+    TransportError,
+    ValidationError,
+)
+from .ledger import COVERAGE_COLUMNS
+from .tasks import Task
 
-__all__ = ["Client", "__version__", "connect"]
+_LAZY_MODULES = ("reports", "widgets")
+
+__all__ = [
+    "COVERAGE_COLUMNS",
+    "ISSUE_COLUMNS",
+    "ApiError",
+    "AuthenticationError",
+    "CacheMissError",
+    "Client",
+    "CloudMCError",
+    "ConfigError",
+    "CrawlTimeoutError",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeout",
+    "ResponseFormatError",
+    "Sandbox",
+    "ServerError",
+    "Settings",
+    "Task",
+    "TaskFailedError",
+    "TaskTimeoutError",
+    "TransportError",
+    "ValidationError",
+    "__version__",
+    "activity_log",
+    "connect",
+    "environments",
+    "instances",
+    "organizations",
+    "quotas",
+    "resources",
+    "sandbox",
+    "service_connections",
+    "sub_organizations",
+    "users",
+    "volumes",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'cloudmc_frames' has no attribute {name!r}")

@@ -18,7 +18,8 @@ Exception tree (every class carries keyword-only ``status``, ``code``, ``message
     │   └── ServerError             5xx
     ├── ResponseFormatError         a reply that is not CloudMC's JSON (HTML from a proxy, ...)
     ├── TaskFailedError             a task ended FAILED
-    └── TaskTimeoutError            a task did not end in time, or disappeared
+    ├── TaskTimeoutError            a task did not end in time, or disappeared
+    └── CrawlTimeoutError           a scope was not read: the crawl's ``timeout`` ran out first
 
 URLs held by errors never contain the API key (it travels in a header) nor URL credentials.
 """
@@ -170,6 +171,13 @@ class TaskTimeoutError(CloudMCError):
     """A task did not finish in time, or CloudMC no longer knows it."""
 
     hint = "The task may still finish: check the resource's state before running it again"
+
+
+class CrawlTimeoutError(CloudMCError):
+    """A fan-out reached its ``timeout`` before this scope was read."""
+
+    hint = "Run the call again (cached scopes are fast) or give it a larger timeout="
+    retryable = True
 
 
 ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
