@@ -1,0 +1,73 @@
+"""Embedded CloudMC sandbox: a real local HTTP server that follows the vendor's API.
+
+It is the target of the demo, the notebooks, the tests and the benchmarks, and
+an independent oracle for the client: standard library only, no import from
+the rest of ``cloudmc_frames``.
+
+Quick start::
+
+    from cloudmc_frames.sandbox import SandboxServer, FaultRule, parse_faults, generate_scenario
+
+    with SandboxServer(orgs=20, seed=7, task_delay=0.05) as srv:
+        srv.endpoint            # "http://127.0.0.1:<port>"; the API lives under /api/v2
+        srv.api_key             # the root reseller administrator's key (header MC-Api-Key)
+        srv.keys                # KeyInfo(key, user_id, user_name, org_id, org_name, role,
+                                #         sees_descendants, status) for every user
+        srv.faults.add(FaultRule("status", path="/users", status=503, first_n=2))
+        srv.faults.add("429:0.1,retry=2@/services/*")       # spec strings work too
+        srv.requests            # RequestRecord(method, path, query, org_id, status, fault) log
+        srv.fail_operations.add("instances.stop")           # such tasks end FAILED
+        srv.wait_for_tasks()    # block until no task is pending
+
+Constructor: ``SandboxServer(*, orgs=20, seed=7, scale=1.0, latency_ms=0,
+jitter_ms=0, faults=(), task_delay=0.5, task_ttl=1800.0, ignore_paging=False,
+host="127.0.0.1", port=0, scenario=None, fail_operations=())``; ``faults`` is a
+list of ``FaultRule`` or a spec string (see ``faults``); ``scenario`` is a
+pre-generated ``Store`` to serve (it is used, and mutated, in place).
+
+Oracle API (what tests elsewhere compute expected frames from)
+--------------------------------------------------------------
+``srv.store`` (also what ``generate_scenario(orgs=, seed=, scale=, now=None)``
+returns; same arguments and same ``now`` -> identical store, ids included;
+``now`` defaults to today's UTC midnight) holds API-shaped dicts, exactly as
+the list endpoints serve them:
+
+* ``store.orgs[id]`` - ``GET /organizations`` records (``deleted`` ones included;
+  the API lists them only with ``include_deleted=true``). The root has no
+  ``parent``/``reseller``. ``lineage`` is "own id, parent id, ..., root id".
+  ``store.children[id]`` lists child ids; ``store.root_id`` is the root.
+* ``store.users[id]`` - ``GET /users`` records (``deleted`` users are not listed).
+* ``store.environments[id]`` - ``GET /environments`` records
+  (``serviceConnection{id,name}``; the detail view adds ``serviceCode``, ``type``).
+* ``store.members[env_id]`` - ``GET /environments/:id/members`` records.
+* ``store.connections[id]`` - service connections (all owned by the root).
+* ``store.quotas[id]`` - quota records; ``store.quota_assignments[(org_id,
+  connection_id)] = quota_id`` says which quota applies where
+  (``quotas.usage(store, org_id, connection_id)`` is the consumption the
+  sandbox enforces ceilings against).
+* ``store.roles[id]`` - ``GET /roles`` records.
+* ``store.activity`` - activity-log records, oldest first (``eventContext`` is a
+  JSON string); admin mutations append to it.
+* ``store.resources[env_id][entity_type][resource_id]`` - service list records
+  (CloudStack: instances, volumes, snapshots, publicipaddresses, zones,
+  templates, computeofferings, diskofferings, networks; GCP: instances, disks).
+  Detail-only fields live in ``store.extras[id]`` (see ``views``).
+* ``store.tasks[task_id]`` - ``tasks.Task`` objects (``.status``, ``.result``).
+* ``store.visible_org_ids(api_key, include_deleted=False)`` - org ids a key sees
+  (its org and, for administrators, every descendant), parents first.
+* ``store.keys`` / ``store.key_info(key)``, ``store.subtree(org_id)``,
+  ``store.env_by_name(org_id, name)``, ``store.resource_count()``.
+* ``store.lock`` guards mutations; records are replaced, never edited in place.
+
+API behaviour in brief: admin lists with ``org_id=X`` return exactly org X's
+records (default: the caller's org); ``org_id`` outside the caller's subtree
+-> 403, unknown -> 404; paging as in ``paging``; errors as in ``errors``;
+operations and tasks as in ``operations`` and ``tasks``; roles as in ``rbac``.
+"""
+from .faults import FaultRule, FaultSet, parse_faults
+from .scenario import generate_scenario
+from .server import RequestRecord, SandboxServer
+from .store import KeyInfo, Store
+
+__all__ = ["FaultRule", "FaultSet", "KeyInfo", "RequestRecord", "SandboxServer", "Store", "generate_scenario",
+           "parse_faults"]

@@ -1,0 +1,111 @@
+"""The ``cloudmc-frames sandbox`` command: serve a sandbox in the foreground until Ctrl-C.
+
+Wire it with::
+
+    sub = subparsers.add_parser("sandbox", help="serve an embedded CloudMC sandbox")
+    add_arguments(sub)
+    sub.set_defaults(func=run)
+"""
+import signal
+import sys
+import threading
+
+from .faults import parse_faults
+from .server import SandboxServer
+
+DEMO_ROLES = ("Administrator", "User", "Guest")
+
+
+def add_arguments(parser):
+    """Add the sandbox options to an ``argparse`` parser."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind (default 0: any free port, printed)")
+    parser.add_argument("--orgs", type=int, default=20, help="number of organizations (default 20)")
+    parser.add_argument("--seed", type=int, default=7, help="scenario seed (default 7)")
+    parser.add_argument("--scale", type=float, default=1.0, help="resources per environment multiplier (default 1)")
+    parser.add_argument("--latency-ms", type=float, default=0, help="latency added to every request (ms)")
+    parser.add_argument("--jitter-ms", type=float, default=0, help="random extra latency, uniform 0..N ms")
+    parser.add_argument("--faults", default="", help="fault spec, e.g. '500:0.1@/services/*;429:0.05;latency:20+5'")
+    parser.add_argument("--task-delay", type=float, default=0.5, help="seconds before a task completes (default 0.5)")
+    parser.add_argument("--ignore-paging", action="store_true", help="admin lists ignore paging parameters")
+    return parser
+
+
+def demo_keys(server, per_role=2):
+    """A few keys worth trying: the first active ones per role (root admin first)."""
+    picked, counts = [], {}
+    for info in server.keys:
+        if info.status == "ACTIVE" and counts.get(info.role, 0) < per_role:
+            counts[info.role] = counts.get(info.role, 0) + 1
+            picked.append(info)
+    return sorted(picked, key=lambda k: (DEMO_ROLES.index(k.role) if k.role in DEMO_ROLES else 9))
+
+
+def banner(server):
+    """The text printed at start: endpoint, export lines, demo keys table."""
+    root = server.keys[0]
+    lines = [
+        f"CloudMC sandbox serving at {server.endpoint}/api/v2  "
+        f"({len(server.store.orgs)} orgs, {server.store.resource_count()} resources)",
+        "",
+        f"export CLOUDMC_ENDPOINT={server.endpoint}",
+        f"export CLOUDMC_API_KEY={root.key}",
+        "",
+        f"{'role':<14} {'user':<14} {'organization':<22} key",
+    ]
+    for info in demo_keys(server):
+        scope = "org + sub-orgs" if info.sees_descendants else "own org"
+        lines.append(f"{info.role:<14} {info.user_name:<14} {info.org_name[:22]:<22} {info.key}  ({scope})")
+    lines += ["", "Press Ctrl-C to stop."]
+    return "\n".join(lines)
+
+
+def run(args):
+    """Serve until Ctrl-C (or SIGTERM); returns the exit status (0 on a clean stop)."""
+    try:
+        faults = parse_faults(args.faults)
+    except ValueError as exc:
+        print(f"error: --faults: {exc}", file=sys.stderr)
+        return 2
+    server = SandboxServer(orgs=args.orgs, seed=args.seed, scale=args.scale, latency_ms=args.latency_ms,
+                           jitter_ms=getattr(args, "jitter_ms", 0), faults=faults,
+                           task_delay=getattr(args, "task_delay", 0.5), ignore_paging=args.ignore_paging,
+                           host=args.host, port=args.port)
+    done = threading.Event()
+    previous = _on_sigterm(done)
+    try:
+        server.start()
+        print(banner(server), flush=True)
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        _restore_sigterm(previous)
+    print("sandbox stopped", flush=True)
+    return 0
+
+
+def _on_sigterm(done):
+    """Make SIGTERM stop the loop like Ctrl-C (main thread only); returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, lambda *_: done.set())
+
+
+def _restore_sigterm(previous):
+    """Put back the SIGTERM handler replaced by ``_on_sigterm``."""
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv=None):
+    """Stand-alone entry point: ``python -m cloudmc_frames.sandbox.cli``."""
+    import argparse
+    parser = add_arguments(argparse.ArgumentParser(prog="cloudmc-sandbox", description=__doc__.splitlines()[0]))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

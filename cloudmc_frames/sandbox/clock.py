@@ -1,0 +1,66 @@
+"""Timestamp formats used by the CloudMC payloads, and the scenario's reference clock.
+
+The vendor payloads mix several date formats; each helper below reproduces one
+of them exactly (examples from the docs in the docstrings).
+"""
+from datetime import datetime, timedelta, timezone
+
+UTC = timezone.utc
+EDT = timezone(timedelta(hours=-4), "EDT")
+
+
+def default_now():
+    """Today's UTC midnight: the scenario's reference "now" (stable within a day)."""
+    today = datetime.now(UTC).date()
+    return datetime(today.year, today.month, today.day, tzinfo=UTC)
+
+
+def utcnow():
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def iso_ms(dt):
+    """Admin API format: ``2017-08-15T12:00:00.000Z``."""
+    dt = dt.astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def iso_compact_offset(dt):
+    """CloudStack volume format: ``2016-10-19T14:25:41-0400`` (EDT)."""
+    return dt.astimezone(EDT).strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def template_created(dt):
+    """CloudStack template format: ``2016-10-24 2:40:29 PM EDT``."""
+    local = dt.astimezone(EDT)
+    hour = local.hour % 12 or 12
+    return local.strftime("%Y-%m-%d ") + f"{hour}:" + local.strftime("%M:%S %p EDT")
+
+
+def gcp_timestamp(dt):
+    """GCP format: ``2019-04-19T12:12:30.756-07:00`` (shown here in EDT)."""
+    local = dt.astimezone(EDT)
+    return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}-04:00"
+
+
+def iso_micro_offset(dt):
+    """Task format: ``2021-04-20T20:58:59.952881-04:00`` (sent in UTC, ``+00:00``)."""
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def snapshot_stamp(dt):
+    """Suffix of CloudStack snapshot names: ``20161116211009`` (UTC)."""
+    return dt.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+def parse_instant(text):
+    """Parse an RFC 3339 / ISO 8601 instant (``Z`` allowed); naive means UTC. ValueError if bad."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def parse_date(text):
+    """Parse a ``YYYY-MM-DD`` date into UTC midnight. ValueError if bad."""
+    day = datetime.strptime(text.strip(), "%Y-%m-%d")
+    return day.replace(tzinfo=UTC)

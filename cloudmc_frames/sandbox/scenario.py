@@ -1,0 +1,630 @@
+"""Seeded scenario generator: ``generate_scenario(orgs=, seed=, scale=)`` -> ``Store``.
+
+Same arguments (and the same ``now``) give an identical store, ids included:
+every random choice comes from ``random.Random`` instances seeded from ``seed``.
+
+What gets built (numbers for the default ``orgs=20, seed=7`` are in the package docs):
+
+* a reseller root org ("Nimbus Cloud") with a tree at least 3 levels deep below
+  it; some sub-orgs are resellers, some trials, some deleted (leaves that still
+  hold environments and resources);
+* three service connections owned by the root: ``compute-qc`` and ``compute-on``
+  (CloudStack) and ``gcp-lab`` (GCP); each org gets a subset of its parent's;
+* users with an API key each, roles Administrator / User / Guest, login history,
+  2FA flags, a few DISABLED, never-logged-in, stale (>90 days) and locked-out
+  (failedLoginCount >= 10) users, and a few orgs with users but no administrator;
+* environments (0-3 per org), members, and per environment the CloudStack or
+  GCP resources (``scale`` multiplies the per-environment counts);
+* one quota per (org, connection), a few orgs over their ceiling;
+* an activity log.
+"""
+import json
+import random
+import unicodedata
+from datetime import timedelta
+
+from . import clock, gen_cloudstack, gen_gcp, quotas
+from .names import (ACTIVITY_IPS, CONNECTIONS, ENV_NAMES, ENV_ROLES, FIRST_NAMES, LAST_NAMES, INSTANCE_STATES,
+                    ORG_NAMES, ORG_ROLES, ROOT_NAME)
+from .store import ADMIN_ROLE, IdFactory, KeyInfo, Store
+
+MAX_DEPTH = 4
+PUBLIC_IP_BASE = (198 << 24) | (18 << 16)
+
+
+class Ctx:
+    """Generation context: seeded RNGs, the clock, counters for unique addresses."""
+
+    def __init__(self, seed, now, store):
+        self.rng = random.Random(f"cloudmc-sandbox-data:{seed}")
+        self.ids = IdFactory(f"cloudmc-sandbox-ids:{seed}")
+        self.now = now
+        self.extras = store.extras
+        self._seq = 35000
+        self._public = 0
+        self._mac = 0
+        self._private = {}
+
+    def next_seq(self):
+        """A running number for volume names (ROOT-35001, DATA-35002, ...)."""
+        self._seq += 1
+        return self._seq
+
+    def next_public_ip(self):
+        """A unique public address (198.18.0.0/15, then onwards)."""
+        self._public += 1
+        value = PUBLIC_IP_BASE + self._public
+        return ".".join(str((value >> s) & 255) for s in (24, 16, 8, 0))
+
+    def next_private_ip(self, network):
+        """A unique private address inside ``network`` (GCP: 10.162.0.0/16)."""
+        key = network["id"] if network else "gcp"
+        index = self._private.get(key, 0)
+        self._private[key] = index + 1
+        base = network["gateway"].rsplit(".", 2)[0] if network else "10.162"
+        return f"{base}.{index // 250}.{index % 250 + 5}"
+
+    def next_mac(self):
+        """A unique locally administered MAC address."""
+        self._mac += 1
+        return "02:00:" + ":".join(f"{(self._mac >> s) & 255:02x}" for s in (24, 16, 8, 0))
+
+
+def generate_scenario(orgs=20, seed=7, scale=1.0, now=None):
+    """Build and return a populated ``Store`` (see the module docstring)."""
+    if int(orgs) < 1:
+        raise ValueError("orgs must be >= 1")
+    if scale < 0:
+        raise ValueError("scale must be >= 0")
+    now = now or clock.default_now()
+    store = Store(seed=seed, now=now)
+    ctx = Ctx(seed, now, store)
+    _make_roles(ctx, store)
+    tree = _build_tree(ctx, int(orgs))
+    _make_connections(ctx, store, tree)
+    _make_orgs(ctx, store, tree)
+    _make_users(ctx, store, tree)
+    _make_environments(ctx, store, tree)
+    _make_resources(ctx, store, tree, scale)
+    _make_quotas(ctx, store, tree)
+    _make_activity(ctx, store)
+    store.ids = IdFactory(f"cloudmc-sandbox-runtime:{seed}")
+    return store
+
+
+# --------------------------------------------------------------------- roles
+def _make_roles(ctx, store):
+    """Org roles (primary role bindings) and environment roles."""
+    created = clock.iso_ms(ctx.now - timedelta(days=2500))
+    for name, scope, perms in ORG_ROLES:
+        _add_role(ctx, store, name, scope, perms, created, is_system=True, is_default=name == "User", plugin=None)
+    for name, is_default, plugin, perms in ENV_ROLES:
+        _add_role(ctx, store, name, "ENV", perms, created, is_system=False, is_default=is_default, plugin=plugin)
+
+
+def _add_role(ctx, store, name, scope, perms, created, is_system, is_default, plugin):
+    """Add one role in the vendor ``GET /roles`` shape."""
+    role = {"creationDate": created, "version": 1, "isSystem": is_system, "isDefault": is_default,
+            "deleted": False, "permissions": [{"name": p, "id": ctx.ids.uuid()} for p in perms],
+            "name": name, "id": ctx.ids.uuid(), "isFixed": True, "defaultScope": scope, "pluginName": plugin}
+    store.roles[role["id"]] = role
+
+
+def role_by_name(store, name):
+    """The role record called ``name``."""
+    return next(r for r in store.roles.values() if r["name"] == name)
+
+
+# ---------------------------------------------------------------------- tree
+class Tree:
+    """The org skeleton before records exist: ids, names, parents, flags, connections."""
+
+    def __init__(self):
+        self.order, self.parent, self.depth, self.name = [], {}, {}, {}
+        self.children, self.flags, self.conns, self.chain = {}, {}, {}, []
+
+    def add(self, org_id, name, parent):
+        """Add an org under ``parent`` (None for the root)."""
+        self.order.append(org_id)
+        self.name[org_id] = name
+        self.parent[org_id] = parent
+        self.depth[org_id] = 0 if parent is None else self.depth[parent] + 1
+        self.children[org_id] = []
+        self.flags[org_id] = set()
+        if parent is not None:
+            self.children[parent].append(org_id)
+
+    @property
+    def root(self):
+        """The root org id."""
+        return self.order[0]
+
+    def has(self, org_id, flag):
+        """True if ``org_id`` carries ``flag`` (reseller, trial, deleted, no_admin)."""
+        return flag in self.flags[org_id]
+
+
+def _org_name(index):
+    """The ``index``-th sub-org name (numbered once the pool is used up)."""
+    base = ORG_NAMES[index % len(ORG_NAMES)]
+    cycle = index // len(ORG_NAMES)
+    return base if cycle == 0 else f"{base} {cycle + 1}"
+
+
+def _build_tree(ctx, count):
+    """Root, a chain 3 levels deep, then random parents (shallower more likely)."""
+    rng, tree = ctx.rng, Tree()
+    tree.add(ctx.ids.uuid(), ROOT_NAME, None)
+    for index in range(count - 1):
+        if index < 3:
+            parent = tree.order[-1]
+        else:
+            candidates = [o for o in tree.order if tree.depth[o] < MAX_DEPTH]
+            parent = rng.choices(candidates, [(MAX_DEPTH + 1 - tree.depth[o]) ** 2 for o in candidates])[0]
+        tree.add(ctx.ids.uuid(), _org_name(index), parent)
+    tree.chain = tree.order[1:4]
+    _set_flags(ctx, tree)
+    return tree
+
+
+def _set_flags(ctx, tree):
+    """Mark resellers (before connections are assigned)."""
+    tree.flags[tree.root].add("reseller")
+    for org_id in tree.order[1:]:
+        if tree.children[org_id] and (org_id == tree.order[1] or ctx.rng.random() < 0.35):
+            tree.flags[org_id].add("reseller")
+
+
+def _set_late_flags(ctx, tree):
+    """Mark deleted leaves (holding connections), trials and orgs that will lack an administrator."""
+    rng = ctx.rng
+    leaves = [o for o in tree.order[1:] if not tree.children[o] and o not in tree.chain]
+    deleted = []
+    if len(tree.order) >= 6 and leaves:
+        equipped = [o for o in leaves if tree.conns[o]] or leaves
+        first = rng.choice(equipped)
+        rest = [o for o in leaves if o != first]
+        deleted = [first] + rng.sample(rest, min(len(rest), max(0, round(0.08 * len(tree.order)) - 1)))
+    for org_id in deleted:
+        tree.flags[org_id].add("deleted")
+    alive = [o for o in leaves if o not in deleted]
+    trials = [o for o in alive if rng.random() < 0.2] or alive[:1]
+    for org_id in trials:
+        tree.flags[org_id].add("trial")
+    candidates = [o for o in tree.order[2:] if o not in deleted]
+    if len(tree.order) >= 6 and candidates:
+        for org_id in rng.sample(candidates, max(1, round(0.06 * len(tree.order)))):
+            tree.flags[org_id].add("no_admin")
+
+
+# --------------------------------------------------------------- connections
+def _make_connections(ctx, store, tree):
+    """The root-owned connections, then each org's subset of its parent's connections."""
+    root_created = ctx.now - timedelta(days=2200)
+    for spec in CONNECTIONS:
+        created = root_created + timedelta(days=ctx.rng.randrange(1, 60))
+        conn = {
+            "id": ctx.ids.uuid(), "serviceCode": spec["serviceCode"], "creationDate": clock.iso_ms(created),
+            "name": spec["name"], "type": spec["type"],
+            "status": {"lastUpdated": clock.iso_ms(ctx.now - timedelta(minutes=7)), "reachable": True},
+            "organization": {"name": tree.name[tree.root], "id": tree.root},
+            "metricsEnabled": True, "supportsQuotas": True, "supportsPricingV2": True, "supportsPolicies": True,
+            "hasWidgets": False, "supportsUsage": True, "supportsInfra": spec["type"] == "cloudstack",
+            "lastUsageRecord": clock.iso_ms(ctx.now - timedelta(hours=1, seconds=1)), "brownfield": False,
+            "quotas": [],
+        }
+        store.connections[conn["id"]] = conn
+    _assign_connections(ctx, store, tree)
+
+
+def _assign_connections(ctx, store, tree):
+    """Give every org a subset of its parent's connections; one pair ends ERROR_PROVISIONING."""
+    rng = ctx.rng
+    by_code = {c["serviceCode"]: c["id"] for c in store.connections.values()}
+    rates = {by_code[s["serviceCode"]]: s["assign_rate"] for s in CONNECTIONS}
+    qc = by_code["compute-qc"]
+    for org_id in tree.order:
+        parent = tree.parent[org_id]
+        if parent is None:
+            tree.conns[org_id] = list(store.connections)
+            continue
+        rate = (lambda c: rates[c]) if parent == tree.root else (lambda c: 0.8)
+        chosen = [c for c in tree.conns[parent] if rng.random() < rate(c)]
+        if org_id in tree.chain and qc in tree.conns[parent] and qc not in chosen:
+            chosen.insert(0, qc)
+        tree.conns[org_id] = chosen
+    _set_late_flags(ctx, tree)
+    tree.errored = set()
+    pairs = [(o, c) for o in tree.order[4:] for c in tree.conns[o] if not tree.has(o, "deleted")]
+    if len(tree.order) >= 8 and pairs:
+        tree.errored.add(rng.choice(pairs))
+
+
+# ---------------------------------------------------------------------- orgs
+def _slug(name):
+    """ASCII lowercase slug of a name: 'Québec Ops' -> 'quebec-ops'."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return "-".join("".join(ch if ch.isalnum() else " " for ch in ascii_name.lower()).split())
+
+
+def _make_orgs(ctx, store, tree):
+    """Org records in the vendor list shape, parents first."""
+    rng = ctx.rng
+    created = {tree.root: ctx.now - timedelta(days=2300)}
+    entry_points = set()
+    for org_id in tree.order:
+        parent = tree.parent[org_id]
+        if parent is not None:
+            created[org_id] = min(created[parent] + timedelta(days=rng.randrange(10, 400), seconds=rng.randrange(86400)),
+                                  ctx.now - timedelta(days=45))
+        entry = _slug(tree.name[org_id]) or "org"
+        while entry in entry_points:
+            entry = f"{entry}-{len(entry_points)}"
+        entry_points.add(entry)
+        store.orgs[org_id] = _org_record(ctx, store, tree, org_id, entry, created[org_id])
+        store.children[org_id] = list(tree.children[org_id])
+        store.extras[org_id] = {"notes": "", "customFieldDefinitions": [],
+                                "ldap": {"deleted": False, "id": ctx.ids.uuid()}}
+    store.root_id = tree.root
+
+
+def _nearest_reseller(tree, org_id):
+    """The nearest reseller strictly above ``org_id`` (None for the root)."""
+    parent = tree.parent[org_id]
+    while parent is not None and not tree.has(parent, "reseller"):
+        parent = tree.parent[parent]
+    return parent
+
+
+def _org_record(ctx, store, tree, org_id, entry, created):
+    """One org record (``environments``/``users`` are filled in later)."""
+    rng = ctx.rng
+    trial = tree.has(org_id, "trial")
+    billable = not trial and rng.random() < 0.85
+    tags = ([{"system": True, "name": "billable", "id": "5a84485f-7eed-11ec-b819-0242ac120002"}] if billable else [])
+    if rng.random() < 0.3:
+        tags.append({"system": False, "name": rng.choice(["enterprise", "smb", "partner", "internal"]),
+                     "id": ctx.ids.uuid()})
+    lineage, node = [org_id], tree.parent[org_id]
+    while node is not None:
+        lineage.append(node)
+        node = tree.parent[node]
+    record = {
+        "id": org_id, "lineage": ", ".join(lineage), "name": tree.name[org_id], "entryPoint": entry,
+        "billableStartDate": clock.iso_ms(created + timedelta(days=rng.randrange(0, 30))),
+        "creationDate": clock.iso_ms(created), "isBillable": billable,
+        "billingMode": "CREDIT_CARD" if rng.random() < 0.25 else "MANUAL",
+        "isReseller": tree.has(org_id, "reseller"), "features": [],
+        "customFields": {"costCenter": f"CC-{rng.randrange(100, 999)}"} if rng.random() < 0.3 else {},
+        "tags": tags, "deleted": tree.has(org_id, "deleted"), "isDbAuthentication": True,
+        "isLdapAuthentication": False, "isTrial": trial,
+    }
+    reseller = _nearest_reseller(tree, org_id)
+    if reseller is not None:
+        record["reseller"] = {"id": reseller}
+    if tree.parent[org_id] is not None:
+        record["parent"] = {"id": tree.parent[org_id], "name": tree.name[tree.parent[org_id]]}
+    record["environments"] = []
+    record["serviceConnections"] = [
+        {"id": c, "serviceCode": store.connections[c]["serviceCode"],
+         "state": "ERROR_PROVISIONING" if (org_id, c) in tree.errored else "PROVISIONED"}
+        for c in tree.conns[org_id]]
+    record["users"] = []
+    return record
+
+
+# --------------------------------------------------------------------- users
+def _user_count(ctx, tree, org_id):
+    """How many users an org gets (deleted orgs none, root five)."""
+    if org_id == tree.root:
+        return 5
+    if tree.has(org_id, "deleted"):
+        return 0
+    if org_id in tree.chain:
+        return ctx.rng.randint(2, 4)
+    if tree.has(org_id, "no_admin"):
+        return ctx.rng.randint(1, 3)
+    return 0 if ctx.rng.random() < 0.15 else ctx.rng.randint(1, 5)
+
+
+def _roles_for(ctx, tree, org_id, count):
+    """Role names for an org's users: an Administrator first unless the org is audit fodder."""
+    if count == 0:
+        return []
+    if org_id == tree.root:
+        return ["Administrator", "User", "Guest", "Administrator", "User"][:count]
+    if tree.has(org_id, "no_admin"):
+        return ctx.rng.choices(["User", "Guest"], [3, 1], k=count)
+    return ["Administrator"] + ctx.rng.choices(["User", "Guest", "Administrator"], [6, 3, 2], k=count - 1)
+
+
+def _make_users(ctx, store, tree):
+    """Users of every org, their keys, and the audit fodder guarantees."""
+    for org_id in tree.order:
+        org = store.orgs[org_id]
+        names = set()
+        roles = _roles_for(ctx, tree, org_id, _user_count(ctx, tree, org_id))
+        for position, role in enumerate(roles):
+            user = _user_record(ctx, store, org, role, names, demo=org_id == tree.root and position < 3)
+            store.users[user["id"]] = user
+            org["users"].append({"id": user["id"], "userName": user["userName"], "deleted": False})
+    _ensure_audit_users(ctx, store, tree)
+    for user in store.users.values():
+        org = store.orgs[user["organization"]["id"]]
+        role = user["primaryRoleBinding"]["role"]["name"]
+        store.add_key(KeyInfo(ctx.ids.api_key(), user["id"], user["userName"], org["id"], org["name"], role,
+                              role == ADMIN_ROLE, user["status"]))
+
+
+def _user_name(ctx, taken):
+    """(first, last, userName) unique within the org."""
+    first, last = ctx.rng.choice(FIRST_NAMES), ctx.rng.choice(LAST_NAMES)
+    base = _slug(f"{first[0]}{last}").replace("-", "") or "user"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}{n}"
+    taken.add(name)
+    return first, last, name
+
+
+def _user_record(ctx, store, org, role_name, taken, demo=False):
+    """One user in the vendor list shape; ``demo`` users are active, recent, 2FA-less."""
+    rng = ctx.rng
+    first, last, user_name = _user_name(ctx, taken)
+    org_created = clock.parse_instant(org["creationDate"])
+    created = org_created + timedelta(days=rng.randrange(0, max(1, (ctx.now - org_created).days - 10)))
+    role = role_by_name(store, role_name)
+    login = "recent" if demo else rng.choices(["recent", "never", "stale"], [70, 15, 15])[0]
+    last_login = {"recent": ctx.now - timedelta(days=rng.randrange(0, 60), seconds=rng.randrange(86400)),
+                  "stale": ctx.now - timedelta(days=rng.randrange(91, 400)), "never": None}[login]
+    if last_login is not None and last_login < created:
+        created = last_login - timedelta(days=1)
+    failed = 0 if demo else (rng.randint(10, 25) if rng.random() < 0.08 else rng.choice([0, 0, 0, 1, 2, 3]))
+    tfa = False if demo else rng.random() < 0.45
+    return {
+        "id": ctx.ids.uuid(), "userName": user_name, "firstName": first, "lastName": last,
+        "email": f"{user_name}@{org['entryPoint']}.example.com", "creationDate": clock.iso_ms(created),
+        "status": "ACTIVE" if demo or rng.random() >= 0.08 else "DISABLED",
+        "locale": rng.choice(["en", "en", "fr"]),
+        "organization": {"id": org["id"], "name": org["name"]},
+        "serviceConnections": [], "lastLogin": clock.iso_ms(last_login) if last_login else None,
+        "lastFailedLogin": (clock.iso_ms(ctx.now - timedelta(days=rng.randrange(0, 120))) if failed else None),
+        "loginCount": 0 if last_login is None else rng.randint(1, 500), "failedLoginCount": failed,
+        "isBusinessContact": rng.random() < 0.2, "isTechnicalContact": rng.random() < 0.3, "tfaEnabled": tfa,
+        "deleted": False, "receivesEmailNotifications": rng.random() < 0.6,
+        "canResendUserCreationEmail": last_login is None,
+        "backupCodesRemaining": rng.randint(0, 10) if tfa else 0,
+        "primaryRoleBinding": {"id": ctx.ids.uuid(), "role": {"isSystem": role["isSystem"], "name": role["name"],
+                                                               "id": role["id"], "isFixed": role["isFixed"]}},
+    }
+
+
+def _ensure_audit_users(ctx, store, tree):
+    """Make sure every audit category appears at least once (on non-demo users)."""
+    demo = {u["id"] for org in (store.orgs[tree.root],) for u in org["users"][:3]}
+    pool = [u for u in store.users.values() if u["id"] not in demo]
+    if len(pool) < 4:
+        return
+    checks = [
+        (lambda u: u["status"] == "DISABLED", {"status": "DISABLED"}),
+        (lambda u: u["lastLogin"] is None, {"lastLogin": None, "loginCount": 0, "canResendUserCreationEmail": True}),
+        (lambda u: u["failedLoginCount"] >= 10,
+         {"failedLoginCount": 12, "lastFailedLogin": clock.iso_ms(ctx.now - timedelta(days=3))}),
+    ]
+    for index, (present, patch) in enumerate(checks):
+        if not any(present(u) for u in pool):
+            pool[-1 - index].update(patch)
+    stale = ctx.now - timedelta(days=90)
+    if not any(u["lastLogin"] and clock.parse_instant(u["lastLogin"]) < stale for u in pool):
+        pool[-4]["lastLogin"] = clock.iso_ms(ctx.now - timedelta(days=200))
+        pool[-4]["loginCount"] = max(1, pool[-4]["loginCount"])
+
+
+# -------------------------------------------------------------- environments
+def _env_plan(ctx, store, tree, org_id):
+    """[(name, connection id)] for an org's environments."""
+    rng = ctx.rng
+    usable = [c for c in tree.conns[org_id] if (org_id, c) not in tree.errored]
+    if not usable:
+        return []
+    if org_id == tree.root:
+        by_code = {store.connections[c]["serviceCode"]: c for c in usable}
+        return [("prod", by_code["compute-qc"]), ("dev", by_code["gcp-lab"])]
+    deleted = tree.has(org_id, "deleted")
+    if not deleted and org_id not in tree.chain and rng.random() < 0.15:
+        return []
+    count = rng.randint(1, 2) if deleted else rng.randint(1, 3)
+    names = []
+    while len(names) < count:
+        name = rng.choices(ENV_NAMES, [5, 5, 3, 2, 1, 1, 1, 1, 1, 1])[0]
+        if name not in names:
+            names.append(name)
+    qc = next((c for c in usable if store.connections[c]["serviceCode"] == "compute-qc"), None)
+    plan = [(name, rng.choice(usable)) for name in names]
+    if qc and (deleted or org_id in tree.chain):
+        plan[0] = (plan[0][0], qc)
+    return plan
+
+
+def _make_environments(ctx, store, tree):
+    """Environments, their members, and the users' connection lists."""
+    owner = role_by_name(store, "Owner")
+    for org_id in tree.order:
+        org = store.orgs[org_id]
+        for index, (name, conn_id) in enumerate(_env_plan(ctx, store, tree, org_id)):
+            env = _env_record(ctx, store, org, name, store.connections[conn_id], owner)
+            store.environments[env["id"]] = env
+            org["environments"].append({"id": env["id"], "deleted": False})
+            store.members[env["id"]] = _members(ctx, store, org, env, root_prod=org_id == tree.root and index == 0)
+        conns = [store.connections[c["id"]] for c in org["serviceConnections"]]
+        for ref in org["users"]:
+            store.users[ref["id"]]["serviceConnections"] = [{"id": c["id"], "name": c["name"]} for c in conns]
+
+
+def _env_record(ctx, store, org, name, conn, role):
+    """One environment in the vendor list shape."""
+    org_created = clock.parse_instant(org["creationDate"])
+    created = org_created + timedelta(days=ctx.rng.randrange(1, 40))
+    return {
+        "id": ctx.ids.uuid(), "name": name, "description": f"{name} environment of {org['name']}",
+        "metadata": {"mode": "project"},
+        "defaultRole": {"id": role["id"], "name": role["name"], "isSystem": role["isSystem"],
+                        "isDefault": role["isDefault"], "deleted": False, "isFixed": role["isFixed"],
+                        "defaultScope": role["defaultScope"], "creationDate": role["creationDate"]},
+        "membership": "ALL_ORG_USERS" if ctx.rng.random() < 0.2 else "MANY_USERS",
+        "creationDate": clock.iso_ms(created),
+        "organization": {"id": org["id"], "name": org["name"], "entryPoint": org["entryPoint"]},
+        "allowExternalMembers": False, "state": "PROVISIONED",
+        "serviceConnection": {"id": conn["id"], "name": conn["name"]},
+    }
+
+
+def _members(ctx, store, org, env, root_prod=False):
+    """Environment members (``GET /environments/:id/members`` shape)."""
+    rng = ctx.rng
+    users = [store.users[u["id"]] for u in org["users"]]
+    if root_prod:
+        env["membership"] = "MANY_USERS"
+        chosen = users[:3]
+    elif env["membership"] == "ALL_ORG_USERS":
+        chosen = users
+    else:
+        chosen = [] if not users or rng.random() < 0.25 else rng.sample(users, rng.randint(1, len(users)))
+    env_roles = [r for r in store.roles.values() if r["defaultScope"] == "ENV"]
+    out = []
+    for user in chosen:
+        role = env_roles[0] if user["primaryRoleBinding"]["role"]["name"] == ADMIN_ROLE else rng.choice(env_roles)
+        out.append(member_record(ctx.ids.uuid(), env, user, role,
+                                 clock.iso_ms(clock.parse_instant(env["creationDate"]) + timedelta(hours=rng.randrange(1, 500)))))
+    return out
+
+
+def member_record(binding_id, env, user, role, created):
+    """One environment member record."""
+    return {"id": binding_id, "creationDate": created, "state": "PROVISIONED",
+            "role": {"id": role["id"], "name": role["name"]},
+            "user": {"id": user["id"], "firstName": user["firstName"], "lastName": user["lastName"],
+                     "userName": user["userName"], "email": user["email"]},
+            "metadata": {"membership": "All" if env["membership"] == "ALL_ORG_USERS" else "Many"},
+            "environment": {"id": env["id"]}, "scopeQualifier": "ENV"}
+
+
+# ----------------------------------------------------------------- resources
+def _make_resources(ctx, store, tree, scale):
+    """Per-environment resources; the root's ``prod`` env shows every instance state."""
+    specs = {s["serviceCode"]: s for s in CONNECTIONS}
+    catalogs = {}
+    for env in store.environments.values():
+        conn = store.connections[env["serviceConnection"]["id"]]
+        spec = specs[conn["serviceCode"]]
+        org = store.orgs[env["organization"]["id"]]
+        if conn["type"] == "gcp":
+            store.resources[env["id"]] = gen_gcp.generate_env(ctx, org, env, spec, scale)
+            continue
+        if conn["id"] not in catalogs:
+            catalogs[conn["id"]] = gen_cloudstack.make_catalog(ctx, spec)
+        forced = INSTANCE_STATES if (org["id"] == tree.root and env["name"] == "prod") else ()
+        store.resources[env["id"]] = gen_cloudstack.generate_env(ctx, env, catalogs[conn["id"]], scale, forced)
+
+
+# -------------------------------------------------------------------- quotas
+def _make_quotas(ctx, store, tree):
+    """Default/trial quotas per connection and one quota per (org, connection) pair."""
+    root = store.orgs[tree.root]
+    created = ctx.now - timedelta(days=1500)
+    for conn in store.connections.values():
+        gcp = conn["type"] == "gcp"
+        base = {"INSTANCE_VCPUS": 64, "INSTANCE_MEMORY": 131072, "DISK_SIZE": 2000, "INSTANCE_COUNT": 40}
+        trial = {"INSTANCE_VCPUS": 4, "INSTANCE_MEMORY": 8192, "DISK_SIZE": 100, "INSTANCE_COUNT": 3}
+        for name, ceilings, is_default, is_trial in (("Default", base, True, False), ("Trial", trial, False, True)):
+            if gcp:
+                ceilings = {**ceilings, "workload_cpu_count": 24}
+            quota = quotas.quota_record(ctx.ids, f"{name} {conn['serviceCode']}", f"{name} quota for {conn['name']}",
+                                        root, conn, ceilings, created, is_default, is_trial)
+            store.quotas[quota["id"]] = quota
+    pairs = [(o, c["id"]) for o in tree.order for c in store.orgs[o]["serviceConnections"]
+             if c["state"] == "PROVISIONED"]
+    used = {pair: quotas.usage(store, *pair) for pair in pairs}
+    busy = [p for p in pairs if used[p]["INSTANCE_VCPUS"] > 0 and p[0] != tree.root]
+    over = set(ctx.rng.sample(busy, min(len(busy), max(1, round(0.1 * len(busy)))))) if busy else set()
+    for org_id, conn_id in pairs:
+        _org_quota(ctx, store, tree, org_id, store.connections[conn_id], used[(org_id, conn_id)],
+                   (org_id, conn_id) in over)
+    for conn in store.connections.values():
+        conn["quotas"] = [{"name": q["name"], "id": q["id"]} for q in store.quotas.values()
+                          if q["serviceConnection"]["id"] == conn["id"]]
+
+
+def _org_quota(ctx, store, tree, org_id, conn, used, over):
+    """Create the quota applied to ``org_id`` on ``conn``, owned by its parent."""
+    org = store.orgs[org_id]
+    owner = store.orgs[tree.parent[org_id] or org_id]
+    gcp = conn["type"] == "gcp"
+    ceilings = (quotas.over_ceilings(used, gcp) if over
+                else quotas.ceilings_for(used, ctx.rng.uniform(1.5, 3.0), gcp))
+    quota = quotas.quota_record(ctx.ids, f"{org['entryPoint']} {conn['serviceCode']}",
+                                f"Limits of {org['name']} on {conn['name']}", owner, conn, ceilings,
+                                clock.parse_instant(org["creationDate"]) + timedelta(days=1))
+    store.quotas[quota["id"]] = quota
+    quotas.assign(store, quota, org_id)
+
+
+# ------------------------------------------------------------------ activity
+def activity_record(ids, event_code, created, actor, org, context, status="SUCCESS", ip="10.20.0.15"):
+    """One activity-log record (``eventContext`` is a JSON string, as the vendor sends it)."""
+    return {
+        "userLastname": actor["lastName"], "organizationId": org["id"], "requesterIp": ip,
+        "userEmail": actor["email"], "correlationId": ids.uuid(), "id": ids.uuid(),
+        "userOrganizationId": actor["organization"]["id"], "organizationName": org["name"],
+        "created": clock.iso_ms(created), "userId": actor["id"],
+        "eventContext": json.dumps(context, ensure_ascii=False, separators=(",", ":")),
+        "eventCode": event_code, "userFirstname": actor["firstName"],
+        "userOrganizationName": actor["organization"]["name"], "category": "SYSTEM",
+        "updated": clock.iso_ms(created + timedelta(milliseconds=4287)), "status": status,
+        "username": actor["userName"],
+    }
+
+
+def org_admin(store, org_id):
+    """The first active administrator of ``org_id`` or of its nearest ancestor."""
+    node = org_id
+    while node is not None:
+        for ref in store.orgs[node]["users"]:
+            user = store.users[ref["id"]]
+            if user["primaryRoleBinding"]["role"]["name"] == ADMIN_ROLE and user["status"] == "ACTIVE":
+                return user
+        node = store.orgs[node].get("parent", {}).get("id")
+    return next(iter(store.users.values()))
+
+
+def _make_activity(ctx, store):
+    """Provisioning, user-creation and membership events, oldest first."""
+    rng, events = ctx.rng, []
+    for org in store.orgs.values():
+        actor = org_admin(store, org.get("parent", {}).get("id") or org["id"])
+        events.append(activity_record(ctx.ids, "organizations.provision", clock.parse_instant(org["creationDate"]),
+                                      actor, org, {"id": org["id"], "name": org["name"],
+                                                   "entryPoint": org["entryPoint"]}))
+        if org["isBillable"] and rng.random() < 0.15:
+            events.append(activity_record(ctx.ids, "trials.converted_to_billable",
+                                          clock.parse_instant(org["billableStartDate"]), actor, org, {"id": org["id"]}))
+        admin = org_admin(store, org["id"])
+        for ref in org["users"]:
+            user = store.users[ref["id"]]
+            context = {"id": None, "firstName": user["firstName"], "lastName": user["lastName"],
+                       "userName": user["userName"], "email": user["email"],
+                       "organization": {"id": org["id"], "name": org["name"]}}
+            events.append(activity_record(ctx.ids, "users.created", clock.parse_instant(user["creationDate"]),
+                                          admin, org, context, ip=rng.choice(ACTIVITY_IPS)))
+    for env in store.environments.values():
+        org = store.orgs[env["organization"]["id"]]
+        for member in store.members[env["id"]]:
+            context = {"userName": member["user"]["userName"], "environmentName": env["name"],
+                       "organizationName": org["name"], "connectionName": env["serviceConnection"]["name"]}
+            status = "FAILURE" if rng.random() < 0.05 else "SUCCESS"
+            events.append(activity_record(ctx.ids, "environment_members.provision",
+                                          clock.parse_instant(member["creationDate"]), org_admin(store, org["id"]),
+                                          org, context, status))
+    events.sort(key=lambda e: e["created"])
+    store.activity.extend(events)
