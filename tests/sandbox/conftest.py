@@ -1,0 +1,102 @@
+"""Sandbox test fixtures: real HTTP against sandboxes started on 127.0.0.1:<free port>.
+
+``server``/``api`` are session-scoped and must stay read-only (no writes, no
+faults); tests that mutate data or add faults use their own module-scoped
+server (``make_server``).
+"""
+import pytest
+import requests
+
+from cloudmc_frames.sandbox import SandboxServer
+
+FAST = {"orgs": 20, "seed": 7, "task_delay": 0.05}
+
+
+class Api:
+    """Tiny HTTP helper: ``api.get("/users", key=..., params=...)`` -> requests.Response."""
+
+    def __init__(self, server):
+        self.server = server
+        self.session = requests.Session()
+
+    def call(self, method, path, key=..., **kwargs):
+        """Send ``method`` to ``/api/v2`` + ``path`` with the root key unless ``key`` is given (None = no key)."""
+        key = self.server.api_key if key is ... else key
+        headers = dict(kwargs.pop("headers", {}))
+        if key is not None:
+            headers["MC-Api-Key"] = key
+        return self.session.request(method, self.server.endpoint + "/api/v2" + path, headers=headers,
+                                    timeout=10, **kwargs)
+
+    def get(self, path, **kwargs):
+        """GET."""
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        """POST."""
+        return self.call("POST", path, **kwargs)
+
+    def put(self, path, **kwargs):
+        """PUT."""
+        return self.call("PUT", path, **kwargs)
+
+    def delete(self, path, **kwargs):
+        """DELETE."""
+        return self.call("DELETE", path, **kwargs)
+
+    def data(self, path, **kwargs):
+        """GET and return ``data`` (asserting 200)."""
+        response = self.get(path, **kwargs)
+        assert response.status_code == 200, response.text
+        return response.json()["data"]
+
+
+def error_of(response):
+    """The single error object of an error envelope."""
+    body = response.json()
+    assert set(body) == {"errors"} and len(body["errors"]) == 1, body
+    return body["errors"][0]
+
+
+@pytest.fixture(scope="session")
+def server():
+    """Shared read-only sandbox (orgs=20, seed=7)."""
+    with SandboxServer(**FAST) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def api(server):
+    """HTTP helper bound to the shared sandbox."""
+    return Api(server)
+
+
+@pytest.fixture(scope="session")
+def store(server):
+    """The shared sandbox's store (the oracle)."""
+    return server.store
+
+
+def make_server(**options):
+    """A started sandbox with the fast defaults overridden by ``options`` (caller stops it)."""
+    return SandboxServer(**{**FAST, **options}).start()
+
+
+def first_key(store, role, org_id=None, admin_of_sub_org=False):
+    """The first ACTIVE key with ``role`` (in ``org_id`` / outside the root if asked)."""
+    for info in store.keys:
+        if info.role != role or info.status != "ACTIVE":
+            continue
+        if org_id and info.org_id != org_id:
+            continue
+        if admin_of_sub_org and info.org_id == store.root_id:
+            continue
+        return info
+    raise LookupError(role)
+
+
+def env_named(store, org_id, name):
+    """The environment ``name`` of ``org_id``."""
+    env = store.env_by_name(org_id, name)
+    assert env is not None
+    return env
