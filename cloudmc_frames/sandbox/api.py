@@ -408,7 +408,8 @@ def update_user(req):
                 "isSystem": role["isSystem"], "name": role["name"], "id": role["id"], "isFixed": role["isFixed"]}}
     org = store.orgs[user["organization"]["id"]]
     return _accepted(_submit(req, "users.update", lambda: _apply_user_update(store, user["id"], changes),
-                             log=("users.updated", org, {"id": user["id"], "changes": sorted(changes)})),
+                             log=("users.updated", org, {"id": user["id"], "userName": user["userName"],
+                                                        "changes": sorted(changes)})),
                      {**user, **changes})
 
 

@@ -548,6 +548,9 @@ def _make_quotas(ctx, store, tree):
     used = {pair: quotas.usage(store, *pair) for pair in pairs}
     busy = [p for p in pairs if used[p]["INSTANCE_VCPUS"] > 0 and p[0] != tree.root]
     over = set(ctx.rng.sample(busy, min(len(busy), max(1, round(0.1 * len(busy)))))) if busy else set()
+    compute = [p for p in busy if store.connections[p[1]]["type"] == "cloudstack"]
+    if compute and not over & set(compute):
+        over.add(ctx.rng.choice(compute))
     for org_id, conn_id in pairs:
         _org_quota(ctx, store, tree, org_id, store.connections[conn_id], used[(org_id, conn_id)],
                    (org_id, conn_id) in over)
