@@ -1,0 +1,58 @@
+"""The sandbox CLI piece: options, and a real foreground run stopped with Ctrl-C (SIGINT)."""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from cloudmc_frames.sandbox import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_add_arguments_defaults_and_options():
+    parser = cli.add_arguments(argparse.ArgumentParser())
+    defaults = parser.parse_args([])
+    assert (defaults.port, defaults.host, defaults.orgs, defaults.seed, defaults.scale) == (0, "127.0.0.1", 20, 7, 1.0)
+    assert defaults.latency_ms == 0 and defaults.faults == "" and not defaults.ignore_paging
+    args = parser.parse_args(["--port", "9", "--orgs", "5", "--seed", "3", "--scale", "2.5", "--latency-ms", "10",
+                              "--faults", "429:0.1", "--ignore-paging", "--host", "0.0.0.0"])
+    assert (args.port, args.orgs, args.seed, args.scale, args.latency_ms, args.faults, args.ignore_paging,
+            args.host) == (9, 5, 3, 2.5, 10, "429:0.1", True, "0.0.0.0")
+
+
+def test_bad_fault_spec_exits_2(capsys):
+    args = cli.add_arguments(argparse.ArgumentParser()).parse_args(["--faults", "nonsense"])
+    assert cli.run(args) == 2
+    assert "nonsense" in capsys.readouterr().err
+
+
+def test_foreground_run_prints_exports_and_stops_on_ctrl_c():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "cloudmc_frames.sandbox.cli", "--orgs", "6"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines, deadline = [], time.monotonic() + 15
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "Press Ctrl-C" in line or not line:
+                break
+        text = "".join(lines)
+        exports = dict(line.split(" ", 1)[1].split("=", 1) for line in lines if line.startswith("export "))
+        assert set(exports) == {"CLOUDMC_ENDPOINT", "CLOUDMC_API_KEY"}, text
+        endpoint, key = exports["CLOUDMC_ENDPOINT"].strip(), exports["CLOUDMC_API_KEY"].strip()
+        assert "Administrator" in text and "Guest" in text
+        response = requests.get(endpoint + "/api/v2/organizations", headers={"MC-Api-Key": key}, timeout=5)
+        assert response.status_code == 200 and len(response.json()["data"]) >= 5
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "sandbox stopped" in out and "Traceback" not in err
