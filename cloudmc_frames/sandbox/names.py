@@ -1,4 +1,5 @@
-"""Fixed vocabularies of the scenario generator: names, roles, connections, catalogs."""
+"""Fixed vocabularies of the scenario generator (names, roles, connections, catalogs) and ``slug``."""
+import unicodedata
 
 ROOT_NAME = "Nimbus Cloud"
 
@@ -97,3 +98,9 @@ QUOTA_METRICS = [
 UNKNOWN_QUOTA_METRIC = ("workload_cpu_count", "workload_cpu_count", "workload_cpu_count.label")
 
 ACTIVITY_IPS = ["10.20.0.15", "192.0.2.44", "198.51.100.7", "203.0.113.9"]
+
+
+def slug(name):
+    """ASCII lowercase slug of a name: 'Québec Ops' -> 'quebec-ops'."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return "-".join("".join(ch if ch.isalnum() else " " for ch in ascii_name.lower()).split())

@@ -266,6 +266,7 @@ def delete_instance(scope, inst_id, body):
             scope.update("instances", inst_id, state="Stopping")
 
     def apply():
+        """Release what the body lists, then destroy or purge."""
         _release(scope, inst_id, body)
         if body.get("purgeImmediately"):
             return _purge(scope, inst_id)

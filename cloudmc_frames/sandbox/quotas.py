@@ -104,6 +104,7 @@ def quota_record(ids, name, description, owner, conn, ceilings, created, default
 def ceilings_for(used, factor, gcp=False):
     """Round ceilings ``factor`` x ``used`` (with floors) for every metric."""
     def up(value, step, floor):
+        """``value`` x ``factor`` rounded up to ``step``, at least ``floor``."""
         return max(floor, int(math.ceil(value * factor / step)) * step)
     out = {"INSTANCE_VCPUS": up(used["INSTANCE_VCPUS"], 4, 8),
            "INSTANCE_MEMORY": up(used["INSTANCE_MEMORY"], 1024, 16384),

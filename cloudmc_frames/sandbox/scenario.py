@@ -17,16 +17,21 @@ What gets built (numbers for the default ``orgs=20, seed=7`` are in the package 
   GCP resources (``scale`` multiplies the per-environment counts);
 * one quota per (org, connection), a few orgs over their ceiling;
 * an activity log.
+
+The pieces live in ``gen_people`` (roles, users, keys), ``gen_envs``
+(environments, members), ``gen_cloudstack`` / ``gen_gcp`` (resources),
+``quotas`` and ``gen_activity``; this module builds the org tree, the
+connections and the org records, and runs the steps in order.
 """
-import json
 import random
-import unicodedata
 from datetime import timedelta
 
 from . import clock, gen_cloudstack, gen_gcp, quotas
-from .names import (ACTIVITY_IPS, CONNECTIONS, ENV_NAMES, ENV_ROLES, FIRST_NAMES, LAST_NAMES, INSTANCE_STATES,
-                    ORG_NAMES, ORG_ROLES, ROOT_NAME)
-from .store import ADMIN_ROLE, IdFactory, KeyInfo, Store
+from .gen_activity import make_activity
+from .gen_envs import make_environments
+from .gen_people import make_roles, make_users
+from .names import CONNECTIONS, INSTANCE_STATES, ORG_NAMES, ROOT_NAME, slug
+from .store import IdFactory, Store
 
 MAX_DEPTH = 4
 PUBLIC_IP_BASE = (198 << 24) | (18 << 16)
@@ -79,40 +84,17 @@ def generate_scenario(orgs=20, seed=7, scale=1.0, now=None):
     now = now or clock.default_now()
     store = Store(seed=seed, now=now)
     ctx = Ctx(seed, now, store)
-    _make_roles(ctx, store)
+    make_roles(ctx, store)
     tree = _build_tree(ctx, int(orgs))
     _make_connections(ctx, store, tree)
     _make_orgs(ctx, store, tree)
-    _make_users(ctx, store, tree)
-    _make_environments(ctx, store, tree)
+    make_users(ctx, store, tree)
+    make_environments(ctx, store, tree)
     _make_resources(ctx, store, tree, scale)
     _make_quotas(ctx, store, tree)
-    _make_activity(ctx, store)
+    make_activity(ctx, store)
     store.ids = IdFactory(f"cloudmc-sandbox-runtime:{seed}")
     return store
-
-
-# --------------------------------------------------------------------- roles
-def _make_roles(ctx, store):
-    """Org roles (primary role bindings) and environment roles."""
-    created = clock.iso_ms(ctx.now - timedelta(days=2500))
-    for name, scope, perms in ORG_ROLES:
-        _add_role(ctx, store, name, scope, perms, created, is_system=True, is_default=name == "User", plugin=None)
-    for name, is_default, plugin, perms in ENV_ROLES:
-        _add_role(ctx, store, name, "ENV", perms, created, is_system=False, is_default=is_default, plugin=plugin)
-
-
-def _add_role(ctx, store, name, scope, perms, created, is_system, is_default, plugin):
-    """Add one role in the vendor ``GET /roles`` shape."""
-    role = {"creationDate": created, "version": 1, "isSystem": is_system, "isDefault": is_default,
-            "deleted": False, "permissions": [{"name": p, "id": ctx.ids.uuid()} for p in perms],
-            "name": name, "id": ctx.ids.uuid(), "isFixed": True, "defaultScope": scope, "pluginName": plugin}
-    store.roles[role["id"]] = role
-
-
-def role_by_name(store, name):
-    """The role record called ``name``."""
-    return next(r for r in store.roles.values() if r["name"] == name)
 
 
 # ---------------------------------------------------------------------- tree
@@ -241,12 +223,6 @@ def _assign_connections(ctx, store, tree):
 
 
 # ---------------------------------------------------------------------- orgs
-def _slug(name):
-    """ASCII lowercase slug of a name: 'Québec Ops' -> 'quebec-ops'."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return "-".join("".join(ch if ch.isalnum() else " " for ch in ascii_name.lower()).split())
-
-
 def _make_orgs(ctx, store, tree):
     """Org records in the vendor list shape, parents first."""
     rng = ctx.rng
@@ -257,7 +233,7 @@ def _make_orgs(ctx, store, tree):
         if parent is not None:
             created[org_id] = min(created[parent] + timedelta(days=rng.randrange(10, 400), seconds=rng.randrange(86400)),
                                   ctx.now - timedelta(days=45))
-        entry = _slug(tree.name[org_id]) or "org"
+        entry = slug(tree.name[org_id]) or "org"
         while entry in entry_points:
             entry = f"{entry}-{len(entry_points)}"
         entry_points.add(entry)
@@ -311,203 +287,6 @@ def _org_record(ctx, store, tree, org_id, entry, created):
         for c in tree.conns[org_id]]
     record["users"] = []
     return record
-
-
-# --------------------------------------------------------------------- users
-def _user_count(ctx, tree, org_id):
-    """How many users an org gets (deleted orgs none, root five)."""
-    if org_id == tree.root:
-        return 5
-    if tree.has(org_id, "deleted"):
-        return 0
-    if org_id in tree.chain:
-        return ctx.rng.randint(2, 4)
-    if tree.has(org_id, "no_admin"):
-        return ctx.rng.randint(1, 3)
-    return 0 if ctx.rng.random() < 0.15 else ctx.rng.randint(1, 5)
-
-
-def _roles_for(ctx, tree, org_id, count):
-    """Role names for an org's users: an Administrator first unless the org is audit fodder."""
-    if count == 0:
-        return []
-    if org_id == tree.root:
-        return ["Administrator", "User", "Guest", "Administrator", "User"][:count]
-    if tree.has(org_id, "no_admin"):
-        return ctx.rng.choices(["User", "Guest"], [3, 1], k=count)
-    return ["Administrator"] + ctx.rng.choices(["User", "Guest", "Administrator"], [6, 3, 2], k=count - 1)
-
-
-def _make_users(ctx, store, tree):
-    """Users of every org, their keys, and the audit fodder guarantees."""
-    for org_id in tree.order:
-        org = store.orgs[org_id]
-        names = set()
-        roles = _roles_for(ctx, tree, org_id, _user_count(ctx, tree, org_id))
-        for position, role in enumerate(roles):
-            user = _user_record(ctx, store, org, role, names, demo=org_id == tree.root and position < 3)
-            store.users[user["id"]] = user
-            org["users"].append({"id": user["id"], "userName": user["userName"], "deleted": False})
-    _ensure_audit_users(ctx, store, tree)
-    for user in store.users.values():
-        org = store.orgs[user["organization"]["id"]]
-        role = user["primaryRoleBinding"]["role"]["name"]
-        store.add_key(KeyInfo(ctx.ids.api_key(), user["id"], user["userName"], org["id"], org["name"], role,
-                              role == ADMIN_ROLE, user["status"]))
-
-
-def _user_name(ctx, taken):
-    """(first, last, userName) unique within the org."""
-    first, last = ctx.rng.choice(FIRST_NAMES), ctx.rng.choice(LAST_NAMES)
-    base = _slug(f"{first[0]}{last}").replace("-", "") or "user"
-    name, n = base, 1
-    while name in taken:
-        n += 1
-        name = f"{base}{n}"
-    taken.add(name)
-    return first, last, name
-
-
-def _user_record(ctx, store, org, role_name, taken, demo=False):
-    """One user in the vendor list shape; ``demo`` users are active, recent, 2FA-less."""
-    rng = ctx.rng
-    first, last, user_name = _user_name(ctx, taken)
-    org_created = clock.parse_instant(org["creationDate"])
-    created = org_created + timedelta(days=rng.randrange(0, max(1, (ctx.now - org_created).days - 10)))
-    role = role_by_name(store, role_name)
-    login = "recent" if demo else rng.choices(["recent", "never", "stale"], [70, 15, 15])[0]
-    last_login = {"recent": ctx.now - timedelta(days=rng.randrange(0, 60), seconds=rng.randrange(86400)),
-                  "stale": ctx.now - timedelta(days=rng.randrange(91, 400)), "never": None}[login]
-    if last_login is not None and last_login < created:
-        created = last_login - timedelta(days=1)
-    failed = 0 if demo else (rng.randint(10, 25) if rng.random() < 0.08 else rng.choice([0, 0, 0, 1, 2, 3]))
-    tfa = False if demo else rng.random() < 0.45
-    return {
-        "id": ctx.ids.uuid(), "userName": user_name, "firstName": first, "lastName": last,
-        "email": f"{user_name}@{org['entryPoint']}.example.com", "creationDate": clock.iso_ms(created),
-        "status": "ACTIVE" if demo or rng.random() >= 0.08 else "DISABLED",
-        "locale": rng.choice(["en", "en", "fr"]),
-        "organization": {"id": org["id"], "name": org["name"]},
-        "serviceConnections": [], "lastLogin": clock.iso_ms(last_login) if last_login else None,
-        "lastFailedLogin": (clock.iso_ms(ctx.now - timedelta(days=rng.randrange(0, 120))) if failed else None),
-        "loginCount": 0 if last_login is None else rng.randint(1, 500), "failedLoginCount": failed,
-        "isBusinessContact": rng.random() < 0.2, "isTechnicalContact": rng.random() < 0.3, "tfaEnabled": tfa,
-        "deleted": False, "receivesEmailNotifications": rng.random() < 0.6,
-        "canResendUserCreationEmail": last_login is None,
-        "backupCodesRemaining": rng.randint(0, 10) if tfa else 0,
-        "primaryRoleBinding": {"id": ctx.ids.uuid(), "role": {"isSystem": role["isSystem"], "name": role["name"],
-                                                               "id": role["id"], "isFixed": role["isFixed"]}},
-    }
-
-
-def _ensure_audit_users(ctx, store, tree):
-    """Make sure every audit category appears at least once (on non-demo users)."""
-    demo = {u["id"] for org in (store.orgs[tree.root],) for u in org["users"][:3]}
-    pool = [u for u in store.users.values() if u["id"] not in demo]
-    if len(pool) < 4:
-        return
-    checks = [
-        (lambda u: u["status"] == "DISABLED", {"status": "DISABLED"}),
-        (lambda u: u["lastLogin"] is None, {"lastLogin": None, "loginCount": 0, "canResendUserCreationEmail": True}),
-        (lambda u: u["failedLoginCount"] >= 10,
-         {"failedLoginCount": 12, "lastFailedLogin": clock.iso_ms(ctx.now - timedelta(days=3))}),
-    ]
-    for index, (present, patch) in enumerate(checks):
-        if not any(present(u) for u in pool):
-            pool[-1 - index].update(patch)
-    stale = ctx.now - timedelta(days=90)
-    if not any(u["lastLogin"] and clock.parse_instant(u["lastLogin"]) < stale for u in pool):
-        pool[-4]["lastLogin"] = clock.iso_ms(ctx.now - timedelta(days=200))
-        pool[-4]["loginCount"] = max(1, pool[-4]["loginCount"])
-
-
-# -------------------------------------------------------------- environments
-def _env_plan(ctx, store, tree, org_id):
-    """[(name, connection id)] for an org's environments."""
-    rng = ctx.rng
-    usable = [c for c in tree.conns[org_id] if (org_id, c) not in tree.errored]
-    if not usable:
-        return []
-    if org_id == tree.root:
-        by_code = {store.connections[c]["serviceCode"]: c for c in usable}
-        return [("prod", by_code["compute-qc"]), ("dev", by_code["gcp-lab"])]
-    deleted = tree.has(org_id, "deleted")
-    if not deleted and org_id not in tree.chain and rng.random() < 0.15:
-        return []
-    count = rng.randint(1, 2) if deleted else rng.randint(1, 3)
-    names = []
-    while len(names) < count:
-        name = rng.choices(ENV_NAMES, [5, 5, 3, 2, 1, 1, 1, 1, 1, 1])[0]
-        if name not in names:
-            names.append(name)
-    qc = next((c for c in usable if store.connections[c]["serviceCode"] == "compute-qc"), None)
-    plan = [(name, rng.choice(usable)) for name in names]
-    if qc and (deleted or org_id in tree.chain):
-        plan[0] = (plan[0][0], qc)
-    return plan
-
-
-def _make_environments(ctx, store, tree):
-    """Environments, their members, and the users' connection lists."""
-    owner = role_by_name(store, "Owner")
-    for org_id in tree.order:
-        org = store.orgs[org_id]
-        for index, (name, conn_id) in enumerate(_env_plan(ctx, store, tree, org_id)):
-            env = _env_record(ctx, store, org, name, store.connections[conn_id], owner)
-            store.environments[env["id"]] = env
-            org["environments"].append({"id": env["id"], "deleted": False})
-            store.members[env["id"]] = _members(ctx, store, org, env, root_prod=org_id == tree.root and index == 0)
-        conns = [store.connections[c["id"]] for c in org["serviceConnections"]]
-        for ref in org["users"]:
-            store.users[ref["id"]]["serviceConnections"] = [{"id": c["id"], "name": c["name"]} for c in conns]
-
-
-def _env_record(ctx, store, org, name, conn, role):
-    """One environment in the vendor list shape."""
-    org_created = clock.parse_instant(org["creationDate"])
-    created = org_created + timedelta(days=ctx.rng.randrange(1, 40))
-    return {
-        "id": ctx.ids.uuid(), "name": name, "description": f"{name} environment of {org['name']}",
-        "metadata": {"mode": "project"},
-        "defaultRole": {"id": role["id"], "name": role["name"], "isSystem": role["isSystem"],
-                        "isDefault": role["isDefault"], "deleted": False, "isFixed": role["isFixed"],
-                        "defaultScope": role["defaultScope"], "creationDate": role["creationDate"]},
-        "membership": "ALL_ORG_USERS" if ctx.rng.random() < 0.2 else "MANY_USERS",
-        "creationDate": clock.iso_ms(created),
-        "organization": {"id": org["id"], "name": org["name"], "entryPoint": org["entryPoint"]},
-        "allowExternalMembers": False, "state": "PROVISIONED",
-        "serviceConnection": {"id": conn["id"], "name": conn["name"]},
-    }
-
-
-def _members(ctx, store, org, env, root_prod=False):
-    """Environment members (``GET /environments/:id/members`` shape)."""
-    rng = ctx.rng
-    users = [store.users[u["id"]] for u in org["users"]]
-    if root_prod:
-        env["membership"] = "MANY_USERS"
-        chosen = users[:3]
-    elif env["membership"] == "ALL_ORG_USERS":
-        chosen = users
-    else:
-        chosen = [] if not users or rng.random() < 0.25 else rng.sample(users, rng.randint(1, len(users)))
-    env_roles = [r for r in store.roles.values() if r["defaultScope"] == "ENV"]
-    out = []
-    for user in chosen:
-        role = env_roles[0] if user["primaryRoleBinding"]["role"]["name"] == ADMIN_ROLE else rng.choice(env_roles)
-        out.append(member_record(ctx.ids.uuid(), env, user, role,
-                                 clock.iso_ms(clock.parse_instant(env["creationDate"]) + timedelta(hours=rng.randrange(1, 500)))))
-    return out
-
-
-def member_record(binding_id, env, user, role, created):
-    """One environment member record."""
-    return {"id": binding_id, "creationDate": created, "state": "PROVISIONED",
-            "role": {"id": role["id"], "name": role["name"]},
-            "user": {"id": user["id"], "firstName": user["firstName"], "lastName": user["lastName"],
-                     "userName": user["userName"], "email": user["email"]},
-            "metadata": {"membership": "All" if env["membership"] == "ALL_ORG_USERS" else "Many"},
-            "environment": {"id": env["id"]}, "scopeQualifier": "ENV"}
 
 
 # ----------------------------------------------------------------- resources
@@ -573,61 +352,3 @@ def _org_quota(ctx, store, tree, org_id, conn, used, over):
     quotas.assign(store, quota, org_id)
 
 
-# ------------------------------------------------------------------ activity
-def activity_record(ids, event_code, created, actor, org, context, status="SUCCESS", ip="10.20.0.15"):
-    """One activity-log record (``eventContext`` is a JSON string, as the vendor sends it)."""
-    return {
-        "userLastname": actor["lastName"], "organizationId": org["id"], "requesterIp": ip,
-        "userEmail": actor["email"], "correlationId": ids.uuid(), "id": ids.uuid(),
-        "userOrganizationId": actor["organization"]["id"], "organizationName": org["name"],
-        "created": clock.iso_ms(created), "userId": actor["id"],
-        "eventContext": json.dumps(context, ensure_ascii=False, separators=(",", ":")),
-        "eventCode": event_code, "userFirstname": actor["firstName"],
-        "userOrganizationName": actor["organization"]["name"], "category": "SYSTEM",
-        "updated": clock.iso_ms(created + timedelta(milliseconds=4287)), "status": status,
-        "username": actor["userName"],
-    }
-
-
-def org_admin(store, org_id):
-    """The first active administrator of ``org_id`` or of its nearest ancestor."""
-    node = org_id
-    while node is not None:
-        for ref in store.orgs[node]["users"]:
-            user = store.users[ref["id"]]
-            if user["primaryRoleBinding"]["role"]["name"] == ADMIN_ROLE and user["status"] == "ACTIVE":
-                return user
-        node = store.orgs[node].get("parent", {}).get("id")
-    return next(iter(store.users.values()))
-
-
-def _make_activity(ctx, store):
-    """Provisioning, user-creation and membership events, oldest first."""
-    rng, events = ctx.rng, []
-    for org in store.orgs.values():
-        actor = org_admin(store, org.get("parent", {}).get("id") or org["id"])
-        events.append(activity_record(ctx.ids, "organizations.provision", clock.parse_instant(org["creationDate"]),
-                                      actor, org, {"id": org["id"], "name": org["name"],
-                                                   "entryPoint": org["entryPoint"]}))
-        if org["isBillable"] and rng.random() < 0.15:
-            events.append(activity_record(ctx.ids, "trials.converted_to_billable",
-                                          clock.parse_instant(org["billableStartDate"]), actor, org, {"id": org["id"]}))
-        admin = org_admin(store, org["id"])
-        for ref in org["users"]:
-            user = store.users[ref["id"]]
-            context = {"id": None, "firstName": user["firstName"], "lastName": user["lastName"],
-                       "userName": user["userName"], "email": user["email"],
-                       "organization": {"id": org["id"], "name": org["name"]}}
-            events.append(activity_record(ctx.ids, "users.created", clock.parse_instant(user["creationDate"]),
-                                          admin, org, context, ip=rng.choice(ACTIVITY_IPS)))
-    for env in store.environments.values():
-        org = store.orgs[env["organization"]["id"]]
-        for member in store.members[env["id"]]:
-            context = {"userName": member["user"]["userName"], "environmentName": env["name"],
-                       "organizationName": org["name"], "connectionName": env["serviceConnection"]["name"]}
-            status = "FAILURE" if rng.random() < 0.05 else "SUCCESS"
-            events.append(activity_record(ctx.ids, "environment_members.provision",
-                                          clock.parse_instant(member["creationDate"]), org_admin(store, org["id"]),
-                                          org, context, status))
-    events.sort(key=lambda e: e["created"])
-    store.activity.extend(events)

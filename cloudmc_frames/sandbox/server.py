@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from . import api, errors, rbac, services
+from . import admin_writes, api, errors, rbac, services
 from .faults import FaultSet, parse_faults
 from .routing import Request, Response, Router
 from .scenario import generate_scenario
@@ -85,6 +85,7 @@ class App:
         self.stopping = threading.Event()
         self.router = Router()
         api.register(self.router)
+        admin_writes.register(self.router)
         services.register(self.router)
         self.connections = set()
         self.connections_lock = threading.Lock()
@@ -255,16 +256,19 @@ class Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def setup(self):
+        """Register the connection so ``stop()`` can close it."""
         super().setup()
         self.server.app.opened(self.connection)
 
     def finish(self):
+        """Unregister the connection."""
         try:
             super().finish()
         finally:
             self.server.app.closed(self.connection)
 
     def _serve(self):
+        """Every verb: hand over to the app (a vanished client just ends the connection)."""
         try:
             self.server.app.handle(self)
         except (BrokenPipeError, ConnectionResetError):
@@ -277,6 +281,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class _HTTPServer(ThreadingHTTPServer):
+    """Thread per connection (daemon threads), a deep listen backlog, quiet errors."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128  # the default 5 drops SYNs from 8+ simultaneous clients (1 s retransmit)
@@ -320,6 +326,7 @@ class SandboxServer:
 
     @ignore_paging.setter
     def ignore_paging(self, value):
+        """Switch the ignore-paging behaviour at run time."""
         self.app.ignore_paging = bool(value)
 
     @property
