@@ -75,7 +75,8 @@ def build_frame(entity: str, chunks: Iterable[Chunk], *, service: bool = False,
     chunks = [(ctx, recs) for ctx, recs in chunks]
     schema = schema_of(entity, service=service)
     records = list(chain.from_iterable(recs for _, recs in chunks))
-    context_names = [c for c in schema if c in catalog.SERVICE_CONTEXT] or _context_names(chunks)
+    context = catalog.SERVICE_CONTEXT if service else catalog.ORG_CONTEXT
+    context_names = [c for c in context if c in schema] or _context_names(chunks)
     columns: dict[str, list] = {name: _repeat(chunks, name) for name in context_names}
     for name, values in _flatten(records, rename or {}).items():
         if name not in columns:
@@ -226,7 +227,8 @@ def _fits(value: Any, kind: str) -> bool:
 
 def _to_datetime(name: str, values: Sequence) -> Any:
     series = pd.Series(values, dtype=object)
-    parsed = pd.to_datetime(series, utc=True, format="ISO8601", errors="coerce").astype(DATETIME)
+    texts = series.map(lambda v: v if isinstance(v, str) else None)
+    parsed = pd.to_datetime(texts, utc=True, format="ISO8601", errors="coerce").astype(DATETIME)
     missed = parsed.isna() & series.notna()
     if missed.any():
         parsed[missed] = [_parse_loose(v) for v in series[missed]]
@@ -234,7 +236,7 @@ def _to_datetime(name: str, values: Sequence) -> Any:
         if still.any():
             log.warning("column %r: %d value(s) are not dates (e.g. %r); they are NaT",
                         name, int(still.sum()), series[still].iloc[0])
-    return parsed.array
+    return parsed.astype(DATETIME).array
 
 
 _TZ_HOURS = {"UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
@@ -243,6 +245,9 @@ _TZ_HOURS = {"UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT":
 
 def _parse_loose(value: Any) -> pd.Timestamp | None:
     """Dates CloudMC sends outside ISO 8601: epoch numbers, ``2016-10-24 2:40:29 PM EDT``, ..."""
+    if isinstance(value, datetime):
+        stamp = pd.Timestamp(value)
+        return stamp.tz_localize(timezone.utc) if stamp.tzinfo is None else stamp.tz_convert("UTC")
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if abs(value) > 1e11 else value
         return pd.Timestamp(datetime.fromtimestamp(seconds, timezone.utc))
