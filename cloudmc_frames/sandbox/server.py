@@ -127,6 +127,8 @@ class App:
                 raise errors.not_found(f"No such endpoint: {full_path}", path=full_path)
             endpoint, params = self.router.resolve(handler.command, path)
             caller = rbac.authenticate(self.store, handler.headers.get("MC-Api-Key"))
+            if query.get("org_id"):
+                rbac.check_org(self.store, caller, query["org_id"])  # any call: 404 unknown, 403 outside
             body = _parse_json(raw_body)
             req = Request(handler.command, path, query, body, caller, self, params)
             with self.store.lock:  # handlers only build dicts and sort; JSON encoding happens unlocked

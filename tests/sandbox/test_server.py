@@ -127,3 +127,22 @@ def test_scenario_parameter_serves_that_store():
     with SandboxServer(scenario=store) as srv:
         assert srv.store is store and srv.api_key == store.keys[0].key
         assert len(Api(srv).data("/organizations")) == len(store.visible_org_ids(srv.api_key))
+
+
+def test_unexpected_errors_answer_a_500_envelope(caplog):
+    with make_server(orgs=3) as srv:
+        def boom(req):
+            raise RuntimeError("kaboom")
+        srv.app.router.add("GET", "/boom", boom)
+        response = Api(srv).get("/boom")
+    assert response.status_code == 500
+    assert response.json() == {"errors": [{"code": 9500, "message": "Unexpected server error", "context": {}}]}
+    assert "kaboom" in caplog.text and srv.api_key not in caplog.text
+
+
+def test_org_id_is_checked_on_every_call(api, store):
+    admin = next(k for k in store.keys if k.role == "Administrator" and k.org_id != store.root_id
+                 and k.status == "ACTIVE")
+    assert api.get("/roles", key=admin.key, params={"org_id": store.root_id}).status_code == 403
+    assert api.get("/roles", params={"org_id": "00000000-0000-4000-8000-000000000000"}).status_code == 404
+    assert api.get("/roles", params={"org_id": admin.org_id}).status_code == 200
