@@ -1,7 +1,7 @@
 """Scenario environments and their members.
 
-Per org with a usable (PROVISIONED) connection: 0-3 environments (root: ``prod``
-on compute-qc and ``dev`` on gcp-lab; deleted orgs 1-2 holding compute
+Per org with a usable (PROVISIONED) connection: 0-3 environments (~25% none) (root: ``prod``
+on compute-qc, ``dev`` on gcp-lab, ``staging`` on compute-on; deleted orgs 1-2 holding compute
 resources), names unique within the org and shared across orgs; ~20%
 ALL_ORG_USERS membership, the rest MANY_USERS with a random subset (or none).
 """
@@ -22,9 +22,9 @@ def _env_plan(ctx, store, tree, org_id):
         return []
     if org_id == tree.root:
         by_code = {store.connections[c]["serviceCode"]: c for c in usable}
-        return [("prod", by_code["compute-qc"]), ("dev", by_code["gcp-lab"])]
+        return [("prod", by_code["compute-qc"]), ("dev", by_code["gcp-lab"]), ("staging", by_code["compute-on"])]
     deleted = tree.has(org_id, "deleted")
-    if not deleted and org_id not in tree.chain and rng.random() < 0.15:
+    if not deleted and org_id not in tree.chain and rng.random() < 0.25:
         return []
     count = rng.randint(1, 2) if deleted else rng.randint(1, 3)
     names = []

@@ -9,7 +9,7 @@ What gets built (numbers for the default ``orgs=20, seed=7`` are in the package 
   it; some sub-orgs are resellers, some trials, some deleted (leaves that still
   hold environments and resources);
 * three service connections owned by the root: ``compute-qc`` and ``compute-on``
-  (CloudStack) and ``gcp-lab`` (GCP); each org gets a subset of its parent's;
+  (CloudStack) and ``gcp-lab`` (GCP); each org gets a non-empty subset of its parent's;
 * users with an API key each, roles Administrator / User / Guest, login history,
   2FA flags, a few DISABLED, never-logged-in, stale (>90 days) and locked-out
   (failedLoginCount >= 10) users, and a few orgs with users but no administrator;
@@ -200,7 +200,7 @@ def _make_connections(ctx, store, tree):
 
 
 def _assign_connections(ctx, store, tree):
-    """Give every org a subset of its parent's connections; one pair ends ERROR_PROVISIONING."""
+    """Give every org a non-empty subset of its parent's connections; one pair ends ERROR_PROVISIONING."""
     rng = ctx.rng
     by_code = {c["serviceCode"]: c["id"] for c in store.connections.values()}
     rates = {by_code[s["serviceCode"]]: s["assign_rate"] for s in CONNECTIONS}
@@ -214,6 +214,8 @@ def _assign_connections(ctx, store, tree):
         chosen = [c for c in tree.conns[parent] if rng.random() < rate(c)]
         if org_id in tree.chain and qc in tree.conns[parent] and qc not in chosen:
             chosen.insert(0, qc)
+        if not chosen and tree.conns[parent]:
+            chosen.append(rng.choice(tree.conns[parent]))
         tree.conns[org_id] = chosen
     _set_late_flags(ctx, tree)
     tree.errored = set()
@@ -325,7 +327,7 @@ def _make_quotas(ctx, store, tree):
     pairs = [(o, c["id"]) for o in tree.order for c in store.orgs[o]["serviceConnections"]
              if c["state"] == "PROVISIONED"]
     used = {pair: quotas.usage(store, *pair) for pair in pairs}
-    busy = [p for p in pairs if used[p]["INSTANCE_VCPUS"] > 0 and p[0] != tree.root]
+    busy = [p for p in pairs if used[p]["INSTANCE_VCPUS"] > 0 and p[0] != tree.root and not tree.has(p[0], "deleted")]
     over = set(ctx.rng.sample(busy, min(len(busy), max(1, round(0.1 * len(busy)))))) if busy else set()
     compute = [p for p in busy if store.connections[p[1]]["type"] == "cloudstack"]
     if compute and not over & set(compute):
