@@ -55,9 +55,18 @@ the list endpoints serve them:
 * ``store.tasks[task_id]`` - ``tasks.Task`` objects (``.status``, ``.result``).
 * ``store.visible_org_ids(api_key, include_deleted=False)`` - org ids a key sees
   (its org and, for administrators, every descendant), parents first.
-* ``store.keys`` / ``store.key_info(key)``, ``store.subtree(org_id)``,
+* ``store.keys`` / ``store.key_info(key)`` (a DISABLED user's key answers 401 and
+  sees nothing), ``store.subtree(org_id)``, ``store.ancestors(org_id)``,
   ``store.env_by_name(org_id, name)``, ``store.resource_count()``.
 * ``store.lock`` guards mutations; records are replaced, never edited in place.
+* ``store.now`` is the reference time the dates were generated against.
+
+Default scenario (``orgs=20, seed=7, scale=1``; counts do not depend on ``now``):
+20 orgs (depth 3, 6 reseller sub-orgs, 1 trial, 2 deleted), 44 users (20
+Administrator / 17 User / 7 Guest), 34 environments (26 compute-qc, 6 gcp-lab,
+2 compute-on), 1671 service resources (311 instances, 451 volumes, ...), 32
+quotas (26 applied), 102 activity records.  ``scale`` multiplies per-environment
+counts: ``orgs=200, scale=10`` gives about 101,600 resources.
 
 API behaviour in brief: admin lists with ``org_id=X`` return exactly org X's
 records (default: the caller's org); ``org_id`` outside the caller's subtree

@@ -95,7 +95,12 @@ class App:
         """Serve one request on ``handler``."""
         split = urlsplit(handler.path)
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
-        raw_body = _read_body(handler)
+        try:
+            raw_body = _read_body(handler)
+        except ValueError:
+            handler.close_connection = True
+            response = Response(400, errors.envelope(errors.MALFORMED_BODY, "Unreadable request body framing"))
+            return _send(handler, response, self._encode(response), 0, self.stopping)
         path = (split.path[len(API_PREFIX):] or "/") if split.path.startswith(API_PREFIX) else split.path
         info = self.store.key_info(handler.headers.get("MC-Api-Key"))
         org_id = query.get("org_id") or (info.org_id if info else None)

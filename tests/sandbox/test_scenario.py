@@ -212,3 +212,8 @@ def test_scale_reaches_100k_resources():
     count = store.resource_count()
     print(f"\ngenerate_scenario(orgs=200, scale=12): {count} resources in {elapsed:.2f} s")
     assert count >= 100_000
+
+
+def test_default_scenario_numbers_match_the_package_docs(scen):
+    assert (len(scen.orgs), len(scen.users), len(scen.environments), scen.resource_count(), len(scen.quotas),
+            len(scen.activity)) == (20, 44, 34, 1671, 32, 102)
