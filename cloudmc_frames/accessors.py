@@ -423,7 +423,8 @@ def select_organizations(tree: pd.DataFrame, orgs: Any) -> pd.DataFrame:
     """Rows of ``tree`` chosen by ``orgs`` (see :func:`users`); unknown ids or patterns raise.
 
     A pattern is matched against ``path`` with shell wildcards: ``"acme/eu"`` is one
-    organization, ``"acme/eu/*"`` all below it, ``"acme/eu*"`` both.
+    organization, ``"acme/eu/*"`` all below it, ``"acme/eu*"`` both. Patterns select live
+    organizations only; a deleted one is chosen by its id (or a frame holding it).
     """
     if orgs is None:
         return tree[~tree["deleted"].fillna(False)].reset_index(drop=True)
@@ -446,7 +447,8 @@ def _wanted_ids(tree: pd.DataFrame, orgs: Any) -> list[str]:
     else:
         raise ConfigError(f"orgs must be None, an id, a path pattern, a list of them or a frame of "
                           f"organizations, got {type(orgs).__name__}")
-    ids, paths = set(tree["id"]), list(zip(tree["id"], tree["path"]))
+    live = tree[~tree["deleted"].fillna(False)]
+    ids, paths = set(tree["id"]), list(zip(live["id"], live["path"]))
     wanted = []
     for item in items:
         if not isinstance(item, str):
