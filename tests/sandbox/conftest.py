@@ -4,6 +4,8 @@
 faults); tests that mutate data or add faults use their own module-scoped
 server (``make_server``).
 """
+import time
+
 import pytest
 import requests
 
@@ -49,6 +51,17 @@ class Api:
         response = self.get(path, **kwargs)
         assert response.status_code == 200, response.text
         return response.json()["data"]
+
+
+def wait_task(api, task_id, timeout=3.0):
+    """Poll ``/tasks/:id`` until it is not PENDING; returns the task body."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        body = api.get(f"/tasks/{task_id}").json()
+        if body["taskStatus"] != "PENDING":
+            return body
+        time.sleep(0.02)
+    raise AssertionError(f"task {task_id} still PENDING after {timeout} s")
 
 
 def error_of(response):

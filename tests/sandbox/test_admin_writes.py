@@ -1,22 +1,9 @@
 """Administration writes: org and user create / update / delete, their tasks and activity records."""
-import time
-
 import pytest
 
 from cloudmc_frames.sandbox import errors
 
-from .conftest import Api, error_of, first_key, make_server
-
-
-def wait_task(api, task_id, timeout=3.0):
-    """Poll ``/tasks/:id`` until it is not PENDING; returns the body."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        body = api.get(f"/tasks/{task_id}").json()
-        if body["taskStatus"] != "PENDING":
-            return body
-        time.sleep(0.02)
-    raise AssertionError("task still PENDING")
+from .conftest import Api, error_of, first_key, make_server, wait_task
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from cloudmc_frames.sandbox import errors, quotas
 from cloudmc_frames.sandbox.tasks import TaskRunner
 
 from . import parity
-from .conftest import Api, error_of, first_key, make_server
+from .conftest import Api, error_of, first_key, make_server, wait_task
 
 BASE = "/services/compute-qc/prod"
 DELAY = 0.15
@@ -53,16 +53,10 @@ def state_of(oapi, inst_id, base=BASE, **params):
     return oapi.data(f"{base}/instances/{inst_id}", params=params)["state"]
 
 
-def finish(oapi, body, timeout=3.0):
+def finish(oapi, body):
     """Wait for the task of a write answer; returns the final task body."""
     assert body["taskStatus"] == "PENDING", body
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        task = oapi.get(f"/tasks/{body['taskId']}").json()
-        if task["taskStatus"] != "PENDING":
-            return task
-        time.sleep(0.02)
-    raise AssertionError("task still PENDING")
+    return wait_task(oapi, body["taskId"])
 
 
 def operate(oapi, inst_id, op, json=None, base=BASE, **params):
