@@ -53,7 +53,7 @@ CONNECTIONS = [
 
 CLOUDSTACK_ENTITIES = ("instances", "volumes", "snapshots", "publicipaddresses", "zones", "templates",
                        "computeofferings", "diskofferings", "networks")
-GCP_ENTITIES = ("instances", "disks")
+GCP_ENTITIES = ("instances", "disks", "snapshots")  # GCP documents snapshots (REFERENCE 4); none are generated
 
 INSTANCE_STATES = ["Running", "Stopped", "Stopping", "Destroyed", "Error", "Starting"]
 INSTANCE_STATE_WEIGHTS = [62, 20, 4, 6, 4, 4]
