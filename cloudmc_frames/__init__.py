@@ -52,6 +52,7 @@ from .errors import (
     ValidationError,
 )
 from .ledger import COVERAGE_COLUMNS
+from .operations import create, delete, operate, operate_many
 from .tasks import Task
 
 _LAZY_MODULES = ("reports", "widgets")
@@ -83,8 +84,12 @@ __all__ = [
     "__version__",
     "activity_log",
     "connect",
+    "create",
+    "delete",
     "environments",
     "instances",
+    "operate",
+    "operate_many",
     "organizations",
     "quotas",
     "resources",

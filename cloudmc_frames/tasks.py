@@ -1,7 +1,9 @@
 """CloudMC tasks: the two documented task shapes and waiting for a task to end.
 
 Writes (create, delete, operations) answer with a task; :meth:`Task.wait` polls ``/tasks/:id``
-with a growing interval (about 1 s up to 10 s) until it ends.
+with a growing interval (about 1 s up to 10 s) until it ends. A task also knows how long it has
+been watched (:meth:`Task.elapsed`) and how far it got (:attr:`Task.progress`, 0.0 or 1.0: CloudMC
+reports no percentage), which is what progress widgets show.
 
 Example::
 
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .errors import NotFoundError, ResponseFormatError, TaskFailedError, TaskTimeoutError
+from .errors import ConfigError, NotFoundError, ResponseFormatError, TaskFailedError, TaskTimeoutError
 
 if TYPE_CHECKING:
     from .client import Client
@@ -51,6 +53,17 @@ class Task:
     created: datetime | None = None
     client: Client | None = field(default=None, repr=False, compare=False)
     scope: str | None = field(default=None, repr=False, compare=False)
+    started: float = field(default_factory=time.monotonic, repr=False, compare=False)
+
+    @classmethod
+    def from_id(cls, task_id: str, client: Client, scope: str | None = None) -> Task:
+        """A PENDING task known only by its id (for example from an outcomes frame), to poll.
+
+        >>> Task.from_id("4f6c...", client).wait(timeout=60)       # doctest: +SKIP
+        """
+        if not isinstance(task_id, str) or not task_id:
+            raise ConfigError(f"a task id must be a non-empty string, got {task_id!r}")
+        return cls(task_id, PENDING, client=client, scope=scope)
 
     @classmethod
     def from_payload(cls, payload: dict, client: Client | None = None, url: str | None = None,
@@ -79,6 +92,30 @@ class Task:
     def done(self) -> bool:
         return self.status in (SUCCESS, FAILED)
 
+    @property
+    def progress(self) -> float:
+        """0.0 while PENDING, 1.0 once the task ended (SUCCESS or FAILED)."""
+        return 1.0 if self.done else 0.0
+
+    def elapsed(self, clock: Callable[[], float] = time.monotonic) -> float:
+        """Seconds since this client first saw the task (kept across :meth:`refresh`).
+
+        >>> f"{task.elapsed():.1f} s"                               # doctest: +SKIP
+        '2.3 s'
+        """
+        return max(0.0, clock() - self.started)
+
+    def failure(self) -> TaskFailedError | None:
+        """The error a FAILED task stands for (the server's reason, code and context), else None."""
+        if self.status != FAILED:
+            return None
+        result = self.result if isinstance(self.result, dict) else None
+        return TaskFailedError(
+            f"task {self.id} FAILED: {describe_failure(self.result)}",
+            code=result.get("code", result.get("errorCode")) if result else None,
+            context=result,
+        )
+
     def refresh(self) -> Task:
         """Fetch the task's current state (never from a cache) and return it as a new Task.
 
@@ -100,7 +137,8 @@ class Task:
         fresh = Task.from_payload(payload, self.client, url=f"/tasks/{self.id}", scope=self.scope)
         if fresh.status == SUCCESS and self.scope:
             self.client.invalidate(self.scope)
-        return replace(fresh, data=self.data if fresh.data is None else fresh.data)
+        return replace(fresh, data=self.data if fresh.data is None else fresh.data,
+                       started=self.started)
 
     def wait(
         self,
@@ -109,14 +147,19 @@ class Task:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        interval: float = POLL_INITIAL,
     ) -> Any:
         """Poll until the task ends; return its ``result``.
 
-        Raises TaskFailedError (with the server's reason) on FAILED, TaskTimeoutError when
-        ``timeout`` seconds pass or the task disappeared.
+        The first poll comes ``interval`` seconds after the call, then the wait grows by half
+        each time up to 10 s. Raises TaskFailedError (with the server's reason) on FAILED,
+        TaskTimeoutError when ``timeout`` seconds pass or the task disappeared.
+
+        >>> task.wait(timeout=300, on_update=lambda t: print(t.status))   # doctest: +SKIP
         """
+        check_poll_options(timeout, interval)
         deadline = clock() + timeout
-        task, interval = self, POLL_INITIAL
+        task = self
         while not task.done:
             remaining = deadline - clock()
             if remaining <= 0:
@@ -125,16 +168,26 @@ class Task:
                     hint="It may still finish: call task.wait() again or check the resource",
                 )
             sleep(min(interval, remaining))
-            interval = min(interval * POLL_GROWTH, POLL_MAX)
+            interval = next_interval(interval)
             task = task.refresh()
             if on_update is not None:
                 on_update(task)
-        if task.status == FAILED:
-            raise TaskFailedError(
-                f"task {task.id} FAILED: {describe_failure(task.result)}",
-                context=task.result if isinstance(task.result, dict) else None,
-            )
+        failure = task.failure()
+        if failure is not None:
+            raise failure
         return task.result
+
+
+def check_poll_options(timeout: Any, interval: Any) -> None:
+    """ConfigError unless ``timeout`` and ``interval`` are positive numbers of seconds."""
+    for name, value in (("timeout", timeout), ("interval", interval)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+
+
+def next_interval(interval: float) -> float:
+    """The poll interval after ``interval``: half as long again, at most :data:`POLL_MAX`."""
+    return min(interval * POLL_GROWTH, POLL_MAX)
 
 
 def describe_failure(result: Any) -> str:

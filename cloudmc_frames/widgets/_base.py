@@ -1,0 +1,150 @@
+"""What every form shares: rendering, the output area, guarded handlers and the worker thread.
+
+A form holds its root widget in ``box`` and renders when it is the last expression of a cell
+(or through ``display(form)``); it never displays itself while being built. Text goes into
+``output`` with ``append_stdout``/``append_stderr``/``append_display_data``, which work in a
+kernel and in plain Python alike. Every handler runs through :meth:`FormBase.guarded`, so an
+exception lands in ``output`` instead of being lost in a thread or a comm callback.
+
+Example::
+
+    class Hello(FormBase):
+        def __init__(self):
+            super().__init__()
+            self.button = widgets.Button(description="Hi")
+            self.button.on_click(self.guarded(lambda _: self.say("hello")))
+            self.box = widgets.VBox([self.button, self.output])
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..errors import CloudMCError
+
+SECRET_WORDS = ("password", "secret", "apikey", "api_key", "token")
+HIDDEN = "<hidden: read it from .results>"
+
+
+class FormBase:
+    """Shared plumbing: ``box`` (root widget), ``output`` (messages), ``worker`` (last thread)."""
+
+    box: widgets.Box
+
+    def __init__(self) -> None:
+        self.output = widgets.Output(layout=widgets.Layout(max_height="24em", overflow="auto"))
+        self.worker: threading.Thread | None = None
+        self._output_lock = threading.Lock()
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        bundle = dict(self.box._repr_mimebundle_(**kwargs) or {})
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+    # -- the worker ----------------------------------------------------------------------------
+
+    def start_worker(self, target: Callable[[], None], name: str) -> threading.Thread:
+        """Run ``target`` (guarded) on a daemon thread kept in ``self.worker``."""
+        thread = threading.Thread(target=self.guarded(target), name=name, daemon=True)
+        self.worker = thread
+        thread.start()
+        return thread
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the current worker; True when no worker is left running."""
+        worker = self.worker
+        if worker is None:
+            return True
+        worker.join(timeout)
+        return not worker.is_alive()
+
+    # -- handlers and output ---------------------------------------------------------------------
+
+    def guarded(self, handler: Callable[..., Any]) -> Callable[..., None]:
+        """``handler`` wrapped so that any exception is written to ``output``."""
+        def run(*args: Any, **kwargs: Any) -> None:
+            try:
+                handler(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - a widget callback must not lose errors
+                self.show_error(exc)
+
+        return run
+
+    def say(self, text: str) -> None:
+        """Append one line of text to ``output``."""
+        with self._output_lock:
+            self.output.append_stdout(text.rstrip("\n") + "\n")
+
+    def show(self, obj: Any) -> None:
+        """Append a rich display (a DataFrame, HTML, ...) to ``output``."""
+        with self._output_lock:
+            self.output.append_display_data(obj)
+
+    def show_error(self, exc: BaseException, prefix: str = "") -> None:
+        """Append an error: CloudMC errors as message, code and context; others with a traceback."""
+        if isinstance(exc, CloudMCError):
+            text = prefix + describe_error(exc)
+        else:
+            text = prefix + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        with self._output_lock:
+            self.output.append_stderr(text.rstrip("\n") + "\n")
+
+    def clear_output(self) -> None:
+        """Forget what ``output`` shows (works with and without a kernel)."""
+        with self._output_lock:
+            self.output.outputs = ()
+
+
+def set_options(control: widgets.Widget, options: list[tuple[str, Any]]) -> None:
+    """Give a Dropdown/SelectMultiple new options, keeping what is still valid of its value.
+
+    A Dropdown whose value is gone falls back to its first option (None when empty).
+    """
+    values = [value for _, value in options]
+    current = control.value
+    control.options = options
+    if isinstance(control, widgets.SelectMultiple):
+        control.value = tuple(v for v in current if v in values)
+    else:
+        control.value = current if current in values else (values[0] if values else None)
+
+
+def describe_error(exc: CloudMCError) -> str:
+    """``Type: message (code N)`` plus the context as JSON on a second line, when there is one."""
+    code = f" (code {exc.code})" if exc.code is not None else ""
+    text = f"{type(exc).__name__}: {exc.message}{code}"
+    if exc.hint:
+        text += f"\n  what to do: {exc.hint}"
+    if exc.context:
+        text += f"\n  context: {to_json(exc.context)}"
+    return text
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON of a result or context, secret-looking fields hidden."""
+    return json.dumps(hide_secrets(value), default=str, sort_keys=True)
+
+
+def hide_secrets(value: Any) -> Any:
+    """A copy of ``value`` with fields named like passwords, tokens or keys replaced."""
+    if isinstance(value, dict):
+        return {k: HIDDEN if _secret(k) else hide_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [hide_secrets(v) for v in value]
+    return value
+
+
+def _secret(key: Any) -> bool:
+    name = str(key).lower().replace("-", "_")
+    return any(word in name for word in SECRET_WORDS)

@@ -1,0 +1,290 @@
+"""``OperationForm``: pick organization -> environment -> resources -> operation, confirm, run.
+
+Example::
+
+    >>> vms = cmf.instances(client)
+    >>> form = cmf.widgets.OperationForm(client, vms[vms.is_running])   # or filters, or None
+    >>> form                                                          # renders the form
+
+Tests drive it through its widgets: set ``org``/``env``/``resources``/``operation`` values,
+``run_button.click()``, then ``join()`` and read ``outcomes`` / ``progress``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from .. import accessors, operations
+from ..client import Client
+from ..errors import ConfigError
+from ..operation_catalog import operation_spec, operations_for
+from ..tasks import POLL_INITIAL, Task
+from ._base import FormBase, set_options
+from .task_progress import TaskProgress
+
+FILTER_KEYS = ("orgs", "service_code", "environment")
+SHOWN = ["name", "operation", "status", "code", "message", "task_id"]
+
+
+class OperationForm(FormBase):
+    """Run one operation on resources picked from a frame (or from accessor filters).
+
+    ``frame_or_filters``: a frame from ``cmf.instances()``/``volumes()``/``resources()`` (the
+    candidates), a dict of accessor filters (``orgs``, ``service_code``, ``environment``), or
+    None (everything the key sees). Only operations that fit every selected row's state are
+    offered; destructive ones need the confirmation box ticked; Run is disabled while tasks run.
+    After a run the listing is read again, so the options show the new states.
+    """
+
+    def __init__(self, client: Client, frame_or_filters: Any = None, *, entity_type: str | None = None,
+                 timeout: float = operations.DEFAULT_TIMEOUT, interval: float = POLL_INITIAL,
+                 max_workers: int | None = None) -> None:
+        super().__init__()
+        self.client, self.timeout, self.interval, self.max_workers = client, timeout, interval, max_workers
+        self.entity_type, self._source, self.rows = _source(client, frame_or_filters, entity_type)
+        self.progress: TaskProgress | None = None
+        self.outcomes: pd.DataFrame | None = None
+        self.running = False
+        self._build_widgets()
+        self._set_orgs()
+
+    def __repr__(self) -> str:
+        return f"<OperationForm {len(self.rows)} {self.entity_type}>"
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        wide = widgets.Layout(width="36em")
+        self.org = widgets.Dropdown(description="Organization", layout=wide)
+        self.env = widgets.Dropdown(description="Environment", layout=wide)
+        self.filter = widgets.Text(description="Filter", placeholder="name, state or id", layout=wide)
+        self.resources = widgets.SelectMultiple(description=self.entity_type.capitalize(), rows=8,
+                                                layout=wide)
+        self.operation = widgets.Dropdown(description="Operation", layout=wide)
+        self.body = widgets.Textarea(description="Body (JSON)", layout=widgets.Layout(width="36em",
+                                                                                   display="none"))
+        self.summary = widgets.HTML()
+        self.confirm = widgets.Checkbox(description="Yes, run this destructive operation",
+                                        indent=False, layout=widgets.Layout(display="none"))
+        self.run_button = widgets.Button(description="Run", button_style="primary", icon="play",
+                                         disabled=True)
+        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        self.progress_box = widgets.VBox()
+        for control, handler in ((self.org, self._on_org), (self.env, self._on_env),
+                                 (self.filter, self._on_env), (self.resources, self._on_selection),
+                                 (self.operation, self._on_operation), (self.confirm, self._on_confirm)):
+            control.observe(self.guarded(handler), names="value")
+        self.run_button.on_click(self.guarded(self._on_run))
+        self.refresh_button.on_click(self.guarded(self._on_refresh))
+        self.box = widgets.VBox([self.org, self.env, self.filter, self.resources, self.operation,
+                                 self.body, self.summary, self.confirm,
+                                 widgets.HBox([self.run_button, self.refresh_button]),
+                                 self.progress_box, self.output])
+
+    # -- cascading choices ---------------------------------------------------------------------
+
+    def _set_orgs(self) -> None:
+        orgs = self.rows.drop_duplicates("organization_id")
+        options = [(str(r.organization_path or r.organization_id), r.organization_id)
+                   for r in orgs.itertuples(index=False)]
+        set_options(self.org, options)
+        self._on_org()
+
+    def _on_org(self, _change: Any = None) -> None:
+        envs = self.rows[self.rows["organization_id"] == self.org.value].drop_duplicates("environment_id")
+        options = [(f"{r.environment_name} · {r.service_code}", r.environment_id)
+                   for r in envs.itertuples(index=False)]
+        set_options(self.env, options)
+        self._on_env()
+
+    def _on_env(self, _change: Any = None) -> None:
+        rows = self._env_rows()
+        needle = self.filter.value.strip().lower()
+        if needle and not rows.empty:
+            text = rows["name"].astype(str) + " " + rows.apply(_state, axis=1) + " " + rows["id"]
+            rows = rows[text.str.lower().str.contains(needle, regex=False)]
+        set_options(self.resources, [(_label(r), r["id"]) for r in rows.to_dict("records")])
+        self._on_selection()
+
+    def _on_selection(self, _change: Any = None) -> None:
+        env = self._env_rows()
+        chosen = self.selected()
+        fits = operations_for(_first(env, "connection_type"), self.entity_type,
+                              chosen.to_dict("records") if len(chosen) else None)
+        options = [(f"{s.name} (destructive)" if s.destructive else s.name, s.name) for s in fits]
+        set_options(self.operation, options)
+        self._on_operation()
+
+    def _on_operation(self, _change: Any = None) -> None:
+        spec = self._spec()
+        self.confirm.value = False
+        self.confirm.layout.display = "" if spec is not None and spec.destructive else "none"
+        needs = spec.needs if spec is not None else ()
+        self.body.layout.display = "" if needs else "none"
+        self.body.placeholder = json.dumps(dict.fromkeys(needs, "")) if needs else ""
+        self._on_confirm()
+
+    def _on_confirm(self, _change: Any = None) -> None:
+        spec, chosen = self._spec(), self.selected()
+        self.summary.value = _summary(spec, chosen, self._where())
+        blocked = self.running or spec is None or chosen.empty or (spec.destructive and not self.confirm.value)
+        self.run_button.disabled = blocked
+        self.run_button.button_style = "danger" if spec is not None and spec.destructive else "primary"
+
+    # -- running -------------------------------------------------------------------------------
+
+    def _on_run(self, _button: Any = None) -> None:
+        spec, chosen = self._spec(), self.selected()
+        self.clear_output()
+        if self.running:
+            self.say("Tasks are still running; wait for them to end.")
+            return
+        if spec is None or chosen.empty:
+            self.say("Pick at least one resource and an operation first.")
+            return
+        if spec.destructive and not self.confirm.value:
+            self.say(f"{spec.name} is destructive: tick the confirmation box, then Run.")
+            return
+        body = self._body_value()
+        targets = operations.targets_of(chosen, self.entity_type)
+        operations.check_targets(targets, spec.name, body)
+        self.running = True
+        self._on_confirm()
+        self.start_worker(lambda: self._run(targets, spec.name, body), "cmf-operation-form")
+
+    def _run(self, targets: list[operations.Target], operation: str, body: dict | None) -> None:
+        try:
+            submitted = operations.submit_many(self.client, targets, operation, body,
+                                               max_workers=self.max_workers)
+            for target, sent in zip(targets, submitted):
+                if not isinstance(sent, Task):
+                    self.show_error(sent, prefix=f"{operation} {target.label} refused: ")
+            final = self._watch(targets, submitted)
+            self.outcomes = operations.outcomes_frame(targets, operation, submitted, final)
+            self.show(self.outcomes[SHOWN])
+            refused = any(not isinstance(sent, Task) for sent in submitted)
+            self._reload(fresh=refused)  # a refused write invalidated nothing: its listing may be stale
+        finally:
+            self.running = False
+            self._on_confirm()
+
+    def _watch(self, targets: list, submitted: list) -> list:
+        index = [i for i, sent in enumerate(submitted) if isinstance(sent, Task)]
+        final = list(submitted)
+        if not index:
+            return final
+        self.progress = TaskProgress(self.client, [submitted[i] for i in index],
+                                     labels=[targets[i].label for i in index], start=False,
+                                     timeout=self.timeout, interval=self.interval)
+        self.progress_box.children = (self.progress.box,)
+        for i, result in zip(index, self.progress.run()):
+            final[i] = result
+        return final
+
+    def _on_refresh(self, _button: Any = None) -> None:
+        self._reload(fresh=True)
+        self.say(f"Reloaded {len(self.rows)} {self.entity_type}.")
+
+    def _reload(self, fresh: bool) -> None:
+        self.rows = _read(self.client, self.entity_type, self._source, fresh)
+        self._set_orgs()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def selected(self) -> pd.DataFrame:
+        """The rows currently picked in ``resources``."""
+        env = self._env_rows()
+        return env[env["id"].isin(self.resources.value)]
+
+    def _env_rows(self) -> pd.DataFrame:
+        rows = self.rows
+        return rows[(rows["organization_id"] == self.org.value) & (rows["environment_id"] == self.env.value)]
+
+    def _spec(self):
+        if not self.operation.value:
+            return None
+        return operation_spec(_first(self._env_rows(), "connection_type"), self.entity_type,
+                              self.operation.value)
+
+    def _where(self) -> str:
+        env = self._env_rows()
+        if env.empty:
+            return ""
+        return f"{_first(env, 'organization_path')} / {_first(env, 'environment_name')} ({_first(env, 'service_code')})"
+
+    def _body_value(self) -> dict | None:
+        if self.body.layout.display == "none" or not self.body.value.strip():
+            return None
+        try:
+            body = json.loads(self.body.value)
+        except ValueError as exc:
+            raise ConfigError(f"the body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise ConfigError("the body must be a JSON object, e.g. {\"computeOfferingId\": \"...\"}")
+        return body
+
+
+def _source(client: Client, frame_or_filters: Any, entity_type: str | None):
+    """(entity type, what to re-read, first rows) for a frame, a dict of filters or None."""
+    if isinstance(frame_or_filters, pd.DataFrame):
+        entity = entity_type or operations.entity_type_of(frame_or_filters)
+        operations.targets_of(frame_or_filters, entity)  # checks the context columns
+        return entity, frame_or_filters, frame_or_filters.reset_index(drop=True)
+    filters = dict(frame_or_filters or {})
+    if not isinstance(frame_or_filters, Mapping | None):
+        raise ConfigError(f"frame_or_filters must be a DataFrame, a dict of filters or None, got "
+                          f"{type(frame_or_filters).__name__}")
+    unknown = set(filters) - set(FILTER_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown filter(s) {', '.join(sorted(unknown))}; use {', '.join(FILTER_KEYS)}")
+    entity = entity_type or "instances"
+    return entity, filters, _read(client, entity, filters, False)
+
+
+def _read(client: Client, entity_type: str, source: Any, fresh: bool) -> pd.DataFrame:
+    """The current rows: the filters' listing, or the source frame's rows read again."""
+    if not isinstance(source, pd.DataFrame):
+        return accessors.resources(client, entity_type, fresh=fresh, **source).reset_index(drop=True)
+    listing = accessors.resources(
+        client, entity_type, fresh=fresh, orgs=sorted(source["organization_id"].dropna().unique()),
+        service_code=sorted(source["service_code"].dropna().astype(str).unique()),
+        environment=sorted(source["environment_name"].dropna().astype(str).unique()))
+    return listing[listing["id"].isin(set(source["id"]))].reset_index(drop=True)
+
+
+def _state(row: Any) -> str:
+    for column in ("power_state", "state", "status"):
+        value = row.get(column) if hasattr(row, "get") else None
+        if isinstance(value, str):
+            return value
+    return "?"
+
+
+def _label(row: dict) -> str:
+    return f"{row.get('name') or '(no name)'}  [{_state(row)}]  {str(row['id'])[:8]}"
+
+
+def _first(frame: pd.DataFrame, column: str) -> Any:
+    if frame.empty or column not in frame:
+        return None
+    value = frame[column].iloc[0]
+    return None if pd.isna(value) else value
+
+
+def _summary(spec: Any, chosen: pd.DataFrame, where: str) -> str:
+    if chosen.empty:
+        return "<i>Pick one or more resources.</i>"
+    if spec is None:
+        return "<i>No operation fits every selected resource; change the selection.</i>"
+    names = ", ".join(html.escape(str(n)) for n in chosen["name"].head(10))
+    more = f" and {len(chosen) - 10} more" if len(chosen) > 10 else ""
+    text = f"<b>{html.escape(spec.name)}</b> {len(chosen)} resource(s) in {html.escape(where)}: {names}{more}"
+    if spec.destructive:
+        text += "<br><b style='color:#b00'>Destructive:</b> tick the box below to confirm."
+    return text
