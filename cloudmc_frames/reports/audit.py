@@ -1,0 +1,133 @@
+"""``audit(client)``: findings about users, organizations, environments, resources and quotas.
+
+One crawl gathers the frames a rule may need (:class:`~.registry.AuditData`), then every rule
+of the table (:data:`~.registry.RULES`, filled by :mod:`.rules`) runs over them. A finding is
+one row: ``rule``, ``severity``, ``organization_path``, the user or resource (``subject_type``,
+``subject_id``, ``subject``), ``detail`` and ``suggested_action``.
+
+Example::
+
+    >>> report = cmf.reports.audit(client)                                  # doctest: +SKIP
+    >>> report.summary                          # findings per rule
+    >>> report.frame.query("severity == 'high'")
+    >>> cmf.reports.audit(client, rules=["users_without_2fa", my_rule])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from matplotlib.axes import Axes
+
+from .. import accessors
+from ..client import Client
+from ..errors import ConfigError
+from . import figures, rules as _builtin_rules  # noqa: F401 - importing registers the built-in rules
+from .capacity import capacity_frame
+from .inventory import state_class
+from .registry import FINDING_COLUMNS, SEVERITIES, AuditData, AuditRule, findings_frame, resolve
+from .report import Report
+from .sources import Crawl
+
+VIEW = ("severity", "rule", "organization_path", "environment_name", "subject_type", "subject",
+        "detail")
+
+
+def audit(client: Client, orgs: Any = None, rules: Any = None, now: Any = None, **crawl: Any) -> Report:
+    """Run audit rules over the selected organizations (deleted ones included) as a :class:`Report`.
+
+    ``rules``: None (every registered rule), or names and functions; ``now``: the clock for
+    ages (default: the current UTC time); ``crawl``: ``fresh``, ``max_workers``, ``progress``,
+    ``timeout``.
+
+    >>> cmf.reports.audit(client, orgs="nimbus-cloud/acme-corp*", rules=["old_snapshots"])  # doctest: +SKIP
+    """
+    chosen = resolve(rules)
+    source = Crawl(client, orgs, crawl, include_deleted=True)
+    data = gather(source, utc_now(now))
+    frame = findings_frame([row for r in chosen for row in run_rule(r, data)])
+    return Report(
+        name="audit", title="CloudMC organization audit", frame=frame,
+        summary=summary(frame, chosen), issues=data.issues, coverage=source.coverage(),
+        plotter=plot_audit, notes=_notes(data.now), views={"frame": VIEW},
+        scope=source.scope_text())
+
+
+def gather(source: Crawl, now: pd.Timestamp) -> AuditData:
+    """Read every frame the rules look at, through the accessors, in one crawl."""
+    envs = source.read(accessors.environments)
+    live_orgs = set(source.orgs.loc[~source.orgs["deleted"].fillna(False).astype(bool), "id"])
+    live_envs = envs[~envs["deleted"].fillna(False).astype(bool) & envs["organization_id"].isin(live_orgs)]
+    vms = source.read(accessors.instances)
+    vols = source.read(accessors.volumes)
+    quotas = source.read(accessors.quotas)
+    return AuditData(
+        now=now, organizations=source.orgs, users=source.read(accessors.users), environments=envs,
+        members=source.members(live_envs),
+        instances=vms.assign(state_class=state_class(vms["power_state"], vms["connection_type"])),
+        volumes=vols, snapshots=source.read(accessors.resources, "snapshots"),
+        public_ips=source.read(accessors.resources, "publicipaddresses"), quotas=quotas,
+        capacity=capacity_frame(quotas, vms, vols), issues=source.issues())
+
+
+def run_rule(rule: AuditRule, data: AuditData) -> list[dict]:
+    """One rule's findings as dicts with ``rule`` and ``severity`` filled in."""
+    found = rule.func(data)
+    rows = found.to_dict("records") if isinstance(found, pd.DataFrame) else list(found or ())
+    out = []
+    for row in rows:
+        if not isinstance(row, dict):
+            raise ConfigError(f"audit rule {rule.name!r} must return dicts or a DataFrame, got {row!r}")
+        item = {name: row.get(name) for name in FINDING_COLUMNS}
+        item["rule"] = item["rule"] or rule.name
+        item["severity"] = item["severity"] or rule.severity
+        if item["severity"] not in SEVERITIES:
+            raise ConfigError(f"audit rule {rule.name!r} gave severity {item['severity']!r}; "
+                              f"use one of {', '.join(SEVERITIES)}")
+        out.append(item)
+    return out
+
+
+def summary(frame: pd.DataFrame, chosen: list[AuditRule]) -> pd.DataFrame:
+    """Findings per rule that ran (zero included), split by severity, with the rule's description."""
+    counts = frame.groupby(["rule", "severity"], observed=True).size()
+    rows = []
+    for rule in chosen:
+        per = {s: int(counts.get((rule.name, s), 0)) for s in SEVERITIES}
+        rows.append({"rule": rule.name, "findings": sum(per.values()), **per,
+                     "description": rule.description})
+    table = pd.DataFrame(rows, columns=["rule", "findings", *SEVERITIES, "description"])
+    return table.astype({"rule": "string", "findings": "Int64", **{s: "Int64" for s in SEVERITIES},
+                         "description": "string"})
+
+
+def utc_now(now: Any) -> pd.Timestamp:
+    """``now`` as a UTC Timestamp (naive values are UTC); None is the current time."""
+    if now is None:
+        return pd.Timestamp.now(tz="UTC")
+    try:
+        stamp = pd.Timestamp(now)
+    except (TypeError, ValueError):
+        raise ConfigError(f"now must be a datetime, a date or an ISO string, got {now!r}") from None
+    if pd.isna(stamp):
+        raise ConfigError(f"now must be a datetime, a date or an ISO string, got {now!r}")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _notes(now: pd.Timestamp) -> tuple[str, ...]:
+    return (f"Ages are counted in whole days up to {now:%Y-%m-%d %H:%M} UTC.",
+            "Rules about something missing (no users, no members) skip organizations whose data "
+            "could not be read; see Issues.",
+            "CloudStack reports no stop time: stopped instances without one are listed with "
+            "'CloudMC does not report since when'. Snapshot ages come from a date field or the "
+            "name's _YYYYMMDDhhmmss suffix.")
+
+
+def plot_audit(report: Report, ax: Axes) -> None:
+    """Findings per rule, stacked by severity."""
+    table = report.summary[report.summary["findings"] > 0].sort_values(
+        ["findings", "rule"], ascending=[False, True], kind="stable")
+    stacks = {s: table[s].astype(int).to_numpy() for s in SEVERITIES}
+    figures.hbars(ax, list(table["rule"]), stacks, title="Audit findings per rule",
+                  xlabel="findings [count]", ylabel="rule")

@@ -1,0 +1,191 @@
+"""``capacity(client)``: allocation against quota ceilings per organization and connection.
+
+CloudMC reports ceilings (``GET /quotas``) but no consumption, so use is summed from the
+inventory per (organization, service connection), as the platform counts it:
+
+==============================================  ==========  ============================================
+quota metric (``type`` / ``metricIdentifier``)   unit        used
+==============================================  ==========  ============================================
+``INSTANCE_VCPUS`` / ``instance.cpu.count``      vCPU        vCPU of instances not destroyed
+``INSTANCE_MEMORY`` / ``instance.memory.mb``     GiB         memory of instances not destroyed
+``DISK_SIZE`` / ``disk.size.gb``                 GiB         size of every volume / disk
+``INSTANCE_COUNT`` / ``instance.count``          instances   instances not destroyed
+==============================================  ==========  ============================================
+
+Memory ceilings arrive in MiB (as ``instance.memory.mb`` says) and are shown in GiB (/ 1024);
+disk ceilings are GB, compared with volume GiB as CloudStack does. Metrics not in this table
+(``workload_cpu_count``, GCP ``instance.cpu.reserved_cores``, ...) stay in the frame with
+``resource="unknown"`` and no use, and are listed in ``.tables["unknown_metrics"]``.
+
+Example::
+
+    >>> report = cmf.reports.capacity(client)                         # doctest: +SKIP
+    >>> report.tables["closest"]                  # the fullest ceilings first
+    >>> report.frame.query("over_ceiling")
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from .. import accessors
+from ..client import Client
+from . import figures
+from .inventory import state_class
+from .report import Report
+from .sources import Crawl
+
+
+class Metric(NamedTuple):
+    """How one quota metric maps onto the inventory."""
+
+    resource: str
+    unit: str
+    ceiling_factor: float  # ceiling as sent x factor = ceiling in ``unit``
+
+
+METRICS: dict[str, Metric] = {
+    "INSTANCE_VCPUS": Metric("vcpu", "vCPU", 1.0), "instance.cpu.count": Metric("vcpu", "vCPU", 1.0),
+    "INSTANCE_MEMORY": Metric("memory", "GiB", 1 / 1024),
+    "instance.memory.mb": Metric("memory", "GiB", 1 / 1024),
+    "DISK_SIZE": Metric("storage", "GiB", 1.0), "disk.size.gb": Metric("storage", "GiB", 1.0),
+    "INSTANCE_COUNT": Metric("instances", "instances", 1.0),
+    "instance.count": Metric("instances", "instances", 1.0),
+}
+RESOURCES = ("vcpu", "memory", "storage", "instances", "unknown")
+USE_KEYS = ["organization_id", "service_code"]
+COLUMNS = ("organization_path", "organization_name", "organization_id", "service_code",
+           "connection_type", "quota_name", "metric_type", "metric_identifier", "resource", "unit",
+           "ceiling", "used", "percent_used", "headroom", "over_ceiling")
+VIEW = ("organization_path", "service_code", "resource", "unit", "used", "ceiling", "percent_used",
+        "headroom", "over_ceiling")
+TOP = 10
+
+
+def capacity(client: Client, orgs: Any = None, **crawl: Any) -> Report:
+    """Quota use per (organization, connection, metric), the fullest ceilings, and a chart.
+
+    ``crawl``: ``fresh``, ``max_workers``, ``progress``, ``timeout`` (as for the accessors).
+
+    >>> cmf.reports.capacity(client, orgs="nimbus-cloud/acme-corp*").summary   # doctest: +SKIP
+    """
+    source = Crawl(client, orgs, crawl)
+    frame = capacity_frame(source.read(accessors.quotas), source.read(accessors.instances),
+                           source.read(accessors.volumes))
+    return Report(
+        name="capacity", title="CloudMC capacity: quota use", frame=frame,
+        summary=summary(frame), issues=source.issues(), coverage=source.coverage(),
+        plotter=plot_capacity,
+        tables={"closest": closest(frame), "unknown_metrics": unknown_metrics(frame)},
+        titles={"closest": f"Closest to their limits (top {TOP} by percent used)",
+                "unknown_metrics": "Quota metrics not mapped to a resource (kept, not compared)"},
+        notes=_notes(), views={"frame": VIEW}, scope=source.scope_text())
+
+
+def capacity_frame(quotas: pd.DataFrame, instances: pd.DataFrame, volumes: pd.DataFrame) -> pd.DataFrame:
+    """One row per quota ceiling with ``used``, ``percent_used``, ``headroom``, ``over_ceiling``."""
+    metric = [METRICS.get(t) or METRICS.get(i) for t, i in
+              zip(quotas["metric_type"].astype(object), quotas["metric_identifier"].astype(object))]
+    known = [m is not None for m in metric]
+    factor = np.array([m.ceiling_factor if m else 1.0 for m in metric])
+    frame = pd.DataFrame({
+        "organization_path": quotas["organization_path"].astype("string"),
+        "organization_name": quotas["organization_name"].astype("string"),
+        "organization_id": quotas["organization_id"].astype("string"),
+        "service_code": quotas["service_code"].astype("string"),
+        "connection_type": quotas["connection_type"].astype("string"),
+        "quota_name": quotas["quota_name"].astype("string"),
+        "metric_type": quotas["metric_type"].astype("string"),
+        "metric_identifier": quotas["metric_identifier"].astype("string"),
+        "resource": pd.Categorical([m.resource if m else "unknown" for m in metric], categories=RESOURCES),
+        "unit": pd.array([m.unit if m else None for m in metric], dtype="string"),
+        "ceiling": (quotas["ceiling"].astype("Float64") * factor).round(3),
+    })
+    used = usage(instances, volumes)
+    lookup = {(o, s, r): v for (o, s), row in used.iterrows() for r, v in row.items()}
+    frame["used"] = pd.array([lookup.get((o, s, r), 0.0) if k else None for o, s, r, k in
+                              zip(frame["organization_id"], frame["service_code"],
+                                  frame["resource"].astype(object), known)], dtype="Float64").round(3)
+    frame["percent_used"] = (100 * frame["used"] / frame["ceiling"].where(frame["ceiling"] > 0)).round(1)
+    frame["headroom"] = (frame["ceiling"] - frame["used"]).round(3)
+    frame["over_ceiling"] = (frame["used"] > frame["ceiling"]).astype("boolean")
+    order = frame.assign(_r=frame["resource"].cat.codes).sort_values(
+        ["organization_path", "service_code", "_r", "metric_type"], kind="stable")
+    return order.drop(columns="_r").reset_index(drop=True)[list(COLUMNS)]
+
+
+def usage(instances: pd.DataFrame, volumes: pd.DataFrame) -> pd.DataFrame:
+    """Use per (organization_id, service_code): ``vcpu``, ``memory`` (GiB), ``storage`` (GiB), ``instances``."""
+    live = state_class(instances["power_state"], instances["connection_type"]) != "destroyed"
+    vms = pd.DataFrame({"organization_id": instances["organization_id"].astype("string"),
+                        "service_code": instances["service_code"].astype("string"),
+                        "vcpu": instances["vcpus"].fillna(0).astype(float),
+                        "memory": instances["memory_gib"].fillna(0.0).astype(float),
+                        "instances": 1.0})[live.to_numpy()]
+    disks = pd.DataFrame({"organization_id": volumes["organization_id"].astype("string"),
+                          "service_code": volumes["service_code"].astype("string"),
+                          "storage": volumes["size_gib"].fillna(0.0).astype(float)})
+    parts = [vms.groupby(USE_KEYS)[["vcpu", "memory", "instances"]].sum(),
+             disks.groupby(USE_KEYS)[["storage"]].sum()]
+    return pd.concat(parts, axis=1).fillna(0.0)
+
+
+def summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per resource: ceilings, total use and ceiling, overall percent, how many are over, the fullest."""
+    known = frame[frame["resource"] != "unknown"]
+    groups = known.groupby("resource", observed=True)
+    table = pd.DataFrame({
+        "unit": groups["unit"].first(), "ceilings": groups.size().astype("Int64"),
+        "used": groups["used"].sum().round(1), "ceiling": groups["ceiling"].sum().round(1),
+        "over_ceiling": groups["over_ceiling"].sum().astype("Int64"),
+        "max_percent_used": groups["percent_used"].max(),
+    })
+    table["percent_used"] = (100 * table["used"] / table["ceiling"].where(table["ceiling"] > 0)).round(1)
+    table = table.reset_index()
+    table["resource"] = table["resource"].astype("string")
+    return table[["resource", "unit", "ceilings", "used", "ceiling", "percent_used", "over_ceiling",
+                  "max_percent_used"]]
+
+
+def closest(frame: pd.DataFrame, top: int = TOP) -> pd.DataFrame:
+    """The ``top`` ceilings with the highest percent used (over-ceiling ones first)."""
+    ranked = frame.dropna(subset=["percent_used"]).sort_values(
+        ["percent_used", "organization_path"], ascending=[False, True], kind="stable")
+    return ranked.head(top)[["organization_path", "service_code", "resource", "unit", "used",
+                             "ceiling", "percent_used", "headroom"]].reset_index(drop=True)
+
+
+def unknown_metrics(frame: pd.DataFrame) -> pd.DataFrame:
+    """Ceilings whose metric the report cannot compare with the inventory."""
+    rows = frame[frame["resource"] == "unknown"]
+    return rows[["organization_path", "service_code", "quota_name", "metric_type",
+                 "metric_identifier", "ceiling"]].reset_index(drop=True)
+
+
+def _notes() -> tuple[str, ...]:
+    return ("Units: vCPU; GiB for memory (ceilings sent in MiB, / 1024) and storage (ceilings "
+            "sent in GB, compared with volume sizes as CloudStack does); instances as a count.",
+            "Use counts every instance that is not destroyed (stopped ones too) and every volume, "
+            "per organization and service connection; CloudMC itself reports no consumption.",
+            "percent_used = 100 x used / ceiling; headroom = ceiling - used (negative when over).",
+            "Metrics without a mapping stay in the rows with resource 'unknown' and no use.")
+
+
+def plot_capacity(report: Report, ax: Axes, top: int = TOP) -> None:
+    """Horizontal bars of percent used for the ``top`` fullest ceilings, with the 100% line."""
+    rows = closest(report.frame, top)
+    names = [f"{figures.short_path(p)} · {s} · {r}" for p, s, r in
+             zip(rows["organization_path"], rows["service_code"], rows["resource"])]
+    percent = rows["percent_used"].astype(float).to_numpy()
+    over = np.where(percent > 100, percent, 0.0)
+    stacks = {"within ceiling": np.where(percent > 100, 0.0, percent), "over ceiling": over}
+    figures.hbars(ax, names, stacks, title=f"Quota use: the {top} fullest ceilings",
+                  xlabel="used [% of ceiling]", ylabel="organization · connection · resource",
+                  colors={"within ceiling": figures.PALETTE["under"], "over ceiling": figures.PALETTE["over"]})
+    if names:
+        ax.axvline(100, color="#1d2430", linestyle="--", linewidth=1, label="ceiling (100%)")
+        ax.legend(loc="lower right", fontsize="small")

@@ -1,0 +1,100 @@
+"""Where reports get their frames: the accessors, plus the issues and coverage of one report.
+
+A :class:`Crawl` remembers how far the client's ledger had grown when a report started, so
+the report's ``issues`` and ``coverage`` hold only the rows its own accessor calls added.
+
+Example::
+
+    >>> crawl = Crawl(client, orgs="acme/*", options={"progress": False})   # doctest: +SKIP
+    >>> vms = crawl.read(accessors.instances)
+    >>> crawl.issues(), crawl.coverage()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+
+from .. import accessors
+from ..client import Client
+from ..errors import ConfigError
+from ..frames import build_frame, coverage_frame, issues_frame
+
+CRAWL_OPTIONS = ("max_workers", "progress", "fresh", "timeout")
+MEMBER_CONTEXT = ("organization_id", "organization_name", "organization_path",
+                  "environment_id", "environment_name")
+
+
+class Crawl:
+    """The accessor calls behind one report, over one selection of organizations."""
+
+    def __init__(self, client: Client, orgs: Any = None, options: dict | None = None, *,
+                 include_deleted: bool = False) -> None:
+        accessors._check_client(client)
+        self.client = client
+        self.options = dict(options or {})
+        unknown = set(self.options) - set(CRAWL_OPTIONS)
+        if unknown:
+            raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}: "
+                              f"reports take orgs= and {', '.join(o + '=' for o in CRAWL_OPTIONS)}")
+        issues, coverage = client.ledger.snapshot()
+        self._start = (len(issues), len(coverage))
+        self.tree = accessors.organizations(client, include_deleted=True,
+                                            fresh=bool(self.options.get("fresh")))
+        self.orgs = self._selection(orgs, include_deleted)
+        self._orgs_arg = orgs if orgs is None or isinstance(orgs, str | list) else f"a {type(orgs).__name__}"
+
+    def _selection(self, orgs: Any, include_deleted: bool) -> pd.DataFrame:
+        if orgs is None and include_deleted:
+            return self.tree
+        return accessors.select_organizations(self.tree, orgs)
+
+    def read(self, accessor: Callable[..., pd.DataFrame], *args: Any) -> pd.DataFrame:
+        """``accessor(client, *args, orgs=<selection>, **options)``."""
+        return accessor(self.client, *args, orgs=self.orgs, **self.options)
+
+    def members(self, environments: pd.DataFrame) -> pd.DataFrame:
+        """Members of each environment (``GET /environments/:id/members``), one row per binding."""
+        return environment_members(self.client, environments, **self.options)
+
+    def issues(self) -> pd.DataFrame:
+        """Issues added since this crawl started."""
+        return issues_frame(self.client.ledger.snapshot()[0][self._start[0]:])
+
+    def coverage(self) -> pd.DataFrame:
+        """Coverage rows added since this crawl started."""
+        return coverage_frame(self.client.ledger.snapshot()[1][self._start[1]:])
+
+    def scope_text(self) -> str:
+        """The selection in words, e.g. ``18 organizations (orgs='acme/*')``."""
+        count = len(self.orgs)
+        which = "every visible organization" if self._orgs_arg is None else f"orgs={self._orgs_arg!r}"
+        deleted = int(self.orgs["deleted"].fillna(False).sum())
+        extra = f", {deleted} of them deleted" if deleted else ""
+        return f"{count} organization{'s' if count != 1 else ''} ({which}{extra})"
+
+
+def environment_members(client: Client, environments: pd.DataFrame, **crawl: Any) -> pd.DataFrame:
+    """Members of the given environments, read through the accessors' fan-out.
+
+    Failures become issues and every environment gets a coverage row, as for any accessor.
+    (This reader belongs in ``accessors.py`` as ``cmf.environment_members``; it lives here
+    until that module grows one.)
+    """
+    options = accessors._crawl_options(client, "collect", crawl)
+    scopes = [accessors.Scope(env.organization_id, env.organization_name, env.organization_path,
+                              env.id, env.name, entity="environment_members",
+                              path=f"/environments/{quote(str(env.id), safe='')}/members")
+              for env in environments.itertuples(index=False)]
+    results = accessors._crawl(client, "environment_members", scopes, options)
+    chunks = [(dict(zip(MEMBER_CONTEXT, (s.organization_id, s.organization_name, s.organization_path,
+                                         s.environment_id, s.environment_name))), recs)
+              for s, recs in results]
+    frame = build_frame("environment_members", chunks)
+    for name in (*MEMBER_CONTEXT, "user_id", "user_user_name", "role_name"):
+        if name not in frame:
+            frame[name] = pd.array([None] * len(frame), dtype="string")
+    return frame
