@@ -51,7 +51,7 @@ def cells(frame: pd.DataFrame) -> pd.DataFrame:
     safe = to_text_safe(frame)
     for name in frame.columns:
         if pd.api.types.is_float_dtype(frame[name]):
-            safe[name] = [_number(v) for v in safe[name]]
+            safe[name] = pd.Series([_number(v) for v in safe[name]], index=safe.index, dtype=object)
     return safe
 
 
