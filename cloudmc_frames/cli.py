@@ -152,6 +152,8 @@ def _client(args: argparse.Namespace) -> Iterator[Any]:
     try:
         client = connect(args.endpoint, offline=args.offline)  # the key comes from CLOUDMC_API_KEY
     except ConfigError as error:
+        if args.endpoint:
+            raise
         raise ConfigError(f"{error} (on the command line: --endpoint URL, or --sandbox)") from None
     with client:
         yield client

@@ -1,0 +1,139 @@
+"""``cloudmc-frames``: report formats round-trip, exit statuses 0/2/1, one-line errors, demo files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cloudmc_frames as cmf
+from cloudmc_frames.cli import main
+from cloudmc_frames.errors import ConfigError
+from cloudmc_frames.sandbox import FaultRule
+
+
+@pytest.fixture(scope="module")
+def sb():
+    with cmf.sandbox(orgs=20, seed=7, task_delay=0.05) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def remote(sb, monkeypatch):
+    """The sandbox as a remote CloudMC: --endpoint plus the key in CLOUDMC_API_KEY."""
+    monkeypatch.setenv("CLOUDMC_API_KEY", sb.api_key)
+    return ["--endpoint", sb.endpoint]
+
+
+def plain(frame):
+    return frame.astype(object).where(frame.notna(), np.nan)
+
+
+def test_csv_from_the_command_line_equals_the_report_frame(sb, tmp_path, capsys):
+    out = tmp_path / "capacity.csv"
+    assert main(["report", "capacity", "--sandbox", "--format", "csv", "--out", str(out)]) == 0
+    with sb.client(progress=False) as client:
+        frame = cmf.reports.capacity(client).frame
+    back = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    pd.testing.assert_frame_equal(plain(back), plain(frame), check_dtype=False)
+    assert f"wrote {out}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("fmt", "check"), [
+    ("text", lambda t: t.startswith("CloudMC inventory\n")),
+    ("markdown", lambda t: t.startswith("# CloudMC inventory") and "|" in t),
+    ("json", lambda t: json.loads(t)["report"] == "inventory"),
+    ("html", lambda t: t.startswith("<!doctype html>") and "data:image/png;base64," in t),
+    ("csv", lambda t: t.startswith("organization_path,")),
+])
+def test_every_format_to_standard_output(remote, capsys, fmt, check):
+    assert main(["report", "inventory", *remote, "--org", "nimbus-cloud/acme-corp*", "--format", fmt]) == 0
+    captured = capsys.readouterr()
+    assert check(captured.out)
+    assert captured.err == ""
+
+
+def test_json_rows_round_trip(remote, capsys, sb):
+    assert main(["report", "audit", *remote, "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["complete"] is True and document["rows"]
+    assert {r["rule"] for r in document["rows"]} <= {r["rule"] for r in document["summary"]}
+
+
+def test_partial_data_exits_2_with_one_line(sb, monkeypatch, capsys):
+    with cmf.sandbox(orgs=20, seed=7, task_delay=0.05) as faulty:
+        faulty.faults.add(FaultRule("status", path="/services/compute-on/*", status=403))
+        monkeypatch.setenv("CLOUDMC_API_KEY", faulty.api_key)
+        status = main(["report", "inventory", "--endpoint", faulty.endpoint, "--format", "markdown"])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert "incomplete:" in captured.out and "## Issues" in captured.out
+    assert captured.err.count("\n") == 1 and "scopes failed" in captured.err
+
+
+@pytest.mark.parametrize(("argv", "env", "message"), [
+    (["report", "inventory"], {}, "CLOUDMC_ENDPOINT and CLOUDMC_API_KEY not set"),
+    (["report", "inventory", "--endpoint", "https://cloudmc.example.com"], {}, "CLOUDMC_API_KEY is not set"),
+    (["report", "inventory", "--sandbox", "--org", "nope/*"], {}, "matches no organization"),
+    (["report", "inventory", "--sandbox", "--offline"], {}, "--offline needs --endpoint"),
+    (["report", "capacity", "--sandbox", "--offline", "--fresh"], {}, "contradict"),
+    (["report", "audit", "--endpoint", "http://cloudmc.example.com"], {"CLOUDMC_API_KEY": "k" * 32},
+     "refusing plain http://"),
+], ids=["no endpoint", "no key", "bad org", "offline sandbox", "offline and fresh", "insecure"])
+def test_failures_exit_1_with_one_line_and_no_traceback(argv, env, message, monkeypatch, capsys):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cloudmc-frames: error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback():
+    with pytest.raises(ConfigError, match="matches no organization"):
+        main(["report", "inventory", "--sandbox", "--org", "nope/*", "--debug"])
+
+
+def test_usage_errors_exit_1(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "payroll"])
+    assert exit_.value.code == 1
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_offline_replays_the_cache_after_the_server_is_gone(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CLOUDMC_CACHE_DIR", str(tmp_path / "cache"))
+    with cmf.sandbox(orgs=8, seed=3, task_delay=0.05) as small:
+        monkeypatch.setenv("CLOUDMC_API_KEY", small.api_key)
+        endpoint = small.endpoint
+        assert main(["report", "capacity", "--endpoint", endpoint, "--format", "csv"]) == 0
+        online = capsys.readouterr().out
+        assert main(["report", "capacity", "--endpoint", endpoint, "--format", "csv", "--fresh"]) == 0
+        assert capsys.readouterr().out == online
+    assert main(["report", "capacity", "--endpoint", endpoint, "--format", "csv", "--offline"]) == 0
+    assert capsys.readouterr().out == online
+
+
+def test_demo_prints_a_summary_and_writes_three_pages(tmp_path, capsys, sb):
+    folder = tmp_path / "demo"
+    assert main(["demo", "--out", str(folder), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    for title in ("Inventory totals", "Instances by provider state", "Audit findings per rule", "Issues"):
+        assert title in out
+    pages = sorted(p.name for p in folder.iterdir())
+    assert pages == ["audit.html", "capacity.html", "inventory.html"]
+    keys = [k.key for k in sb.keys]  # same scenario (orgs=20, seed=7): same keys
+    for page in folder.iterdir():
+        text = page.read_text(encoding="utf-8")
+        assert text.startswith("<!doctype html>") and not any(k in text for k in keys)
+    assert not any(k in out for k in keys)
+
+
+def test_other_subcommands_still_work(capsys):
+    assert main([]) == 0
+    assert "report" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(["sandbox", "--help"])
+    assert exit_.value.code == 0
