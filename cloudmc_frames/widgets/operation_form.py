@@ -167,6 +167,9 @@ class OperationForm(FormBase):
                     self.show_error(sent, prefix=f"{operation} {target.label} refused: ")
             final = self._watch(targets, submitted)
             self.outcomes = operations.outcomes_frame(targets, operation, submitted, final)
+            counts = self.outcomes["status"].value_counts()
+            self.say(f"{operation} on {len(targets)} {self.entity_type}: "
+                     + ", ".join(f"{n} {status}" for status, n in counts.items()))
             self.show(self.outcomes[SHOWN])
             refused = any(not isinstance(sent, Task) for sent in submitted)
             self._reload(fresh=refused)  # a refused write invalidated nothing: its listing may be stale
