@@ -30,6 +30,7 @@ from ..errors import CloudMCError
 
 SECRET_WORDS = ("password", "secret", "apikey", "api_key", "token")
 HIDDEN = "<hidden: read it from .results>"
+PREFERRED = ("id", "name", "state", "status", "password", "sizeInGb", "cpuCount", "memoryInMB")
 
 
 class FormBase:
@@ -136,10 +137,26 @@ def to_json(value: Any) -> str:
     return json.dumps(hide_secrets(value), default=str, sort_keys=True)
 
 
+def summarize(result: Any, limit: int = 6) -> str:
+    """A short, readable line for a task result: its id, name and state first, secrets hidden.
+
+    >>> summarize({"id": "v1", "name": "web", "state": "Stopped", "cpuCount": 2})
+    '{"id": "v1", "name": "web", "state": "Stopped", "cpuCount": 2}'
+    """
+    if not isinstance(result, dict):
+        return to_json(result)
+    keys = [k for k in PREFERRED if k in result] + [k for k in result if k not in PREFERRED]
+    scalars = [k for k in keys if not isinstance(result[k], dict | list)][:limit]
+    shown = json.dumps({k: hide_secrets(result)[k] for k in scalars}, default=str)
+    rest = len(result) - len(scalars)
+    return shown + (f" (+{rest} more fields in .results)" if rest else "")
+
+
 def hide_secrets(value: Any) -> Any:
-    """A copy of ``value`` with fields named like passwords, tokens or keys replaced."""
+    """A copy of ``value`` with text fields named like passwords, tokens or keys replaced."""
     if isinstance(value, dict):
-        return {k: HIDDEN if _secret(k) else hide_secrets(v) for k, v in value.items()}
+        return {k: HIDDEN if _secret(k) and isinstance(v, str) else hide_secrets(v)
+                for k, v in value.items()}
     if isinstance(value, list):
         return [hide_secrets(v) for v in value]
     return value

@@ -60,15 +60,16 @@ class OperationForm(FormBase):
     # -- layout --------------------------------------------------------------------------------
 
     def _build_widgets(self) -> None:
-        wide = widgets.Layout(width="36em")
-        self.org = widgets.Dropdown(description="Organization", layout=wide)
-        self.env = widgets.Dropdown(description="Environment", layout=wide)
-        self.filter = widgets.Text(description="Filter", placeholder="name, state or id", layout=wide)
+        wide, style = widgets.Layout(width="40em"), {"description_width": "8em"}
+        self.org = widgets.Dropdown(description="Organization", layout=wide, style=style)
+        self.env = widgets.Dropdown(description="Environment", layout=wide, style=style)
+        self.filter = widgets.Text(description="Filter", placeholder="name, state or id", layout=wide,
+                                   style=style)
         self.resources = widgets.SelectMultiple(description=self.entity_type.capitalize(), rows=8,
-                                                layout=wide)
-        self.operation = widgets.Dropdown(description="Operation", layout=wide)
-        self.body = widgets.Textarea(description="Body (JSON)", layout=widgets.Layout(width="36em",
-                                                                                   display="none"))
+                                                layout=wide, style=style)
+        self.operation = widgets.Dropdown(description="Operation", layout=wide, style=style)
+        self.body = widgets.Textarea(description="Body (JSON)", style=style,
+                                     layout=widgets.Layout(width="40em", display="none"))
         self.summary = widgets.HTML()
         self.confirm = widgets.Checkbox(description="Yes, run this destructive operation",
                                         indent=False, layout=widgets.Layout(display="none"))
@@ -168,9 +169,8 @@ class OperationForm(FormBase):
             final = self._watch(targets, submitted)
             self.outcomes = operations.outcomes_frame(targets, operation, submitted, final)
             counts = self.outcomes["status"].value_counts()
-            self.say(f"{operation} on {len(targets)} {self.entity_type}: "
-                     + ", ".join(f"{n} {status}" for status, n in counts.items()))
-            self.show(self.outcomes[SHOWN])
+            self.say(f"{operation}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+            self.show(self.outcomes[SHOWN].fillna(""))
             refused = any(not isinstance(sent, Task) for sent in submitted)
             self._reload(fresh=refused)  # a refused write invalidated nothing: its listing may be stale
         finally:

@@ -20,7 +20,7 @@ from .. import operations
 from ..client import Client
 from ..errors import CloudMCError, ConfigError
 from ..tasks import FAILED, POLL_INITIAL, SUCCESS, Task
-from ._base import FormBase, describe_error, to_json
+from ._base import FormBase, describe_error, summarize
 
 BAR_MAX = 100
 STYLE = {SUCCESS: "success", FAILED: "danger"}
@@ -107,7 +107,7 @@ class TaskProgress(FormBase):
             elif result.status == FAILED:
                 self.show_error(result.failure(), prefix=f"{label}: ")
             else:
-                self.say(f"{label}: {result.status} {to_json(result.result)}")
+                self.say(f"{label}: {result.status} {summarize(result.result)}")
 
 
 def _as_tasks(client: Client, tasks: Any, labels: Sequence[str] | None) -> tuple[list[Task], list[str]]:
