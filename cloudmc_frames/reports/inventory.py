@@ -93,7 +93,7 @@ def inventory(client: Client, orgs: Any = None, by: Any = ("organization", "envi
     source = Crawl(client, orgs, crawl)
     envs = source.read(accessors.environments)
     vms = source.read(accessors.instances)
-    facts = pd.concat([_grid(source.orgs, envs), instance_facts(vms),
+    facts = pd.concat([_grid(source.orgs, envs, "organization_id" in keys), instance_facts(vms),
                        volume_facts(source.read(accessors.volumes)),
                        _count_facts(source.read(accessors.resources, "snapshots"), "snapshots"),
                        _count_facts(source.read(accessors.resources, "publicipaddresses"), "public_ips")],
@@ -159,8 +159,8 @@ def _count_facts(frame: pd.DataFrame, measure: str) -> pd.DataFrame:
     return pd.DataFrame({**_keys(frame), measure: 1}, index=frame.index)
 
 
-def _grid(orgs: pd.DataFrame, envs: pd.DataFrame) -> pd.DataFrame:
-    """A zero row per live environment and per organization without one, so every group shows."""
+def _grid(orgs: pd.DataFrame, envs: pd.DataFrame, bare_orgs: bool) -> pd.DataFrame:
+    """A zero row per live environment (and per organization without one), so every group shows."""
     live = envs[~envs["deleted"].fillna(False).astype(bool)]
     env_rows = pd.DataFrame({"organization_id": live["organization_id"],
                              "organization_path": live["organization_path"],
@@ -168,7 +168,7 @@ def _grid(orgs: pd.DataFrame, envs: pd.DataFrame) -> pd.DataFrame:
                              "environment_id": live["id"], "environment_name": live["name"],
                              "service_code": live["service_code"],
                              "connection_type": live["connection_type"]})
-    bare = orgs[~orgs["id"].isin(set(live["organization_id"].dropna()))]
+    bare = orgs[~orgs["id"].isin(set(live["organization_id"].dropna())) & bare_orgs]
     org_rows = pd.DataFrame({"organization_id": bare["id"], "organization_path": bare["path"],
                              "organization_name": bare["name"]})
     grid = pd.concat([env_rows, org_rows], ignore_index=True).reindex(columns=list(KEYS))

@@ -37,7 +37,7 @@ Rule = Callable[["AuditData"], "pd.DataFrame | list[dict]"]
 
 @dataclass(frozen=True)
 class AuditRule:
-    """A registered rule: its name, default severity, function and one-line description."""
+    """A rule to run: its name, default severity, function and one-line description."""
 
     name: str
     severity: str
@@ -46,8 +46,11 @@ class AuditRule:
     @property
     def description(self) -> str:
         """The first line of the rule function's docstring."""
-        doc = getattr(_unwrap(self.func), "__doc__", None) or ""
-        return doc.strip().splitlines()[0] if doc.strip() else self.name
+        doc = (getattr(_unwrap(self.func), "__doc__", None) or "").strip()
+        line = doc.splitlines()[0] if doc else self.name
+        if isinstance(self.func, functools.partial) and self.func.keywords:
+            line += " [" + ", ".join(f"{k}={v!r}" for k, v in self.func.keywords.items()) + "]"
+        return line
 
 
 RULES: dict[str, AuditRule] = {}

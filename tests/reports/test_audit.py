@@ -133,6 +133,7 @@ def test_rules_can_be_chosen_by_name_function_or_partial(client, sb, audit):
     report = cmf.reports.audit(client, rules=["quota_exceeded", partial(old_snapshots, days=150)],
                                now=sb.store.now)
     assert list(report.summary["rule"]) == ["quota_exceeded", "old_snapshots"]
+    assert report.summary["description"].iloc[1].endswith("[days=150]")
     ages = {s["id"]: oracle.snapshot_age(sb.store.now, s["name"])
             for r in sb.store.resources.values() for s in r.get("snapshots", {}).values()}
     old = report.frame[report.frame["rule"] == "old_snapshots"]
