@@ -29,13 +29,13 @@ if TYPE_CHECKING:
     from .report import Report
 
 NOTEBOOK_ROWS = 25
+BANNER_STYLE = "background:#fff3cd;border:1px solid #e0b84c;padding:.5em 1em;font-weight:600;color:#1d2430"
 ISSUE_VIEW = ("accessor", "organization_path", "environment", "entity", "status", "exception", "message")
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;
 color:#1d2430;padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem}
 .meta{color:#5b6475;font-size:.9rem}
-.banner{background:#fff3cd;border:1px solid #e0b84c;padding:.6rem 1rem;border-radius:4px;font-weight:600}
 .complete{color:#2d6a3e}
 table{border-collapse:collapse;font-size:.85rem;margin:.4rem 0}
 th,td{border-bottom:1px solid #dde1e8;padding:.25rem .6rem;text-align:left}
@@ -188,7 +188,7 @@ def html_body(report: Report, max_rows: int | None = None) -> str:
     parts = [f"<h1>{html.escape(report.title)}</h1>",
              f"<p class=\"meta\">{html.escape(meta_line(report))}</p>"]
     note = banner(report)
-    parts.append(f"<div class=\"banner\" role=\"alert\">{html.escape(note)}</div>" if note
+    parts.append(f"<div class=\"banner\" role=\"alert\" style=\"{BANNER_STYLE}\">{html.escape(note)}</div>" if note
                  else "<p class=\"complete\">complete: every scope was read</p>")
     for index, (title, frame) in enumerate(sections(report)):
         parts.append(f"<h2>{html.escape(title)}</h2>")
