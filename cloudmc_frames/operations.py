@@ -13,10 +13,10 @@ keyword-only.
 
 Example::
 
-    >>> task = cmf.operate(client, "compute-qc", "prod", "instances", vm_id, "stop", org_id=org)
-    >>> task.wait(timeout=300)                                               # doctest: +SKIP
-    >>> running = cmf.instances(client).query("is_running")
-    >>> cmf.operate_many(client, running.head(5), "stop")[["name", "status", "message"]]
+    task = cmf.operate(client, "compute-qc", "prod", "instances", vm_id, "stop", org_id=org)
+    task.wait(timeout=300)
+    running = cmf.instances(client).query("is_running")
+    cmf.operate_many(client, running.head(5), "stop")[["name", "status", "message"]]
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Example::
 
-    >>> form = cmf.widgets.CreateForm(client, "volumes")   # last expression: the form renders
-    >>> # pick organization and environment, fill the fields, click Create
+    form = cmf.widgets.CreateForm(client, "volumes")   # last expression: the form renders
+    # pick organization and environment, fill the fields, click Create
 
 Fields are filled from the environment's zones, templates, compute and disk offerings,
 networks (and instances, for a volume to attach); the body is checked before it is sent, and a

@@ -2,9 +2,9 @@
 
 Example::
 
-    >>> vms = cmf.instances(client)
-    >>> form = cmf.widgets.OperationForm(client, vms[vms.is_running])   # or filters, or None
-    >>> form                                                          # renders the form
+    vms = cmf.instances(client)
+    form = cmf.widgets.OperationForm(client, vms[vms.is_running])   # or filters, or None
+    form                                                          # renders the form
 
 Tests drive it through its widgets: set ``org``/``env``/``resources``/``operation`` values,
 ``run_button.click()``, then ``join()`` and read ``outcomes`` / ``progress``.

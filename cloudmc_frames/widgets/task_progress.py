@@ -2,9 +2,9 @@
 
 Example::
 
-    >>> tasks = [cmf.operate(client, code, env, "instances", i, "stop", org_id=org) for i in ids]
-    >>> progress = cmf.widgets.TaskProgress(client, tasks)   # last expression: the bars render
-    >>> progress.join(); progress.results                    # final Task (or error) per task
+    tasks = [cmf.operate(client, code, env, "instances", i, "stop", org_id=org) for i in ids]
+    progress = cmf.widgets.TaskProgress(client, tasks)   # last expression: the bars render
+    progress.join(); progress.results                    # final Task (or error) per task
 """
 
 from __future__ import annotations
