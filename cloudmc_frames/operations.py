@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -164,7 +164,7 @@ def _check_text(name: str, value: Any) -> None:
 
 @dataclass(frozen=True)
 class Target:
-    """One row of a resources frame to act on: where it lives and its state columns (``row``)."""
+    """One row of a resources frame to act on: where it lives and what it is called."""
 
     organization_id: str
     organization_path: str | None
@@ -174,7 +174,6 @@ class Target:
     entity_type: str  # the generic name (instances, volumes)
     id: str
     name: str | None
-    row: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def provider_entity(self) -> str:
@@ -223,7 +222,7 @@ def _target(index: Any, row: dict, entity_type: str) -> Target:
             raise ConfigError(f"row {index!r} has no {column}: every row needs its context columns")
     return Target(row["organization_id"], row.get("organization_path"), row["service_code"],
                   row.get("connection_type"), row["environment_name"], entity_type, row["id"],
-                  row.get("name"), row)
+                  row.get("name"))
 
 
 def check_targets(targets: Sequence[Target], operation: Any, body: Mapping[str, Any] | None) -> None:
@@ -239,7 +238,7 @@ def check_targets(targets: Sequence[Target], operation: Any, body: Mapping[str, 
                               f"body={{{', '.join(repr(m) + ': ...' for m in missing)}}}")
 
 
-def submit(client: Client, target: Target, operation: str,
+def submit(client: Client, target: Target, operation: str, *,
            body: Mapping[str, Any] | None = None) -> Task:
     """Send ``operation`` (``delete`` included) for one target; returns the task."""
     entity = target.provider_entity
@@ -250,13 +249,13 @@ def submit(client: Client, target: Target, operation: str,
                    operation, body=body, org_id=target.organization_id)
 
 
-def submit_many(client: Client, targets: Sequence[Target], operation: str,
-                body: Mapping[str, Any] | None = None, *,
+def submit_many(client: Client, targets: Sequence[Target], operation: str, *,
+                body: Mapping[str, Any] | None = None,
                 max_workers: int | None = None) -> list[Task | CloudMCError]:
     """Send ``operation`` for every target concurrently; one task or error per target, in order."""
     def send(target: Target) -> Task | CloudMCError:
         try:
-            return submit(client, target, operation, body)
+            return submit(client, target, operation, body=body)
         except ConfigError:
             raise
         except CloudMCError as error:
@@ -340,7 +339,7 @@ def operate_many(client: Client, frame: pd.DataFrame, operation: str, *,
     check_poll_options(timeout, interval)
     targets = targets_of(frame, entity_type)
     check_targets(targets, operation, body)
-    submitted = submit_many(client, targets, operation, body, max_workers=max_workers)
+    submitted = submit_many(client, targets, operation, body=body, max_workers=max_workers)
     final = wait_many(submitted, timeout=timeout, interval=interval,
                       max_workers=_workers(client, max_workers, len(targets))) if wait else submitted
     return outcomes_frame(targets, operation, submitted, final)

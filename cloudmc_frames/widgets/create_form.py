@@ -90,7 +90,7 @@ class CreateForm(FormBase):
             if name in self.fields:
                 self.fields[name].observe(self.guarded(self._on_offering), names="value")
         self.create_button.on_click(self.guarded(self._on_create))
-        self._rows = dict(zip(FIELDS[self.entity_type], rows))
+        self.field_rows = dict(zip(FIELDS[self.entity_type], rows))
         self.box = widgets.VBox([self.org, self.env, *rows, self.form_error, self.create_button,
                                  self.progress_box, self.output])
 
@@ -140,7 +140,7 @@ class CreateForm(FormBase):
         for name in ("cpuCount", "memoryInMB", *SIZE_FIELDS):
             if name not in self.fields:
                 continue
-            self._rows[name].layout.display = "" if name in extra else "none"
+            self.field_rows[name].layout.display = "" if name in extra else "none"
             if isinstance(self.fields[name], widgets.Dropdown):
                 set_options(self.fields[name], [(str(v), v) for v in extra.get(name) or []])
 
@@ -152,7 +152,7 @@ class CreateForm(FormBase):
         skip = set(spec.filters) if spec else {"zoneId"}
         body = {}
         for name, control in self.fields.items():
-            if name in skip or self._rows[name].layout.display == "none":
+            if name in skip or self.field_rows[name].layout.display == "none":
                 continue
             value = control.value.strip() if isinstance(control.value, str) else control.value
             if value not in (None, ""):
@@ -218,7 +218,7 @@ class CreateForm(FormBase):
     def _show_field_errors(self, problems: dict[str, str]) -> None:
         for name, message in problems.items():
             target = self.errors.get(name)
-            if target is not None and self._rows[name].layout.display != "none":
+            if target is not None and self.field_rows[name].layout.display != "none":
                 target.value = _error_html(message)
             else:
                 label = LABELS.get(name, name)

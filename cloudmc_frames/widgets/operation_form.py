@@ -161,7 +161,7 @@ class OperationForm(FormBase):
 
     def _run(self, targets: list[operations.Target], operation: str, body: dict | None) -> None:
         try:
-            submitted = operations.submit_many(self.client, targets, operation, body,
+            submitted = operations.submit_many(self.client, targets, operation, body=body,
                                                max_workers=self.max_workers)
             for target, sent in zip(targets, submitted):
                 if not isinstance(sent, Task):

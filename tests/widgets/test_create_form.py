@@ -63,9 +63,9 @@ def test_fields_are_checked_before_anything_is_sent(sb, client, name, message):
 def test_a_custom_size_offering_asks_for_a_size(sb, client):
     env = root_prod(sb)
     form = in_env(CreateForm(client, "volumes", interval=POLL), env)
-    assert form._rows["sizeInGb"].layout.display == "none"
+    assert form.field_rows["sizeInGb"].layout.display == "none"
     choose(form, "diskOfferingId", "Custom")
-    assert form._rows["sizeInGb"].layout.display == ""
+    assert form.field_rows["sizeInGb"].layout.display == ""
     form.fields["name"].value = "sized"
     form.create_button.click()
     assert "above 0" in errors(form)["sizeInGb"]
@@ -78,9 +78,9 @@ def test_a_custom_size_offering_asks_for_a_size(sb, client):
 def test_an_instance_with_a_custom_offering(sb, client):
     env = root_prod(sb)
     form = in_env(CreateForm(client, "instances", interval=POLL), env)
-    assert form._rows["cpuCount"].layout.display == "none"
+    assert form.field_rows["cpuCount"].layout.display == "none"
     choose(form, "computeOfferingId", "Custom")
-    assert form._rows["cpuCount"].layout.display == "" and form.fields["cpuCount"].options
+    assert form.field_rows["cpuCount"].layout.display == "" and form.fields["cpuCount"].options
     form.fields["cpuCount"].value, form.fields["memoryInMB"].value = 2, 2048
     form.fields["name"].value = "custom-1"
     assert {"cpuCount": 2, "memoryInMB": 2048}.items() <= form.body().items()
