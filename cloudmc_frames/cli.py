@@ -85,7 +85,8 @@ def _add_demo(commands: Any, common: argparse.ArgumentParser) -> None:
     demo.add_argument("--orgs", type=int, default=20, help="organizations in the sandbox (default 20)")
     demo.add_argument("--seed", type=int, default=7, help="scenario seed (default 7)")
     demo.add_argument("--out", default=DEMO_FOLDER, metavar="FOLDER",
-                      help=f"where to write inventory.html, capacity.html, audit.html (default ./{DEMO_FOLDER}/)")
+                      help="where to write inventory.html, capacity.html, audit.html "
+                           f"(default ./{DEMO_FOLDER}/)")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
     demo.set_defaults(run=_demo)
 
@@ -98,7 +99,8 @@ def _add_report(commands: Any, common: argparse.ArgumentParser) -> None:
                     "complete, 2 partial (some scopes could not be read), 1 failure.")
     report.add_argument("kind", choices=("inventory", "capacity", "audit"))
     source = report.add_mutually_exclusive_group()
-    source.add_argument("--sandbox", action="store_true", help="report on an embedded sandbox (orgs=20, seed=7)")
+    source.add_argument("--sandbox", action="store_true",
+                        help="report on an embedded sandbox (orgs=20, seed=7)")
     source.add_argument("--endpoint", metavar="URL", help="CloudMC base URL (default: $CLOUDMC_ENDPOINT)")
     report.add_argument("--org", action="append", metavar="PATTERN",
                         help="organization id or path pattern such as 'acme/eu/*' (repeatable)")

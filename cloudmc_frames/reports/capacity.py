@@ -119,7 +119,7 @@ def capacity_frame(quotas: pd.DataFrame, instances: pd.DataFrame, volumes: pd.Da
 
 
 def usage(instances: pd.DataFrame, volumes: pd.DataFrame) -> pd.DataFrame:
-    """Use per (organization_id, service_code): ``vcpu``, ``memory`` (GiB), ``storage`` (GiB), ``instances``."""
+    """Use per (organization_id, service_code): vcpu, memory and storage (GiB), instances."""
     live = state_class(instances["power_state"], instances["connection_type"]) != "destroyed"
     vms = pd.DataFrame({"organization_id": instances["organization_id"].astype("string"),
                         "service_code": instances["service_code"].astype("string"),
@@ -185,7 +185,8 @@ def plot_capacity(report: Report, ax: Axes, top: int = TOP) -> None:
     stacks = {"within ceiling": np.where(percent > 100, 0.0, percent), "over ceiling": over}
     figures.hbars(ax, names, stacks, title=f"Quota use: the {top} fullest ceilings",
                   xlabel="used [% of ceiling]", ylabel="organization · connection · resource",
-                  colors={"within ceiling": figures.PALETTE["under"], "over ceiling": figures.PALETTE["over"]})
+                  colors={"within ceiling": figures.PALETTE["under"],
+                          "over ceiling": figures.PALETTE["over"]})
     if names:
         ax.axvline(100, color="#1d2430", linestyle="--", linewidth=1, label="ceiling (100%)")
         ax.legend(loc="lower right", fontsize="small")

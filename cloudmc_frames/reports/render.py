@@ -188,8 +188,8 @@ def html_body(report: Report, max_rows: int | None = None) -> str:
     parts = [f"<h1>{html.escape(report.title)}</h1>",
              f"<p class=\"meta\">{html.escape(meta_line(report))}</p>"]
     note = banner(report)
-    parts.append(f"<div class=\"banner\" role=\"alert\" style=\"{BANNER_STYLE}\">{html.escape(note)}</div>" if note
-                 else "<p class=\"complete\">complete: every scope was read</p>")
+    parts.append(f'<div class="banner" role="alert" style="{BANNER_STYLE}">{html.escape(note)}</div>'
+                 if note else '<p class="complete">complete: every scope was read</p>')
     for index, (title, frame) in enumerate(sections(report)):
         parts.append(f"<h2>{html.escape(title)}</h2>")
         parts.append(table_html(frame, max_rows if title.startswith("Rows") else None))

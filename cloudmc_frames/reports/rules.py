@@ -174,7 +174,8 @@ def deleted_orgs_with_resources(data: AuditData) -> list[dict]:
             continue
         parts = [f"{n} {what}" for what, n in held.items() if n]
         size = float(gib.get(org.id, 0) or 0)
-        detail = "deleted, still holds " + ", ".join(parts) + (f" ({size:.0f} GiB of volumes)" if size else "")
+        size_text = f" ({size:.0f} GiB of volumes)" if size else ""
+        detail = "deleted, still holds " + ", ".join(parts) + size_text
         rows.append(_org(org, detail, "Finish the deletion: delete its environments (DELETE "
                                       "/environments/:id destroys their resources), or restore it."))
     return rows

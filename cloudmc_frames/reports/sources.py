@@ -45,7 +45,8 @@ class Crawl:
         self.tree = accessors.organizations(client, include_deleted=True,
                                             fresh=bool(self.options.get("fresh")))
         self.orgs = self._selection(orgs, include_deleted)
-        self._orgs_arg = orgs if orgs is None or isinstance(orgs, str | list) else f"a {type(orgs).__name__}"
+        self._which = ("every visible organization" if orgs is None else f"orgs={orgs!r}"
+                       if isinstance(orgs, str | list) else f"orgs from a {type(orgs).__name__}")
 
     def _selection(self, orgs: Any, include_deleted: bool) -> pd.DataFrame:
         if orgs is None and include_deleted:
@@ -71,10 +72,9 @@ class Crawl:
     def scope_text(self) -> str:
         """The selection in words, e.g. ``18 organizations (orgs='acme/*')``."""
         count = len(self.orgs)
-        which = "every visible organization" if self._orgs_arg is None else f"orgs={self._orgs_arg!r}"
         deleted = int(self.orgs["deleted"].fillna(False).sum())
         extra = f", {deleted} of them deleted" if deleted else ""
-        return f"{count} organization{'s' if count != 1 else ''} ({which}{extra})"
+        return f"{count} organization{'s' if count != 1 else ''} ({self._which}{extra})"
 
 
 def environment_members(client: Client, environments: pd.DataFrame, **crawl: Any) -> pd.DataFrame:
