@@ -138,16 +138,18 @@ SCHEMAS: dict[str, dict[str, str]] = {
         **SERVICE_CONTEXT, "id": "string", "name": "string", "power_state": "category",
         "is_running": "boolean", "vcpus": "Int64", "memory_gib": "Float64",
         "state": "category", "status": "category", "hostname": "string", "cpu_count": "Int64",
-        "memory_in_mb": "Int64", "memory_in_gb": "Float64", "compute_offering_id": "string",
-        "compute_offering_name": "category", "image_id": "string", "image_name": "category",
-        "ip_address": "string", "network_id": "string", "network_name": "string",
-        "zone_id": "string", "zone_name": "category", "creation_timestamp": "datetime",
+        "memory_in_mb": "Int64", "memory_in_gb": "Float64", "compute_offering_id": "category",
+        "compute_offering_name": "category", "image_id": "category", "image_name": "category",
+        "ip_address": "string", "network_id": "category", "network_name": "category",
+        "vpc_id": "category", "vpc_name": "category", "zone_id": "category",
+        "zone_name": "category", "username": "category", "creation_timestamp": "datetime",
     },
     "volumes": {
         **SERVICE_CONTEXT, "id": "string", "name": "string", "size_gib": "Float64",
         "is_attached": "boolean", "type": "category", "state": "category", "status": "category",
         "size_in_gb": "Int64", "size_gb": "Int64", "instance_id": "string",
-        "instance_name": "string", "zone_id": "string", "zone_name": "category",
+        "instance_name": "string", "zone_id": "category", "zone_name": "category",
+        "disk_offering_id": "category", "disk_offering_name": "category",
         "creation_date": "datetime", "creation_timestamp": "datetime",
     },
     "snapshots": {**SERVICE_CONTEXT, "id": "string", "name": "string", "state": "category",
@@ -159,7 +161,11 @@ SCHEMAS: dict[str, dict[str, str]] = {
 }
 SERVICE_ENTITY_DEFAULT = {**SERVICE_CONTEXT, "id": "string", "name": "string"}
 
-# Columns that are low-cardinality text wherever they appear.
+# Columns that are low-cardinality text wherever they appear. A text column the schemas do not
+# name becomes a categorical when the frame has at least LOW_CARDINALITY_MIN_ROWS rows and on
+# average each distinct value repeats LOW_CARDINALITY times or more.
+LOW_CARDINALITY = 10
+LOW_CARDINALITY_MIN_ROWS = 100
 CATEGORY_NAMES = frozenset({"state", "status", "type", "category", "billing_mode", "membership",
                             "zone_name", "power_state", "interval_type", "volume_type",
                             "hypervisor", "format", "os_type_name", "short_zone", "short_region",

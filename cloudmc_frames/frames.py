@@ -31,7 +31,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -107,7 +107,7 @@ def typed_column(name: str, values: Sequence, kind: str) -> Any:
         if kind == "datetime":
             return _to_datetime(name, values)
         if kind == "category":
-            return pd.Categorical(values)
+            return pd.Categorical(np.asarray(values, dtype=object))
         return pd.array(values, dtype=kind)
     except (TypeError, ValueError):
         return _coerce(name, values, kind)
@@ -146,19 +146,35 @@ def _flatten(records: list[dict], rename: Mapping[str, str]) -> dict[str, list]:
 
 def _flatten_into(records: list[dict], prefix: str, out: dict[str, list],
                   rename: Mapping[str, str]) -> None:
-    shapes = dict.fromkeys(map(tuple, records))
-    keys = dict.fromkeys(chain.from_iterable(shapes))
-    for key in keys:
-        values = [r.get(key) for r in records]
+    for key, values in _columns(records).items():
         raw = f"{prefix}.{key}" if prefix else str(key)
-        if any(type(v) is dict for v in values):
+        types = set(map(type, values))
+        if dict in types:
             _flatten_into([v if type(v) is dict else _EMPTY for v in values], raw, out, rename)
-            if not any(v is not None and type(v) is not dict for v in values):
+            if not types - {dict, type(None)}:
                 continue
             values = [None if type(v) is dict else v for v in values]
         name = snake_case(raw)
         name = rename.get(name, name)
         out[name] = _merge(out[name], values) if name in out else values
+
+
+def _columns(records: list[dict]) -> dict[Any, list]:
+    """Transpose records into columns (a missing key reads as None), at C speed."""
+    return {key: list(map(dict.get, records, repeat(key))) for key in _keys_in_order(records)}
+
+
+def _keys_in_order(records: list[dict]) -> dict:
+    """Every key of any record, in order of first appearance."""
+    keys = dict.fromkeys(records[0]) if records else {}
+    missing = set().union(*records).difference(keys)
+    for record in records if missing else ():
+        if not missing.isdisjoint(record):
+            keys.update((key, None) for key in record if key in missing)
+            missing -= keys.keys()
+            if not missing:
+                break
+    return keys
 
 
 def _merge(first: list, second: list) -> list:
@@ -177,7 +193,7 @@ def _context_names(chunks: list[Chunk]) -> list[str]:
 # -- typing -----------------------------------------------------------------------------------
 
 def _infer_kind(name: str, values: Sequence) -> str:
-    types = {type(v) for v in values if v is not None}
+    types = set(map(type, values)) - {type(None)}
     if not types or types - {bool, int, float, str}:
         return "object"
     if types == {bool}:
@@ -190,8 +206,11 @@ def _infer_kind(name: str, values: Sequence) -> str:
         return "object"
     if name.endswith(catalog.DATETIME_SUFFIXES):
         return "datetime"
-    last = name.rsplit("_", 1)[-1]
-    return "category" if name in catalog.CATEGORY_NAMES or last in ("state", "status", "type") else "string"
+    if name in catalog.CATEGORY_NAMES or name.rsplit("_", 1)[-1] in ("state", "status", "type"):
+        return "category"
+    few = len(values) >= catalog.LOW_CARDINALITY_MIN_ROWS and \
+        len(set(values)) * catalog.LOW_CARDINALITY <= len(values)
+    return "category" if few else "string"
 
 
 def _coerce(name: str, values: Sequence, kind: str) -> Any:
