@@ -57,16 +57,33 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_serving(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+def start_voila(folder: Path, environ: dict, attempts: int = 3) -> tuple[subprocess.Popen, int]:
+    """voila serving app.ipynb on a free port of 127.0.0.1 (another port if that one got taken)."""
+    log = folder / "voila.log"
+    for _ in range(attempts):
+        port = free_port()
+        with log.open("w") as out:  # a file, not a pipe: a full pipe would block voila
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "voila", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+                 "--Voila.port_retries=0", "app.ipynb"],
+                cwd=folder, env=environ, stdout=out, stderr=subprocess.STDOUT)
+        if listening(port, proc):
+            return proc, port
+    raise RuntimeError(f"voila did not start: {log.read_text()[-2000:]}")
+
+
+def listening(port: int, proc: subprocess.Popen, timeout: float = 30) -> bool:
+    """True once voila accepts connections; False if it exited (port taken meanwhile)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"voila exited with {proc.returncode}: {proc.stdout.read()[-2000:]}")
+            return False
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
+                return True
         except OSError:
             time.sleep(0.2)
+    proc.kill()
     raise TimeoutError(f"voila did not listen on port {port} within {timeout} s")
 
 
@@ -80,19 +97,13 @@ def voila(tmp_path):
         vm = next(i for i in sb.store.resources[env["id"]]["instances"].values() if i["state"] == "Running")
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(APP)])
         nbformat.write(nb, tmp_path / "app.ipynb")
-        port = free_port()
-        environ = {**os.environ, "CLOUDMC_ENDPOINT": sb.endpoint, "CLOUDMC_API_KEY": sb.api_key,
-                   "CMF_TEST_ORG": sb.store.root_id, "CMF_TEST_ENV": env["name"],
-                   "CMF_TEST_CODE": sb.store.connections[env["serviceConnection"]["id"]]["serviceCode"],
-                   "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "CLOUDMC_CACHE_DIR": str(tmp_path)}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "voila", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-             "app.ipynb"], cwd=tmp_path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True)
+        proc, port = start_voila(tmp_path, {
+            **os.environ, "CLOUDMC_ENDPOINT": sb.endpoint, "CLOUDMC_API_KEY": sb.api_key,
+            "CMF_TEST_ORG": sb.store.root_id, "CMF_TEST_ENV": env["name"],
+            "CMF_TEST_CODE": sb.store.connections[env["serviceConnection"]["id"]]["serviceCode"],
+            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "CLOUDMC_CACHE_DIR": str(tmp_path)})
         try:
-            url = f"http://127.0.0.1:{port}/"
-            wait_until_serving(port, proc)
-            yield url, sb, vm
+            yield f"http://127.0.0.1:{port}/", sb, vm
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
