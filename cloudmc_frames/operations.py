@@ -181,10 +181,6 @@ class Target:
         return catalog.provider_entity(self.entity_type, self.connection_type) or self.entity_type
 
     @property
-    def path(self) -> str:
-        return item_path(self.service_code, self.environment_name, self.provider_entity, self.id)
-
-    @property
     def label(self) -> str:
         return self.name or self.id
 
@@ -201,8 +197,8 @@ def entity_type_of(frame: pd.DataFrame) -> str:
 def targets_of(frame: Any, entity_type: str | None = None) -> list[Target]:
     """The rows of a resources frame as :class:`Target` (context columns checked).
 
-    >>> targets_of(cmf.instances(client).head(2))[0].path                   # doctest: +SKIP
-    '/services/compute-qc/prod/instances/8f0c...'
+    >>> targets_of(cmf.volumes(client).head(2))[0].provider_entity          # doctest: +SKIP
+    'disks'
     """
     if not isinstance(frame, pd.DataFrame):
         raise ConfigError(f"expected a DataFrame from cmf.instances()/volumes()/resources(), got "
