@@ -34,7 +34,8 @@ VIEW = ("severity", "rule", "organization_path", "environment_name", "subject_ty
         "detail")
 
 
-def audit(client: Client, orgs: Any = None, rules: Any = None, now: Any = None, **crawl: Any) -> Report:
+def audit(client: Client, orgs: Any = None, *, rules: Any = None, now: Any = None,
+          **crawl: Any) -> Report:
     """Run audit rules over the selected organizations (deleted ones included) as a :class:`Report`.
 
     ``rules``: None (every registered rule), or names and functions; ``now``: the clock for

@@ -80,7 +80,7 @@ FRAME_VIEW = ("instances", "instances_running", "vcpus", "memory_gib", "volumes"
 TOP = 15
 
 
-def inventory(client: Client, orgs: Any = None, by: Any = ("organization", "environment"),
+def inventory(client: Client, orgs: Any = None, *, by: Any = ("organization", "environment"),
               **crawl: Any) -> Report:
     """Resources per group of ``by`` and per organization rolled up the tree, as a :class:`Report`.
 

@@ -25,3 +25,14 @@ def test_sample_exports_have_the_report_columns(reports, name):
     assert list(sample.columns) == list(reports[name].frame.columns)
     assert len(sample) > 0
     assert f"{name}-sample.csv" in (ROOT / "data" / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["inventory", "capacity", "audit"])
+def test_report_functions_take_client_and_orgs_positionally_and_the_rest_by_keyword(name):
+    import inspect
+
+    import cloudmc_frames as cmf
+
+    params = inspect.signature(getattr(cmf.reports, name)).parameters.values()
+    positional = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional == ["client", "orgs"]
