@@ -76,6 +76,7 @@ def organizations(client: Client, *, include_deleted: bool = False, fresh: bool 
         _record(client, call_id, "organizations", scope, 0, False, _since(started), error)
         raise
     _record(client, call_id, "organizations", scope, len(frame), from_cache, _since(started), None)
+    client.flush()
     return frame
 
 
@@ -97,10 +98,11 @@ def sub_organizations(client: Client, org_id: str, recursive: bool = True, *,
     return tree[tree["path"].str.startswith(path + "/")].reset_index(drop=True)
 
 
-def _organization_tree(client: Client, include_deleted: bool, fresh: bool) -> tuple[pd.DataFrame, bool]:
+def _organization_tree(client: Client, include_deleted: bool, fresh: bool,
+                       deadline: float | None = None) -> tuple[pd.DataFrame, bool]:
     """The visible tree in path order, and whether it came from the cache."""
     params = {"include_deleted": True} if include_deleted else None
-    listing = client.list("/organizations", params, fresh=fresh)
+    listing = client.list("/organizations", params, fresh=fresh, deadline=deadline)
     frame = build_frame("organizations", [({}, listing.records)])
     if frame["id"].isna().any() or frame["id"].duplicated().any():
         raise ResponseFormatError("the organization list has missing or repeated ids")
@@ -348,6 +350,7 @@ def _crawl(client: Client, accessor: str, scopes: Sequence[Scope],
             if options.errors == "raise":
                 pool.shutdown(cancel_futures=True)
                 raise error
+    client.flush()  # the replies of this call are in the cache storage when it returns
     if failed:
         summary = ", ".join(f"{n} {status}" for status, n in sorted(failed.items()))
         log.warning("%s: %d of %d scopes failed (%s); rows from them are missing, see "
@@ -415,7 +418,7 @@ def _status_of(error: CloudMCError) -> str:
 
 def _select(client: Client, orgs: Any, options: _Options) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The visible tree (deleted included) and the organizations ``orgs`` selects from it."""
-    tree, _ = _organization_tree(client, True, options.fresh)
+    tree, _ = _organization_tree(client, True, options.fresh, options.deadline)
     return tree, select_organizations(tree, orgs)
 
 

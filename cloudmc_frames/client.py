@@ -20,16 +20,19 @@ keys never share an entry. On top, parsed pages are kept in memory for the life 
 
 from __future__ import annotations
 
+import atexit
 import email.utils
 import hashlib
 import json
 import logging
 import os
+import queue
 import random
 import re
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +41,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from requests_cache import DO_NOT_CACHE, CachedSession
+from requests_cache import DO_NOT_CACHE, CachedResponse, CachedSession, SQLiteCache
+from requests_cache.cache_keys import redact_response
 from requests_cache.policy.settings import DEFAULT_IGNORED_PARAMS
 
 from ._version import __version__
@@ -98,17 +102,20 @@ def credential_fingerprint(endpoint: str, api_key: str) -> str:
     return hashlib.sha256(material).hexdigest()[:32]
 
 
-def listing_scope(path: str, org_id: str | None) -> str:
-    """What a listing belongs to, for invalidation: ``services/<code>/<env>@<org>`` or the collection.
+def listing_scope(path: str) -> str:
+    """What a listing belongs to, for invalidation: ``services/<code>/<env>`` or the collection.
 
-    >>> listing_scope("/services/compute-qc/prod/instances", "o1")
-    'services/compute-qc/prod@o1'
-    >>> listing_scope("/users/u1", None)
+    Environment names repeat across organizations, so a write in one ``prod`` also forgets the
+    other organizations' ``prod`` listings: a few extra fetches, never a stale one.
+
+    >>> listing_scope("/services/compute-qc/prod/instances/i-1")
+    'services/compute-qc/prod'
+    >>> listing_scope("/users/u1")
     'users'
     """
     parts = [p for p in path.split("/") if p]
     if len(parts) >= 3 and parts[0] == "services" and parts[1] != "connections":
-        return f"services/{parts[1]}/{parts[2]}@{org_id or ''}"
+        return f"services/{parts[1]}/{parts[2]}"
     return "/".join(parts[:2]) if parts[:1] == ["services"] else (parts[0] if parts else "")
 
 
@@ -232,7 +239,7 @@ class Client:
         """GET ``path`` and return the whole :class:`Reply` (payload, from_cache, attempts)."""
         url, query = self._url(path), _query(params, org_id)
         key = (url, tuple(sorted(query.items())))
-        scope = listing_scope(path, org_id)
+        scope = listing_scope(path)
         cacheable = not path.startswith(TASKS_PATH)
         if cacheable and not fresh:
             hit = self._memory.get(scope, key, time.time())
@@ -358,7 +365,7 @@ class Client:
     def _write(self, method: str, path: str, body: Any, params: dict | None,
                org_id: str | None) -> Task | Any:
         url, query = self._url(path), _query(params, org_id)
-        scope = listing_scope(path, org_id)
+        scope = listing_scope(path)
         reply, _ = self._send(method, url, query, body, fresh=True, deadline=None)
         self.invalidate(scope)
         if reply.payload is None:
@@ -493,17 +500,11 @@ class Client:
             "key_fn": self._cache_key,
             "stale_if_error": s.offline,
         }
-        name = "cloudmc-frames-v1"
-        if s.cache_backend in ("sqlite", "filesystem"):
-            s.cache_path.parent.mkdir(parents=True, exist_ok=True)
-            name = str(s.cache_path)
-        if s.cache_backend == "sqlite":
-            options.update(wal=True, busy_timeout=30_000)
         try:
-            session = CachedSession(name, **options)
+            session = self._cached_session(options)
         except sqlite3.DatabaseError as exc:
             self._discard_cache_files(exc)
-            session = CachedSession(name, **options)
+            session = self._cached_session(options)
         except (ValueError, ImportError, KeyError) as exc:
             raise ConfigError(f"cache_backend {s.cache_backend!r} is not usable: {exc}") from None
         session.headers.update({API_KEY_HEADER: self._key.reveal(), "User-Agent": USER_AGENT,
@@ -513,6 +514,16 @@ class Client:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
+
+    def _cached_session(self, options: dict[str, Any]) -> CachedSession:
+        s = self.settings
+        if s.cache_backend in ("sqlite", "filesystem"):
+            s.cache_path.parent.mkdir(parents=True, exist_ok=True)
+        if s.cache_backend == "sqlite":
+            backend = _DeferredSQLiteCache(str(s.cache_path), wal=True, busy_timeout=30_000)
+            return CachedSession(**{**options, "backend": backend})
+        name = str(s.cache_path) if s.cache_backend == "filesystem" else "cloudmc-frames-v1"
+        return CachedSession(name, **options)
 
     def _cache_key(self, request: requests.PreparedRequest, **kwargs: Any) -> str:
         """``credential fingerprint + listing scope + request``, hex only (SQLite needs that).
@@ -524,11 +535,18 @@ class Client:
         parts = urlsplit(request.url or "")
         query = sorted(parse_qsl(parts.query, keep_blank_values=True))
         path = parts.path.split(API_PREFIX, 1)[-1]
-        scope = listing_scope(path, dict(query).get("org_id"))
+        scope = listing_scope(path)
         text = f"{request.method} {parts.scheme}://{parts.netloc}{parts.path}?{urlencode(query)}"
         return self.fingerprint + _scope_tag(scope) + hashlib.sha256(text.encode()).hexdigest()[:32]
 
+    def flush(self) -> None:
+        """Wait until every reply fetched so far is written to the cache storage."""
+        flush = getattr(self._session.cache, "flush", None)
+        if flush is not None:
+            flush()
+
     def _delete_cached(self, prefix: str) -> int:
+        self.flush()
         cache = self._session.cache
         keys = [k for k in list(cache.responses.keys()) if str(k).startswith(prefix)]
         if keys:
@@ -565,6 +583,89 @@ class Client:
             text = json.dumps(error.context, default=str)
             if self._key.reveal() in text:
                 error.context = json.loads(self._key.scrub(text))
+
+
+class _DeferredSQLiteCache(SQLiteCache):
+    """requests-cache's SQLite backend, with its writes moved to one background thread.
+
+    A crawl's threads then spend their time on the network instead of on serializing and
+    committing replies one by one; the writer commits them in batches. A reply still waiting
+    to be written is answered from the queue; ``flush()`` (called when an accessor returns, on
+    ``delete`` and on ``close``) waits until everything is on disk.
+    """
+
+    BATCH = 200
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending: dict[str, Any] = {}
+        self._pending_lock = threading.Lock()
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        atexit.register(_flush_if_alive, weakref.ref(self))
+
+    def save_response(self, response: requests.Response, cache_key: str | None = None,
+                      expires: Any = None) -> None:
+        key = cache_key or self.create_key(response.request)
+        cached = CachedResponse.from_response(response, expires=expires)
+        cached = redact_response(cached, self._settings.ignored_parameters)
+        with self._pending_lock:
+            self._pending[key] = cached
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._write_forever, daemon=True,
+                                                name="cloudmc-frames-cache-writer")
+                self._writer.start()
+        self._queue.put(key)
+
+    def get_response(self, key: str, default: Any = None) -> Any:
+        with self._pending_lock:
+            cached = self._pending.get(key)
+        return cached if cached is not None else super().get_response(key, default)
+
+    def delete(self, *keys: str, **kwargs: Any) -> None:
+        self.flush()
+        super().delete(*keys, **kwargs)
+
+    def flush(self) -> None:
+        self._queue.join()
+
+    def close(self) -> None:
+        self.flush()
+        super().close()
+
+    def _write_forever(self) -> None:
+        while True:
+            keys = [self._queue.get()]
+            while len(keys) < self.BATCH:
+                try:
+                    keys.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._write(keys)
+            finally:
+                for _ in keys:
+                    self._queue.task_done()
+
+    def _write(self, keys: list[str]) -> None:
+        with self._pending_lock:
+            batch = {key: self._pending[key] for key in keys if key in self._pending}
+        try:
+            with self.responses.bulk_commit():
+                for key, cached in batch.items():
+                    self.responses[key] = cached
+        except sqlite3.Error as exc:  # the cache is best effort: a lost write is refetched
+            log.warning("could not write %d replies to the HTTP cache: %s", len(batch), exc)
+        with self._pending_lock:
+            for key, cached in batch.items():
+                if self._pending.get(key) is cached:
+                    del self._pending[key]
+
+
+def _flush_if_alive(ref: weakref.ReferenceType) -> None:
+    cache = ref()
+    if cache is not None:
+        cache.flush()
 
 
 def _snapshot_environment(session: requests.Session, endpoint: str) -> None:

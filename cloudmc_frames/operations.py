@@ -71,7 +71,7 @@ def operate(client: Client, service_code: str, environment: str, entity_type: st
     check_operation(entity_type, operation)
     path = item_path(service_code, environment, entity_type, id)
     reply = client.post(path, _body(body), params={"operation": operation},
-                        org_id=_org_or_own(client, org_id))
+                        org_id=org_id)
     return _task(reply, client, path)
 
 
@@ -86,7 +86,7 @@ def create(client: Client, service_code: str, environment: str, entity_type: str
     if not body:
         raise ConfigError(f"create needs a body with the new {entity_type} fields, got {body!r}")
     path = collection_path(service_code, environment, entity_type)
-    return _task(client.post(path, dict(body), org_id=_org_or_own(client, org_id)), client, path)
+    return _task(client.post(path, dict(body), org_id=org_id), client, path)
 
 
 def delete(client: Client, service_code: str, environment: str, entity_type: str, id: str, *,
@@ -98,7 +98,7 @@ def delete(client: Client, service_code: str, environment: str, entity_type: str
     _check_scope(client, service_code, environment, entity_type, body, org_id)
     _check_text("id", id)
     path = item_path(service_code, environment, entity_type, id)
-    reply = client.delete(path, _body(body), org_id=_org_or_own(client, org_id))
+    reply = client.delete(path, _body(body), org_id=org_id)
     return _task(reply, client, path)
 
 
@@ -125,18 +125,6 @@ def _task(reply: Any, client: Client, path: str) -> Task:
 
 def _body(body: Mapping[str, Any] | None) -> dict | None:
     return None if body is None else dict(body)
-
-
-def _org_or_own(client: Client, org_id: str | None) -> str | None:
-    """``org_id``, or the key's own organization (the top of its visible tree) when None.
-
-    Sending it explicitly makes the write invalidate the same cache scope the accessors read.
-    """
-    if org_id is not None:
-        return org_id
-    tree = accessors.organizations(client)
-    top = tree.loc[tree["depth"] == 0, "id"]
-    return str(top.iloc[0]) if len(top) == 1 else None
 
 
 def _check_scope(client: Any, service_code: Any, environment: Any, entity_type: Any, body: Any,
@@ -413,7 +401,7 @@ def tasks_from_outcomes(client: Client, outcomes: pd.DataFrame) -> list[Task]:
     tasks = []
     for row in outcomes.dropna(subset=["task_id"]).itertuples(index=False):
         path = collection_path(row.service_code, row.environment_name, row.entity_type)
-        tasks.append(Task.from_id(row.task_id, client, scope=listing_scope(path, row.organization_id)))
+        tasks.append(Task.from_id(row.task_id, client, scope=listing_scope(path)))
     return tasks
 
 

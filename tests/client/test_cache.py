@@ -31,6 +31,7 @@ def test_repeat_call_is_served_from_memory_then_sqlite(server, make_client):
     assert first.get("/users", org_id="o1")["user"] == "alice"
     assert first.get("/users", org_id="o1")["user"] == "alice"
     assert first.stats["memory_hits"] == 1
+    first.flush()  # writes happen in the background; flush() waits for them
     second = make_client()  # same key and folder: the SQLite layer answers
     reply = second.get_reply("/users", org_id="o1")
     assert reply.from_cache and reply.data["user"] == "alice"
@@ -45,6 +46,7 @@ def test_fresh_really_refetches_and_updates_the_cache(server, make_client):
     client = make_client()
     assert client.get("/users") == 1
     assert client.get("/users", fresh=True) == 2
+    client.flush()
     assert client.get("/users") == 2 and make_client().get("/users") == 2
     assert server.hits["/api/v2/users"] == 2
 
@@ -86,6 +88,7 @@ def test_two_keys_never_share_an_entry(server, make_client):
     alice, bob = make_client(), make_client(key=OTHER_KEY)
     assert alice.get("/users")["user"] == "alice"
     assert bob.get("/users")["user"] == "bob"
+    alice.flush(), bob.flush()
     assert make_client(key=OTHER_KEY).get("/users")["user"] == "bob"
     assert make_client().get("/users")["user"] == "alice"
     assert server.hits["/api/v2/users"] == 2
@@ -110,6 +113,7 @@ def test_a_write_invalidates_the_listings_of_its_scope(server, make_client):
     client.get("/users")
     client.post("/services/c/prod/instances/i1", params={"operation": "stop"}, org_id="o1")
     client.get("/services/c/prod/instances", org_id="o1")
+    client.flush()
     make_client().get("/services/c/prod/instances", org_id="o1")
     client.get("/users")
     assert server.hits["/api/v2/services/c/prod/instances"] == 2
@@ -120,6 +124,7 @@ def test_clear_cache_forgets_only_this_key(server, make_client):
     server.route("/users", whoami)
     alice, bob = make_client(), make_client(key=OTHER_KEY)
     alice.get("/users"), bob.get("/users")
+    bob.flush()
     assert alice.clear_cache() == 1
     make_client().get("/users")
     make_client(key=OTHER_KEY).get("/users")
@@ -128,12 +133,15 @@ def test_clear_cache_forgets_only_this_key(server, make_client):
 
 def test_a_corrupted_cache_file_is_rebuilt_with_one_warning(server, make_client, tmp_path, caplog):
     server.route("/users", whoami)
-    make_client().get("/users")
+    writer = make_client()
+    writer.get("/users")
+    writer.close()
     for path in cache_files(tmp_path):
         path.write_bytes(b"this is not a database" * 100)
     with caplog.at_level(logging.WARNING, logger="cloudmc_frames"):
         client = make_client()
         assert client.get("/users")["user"] == "alice"
+        client.flush()
         assert make_client().get("/users")["user"] == "alice"
     warnings = [r for r in caplog.records if "unreadable" in r.getMessage()]
     assert len(warnings) == 1
