@@ -18,6 +18,7 @@ from typing import Any
 from ._version import __version__
 from .accessors import (
     activity_log,
+    environment_members,
     environments,
     instances,
     organizations,
@@ -86,6 +87,7 @@ __all__ = [
     "connect",
     "create",
     "delete",
+    "environment_members",
     "environments",
     "instances",
     "operate",

@@ -164,12 +164,34 @@ def environments(client: Client, orgs: Any = None, *, errors: str = "collect", *
     return _environment_frame(client, "environments", tree, selected, options)
 
 
+def environment_members(client: Client, orgs: Any = None, *, environment: Any = None,
+                        errors: str = "collect", **crawl: Any) -> pd.DataFrame:
+    """Who belongs to each environment of the selected organizations, with which role.
+
+    One row per membership (``GET /environments/:id/members``); ``environment`` narrows the
+    environments by name (a name or a list).
+
+    >>> cmf.environment_members(client)[["environment_name", "user_user_name", "role_name"]]  # doctest: +SKIP
+    """
+    options = _crawl_options(client, errors, crawl)
+    tree, selected = _select(client, orgs, options)
+    envs = _filter_environments(_environment_frame(client, "environment_members", tree, selected,
+                                                   options), None, environment)
+    scopes = [Scope(_text(e.organization_id), _text(e.organization_name), _text(e.organization_path),
+                    e.id, e.name, entity="environment_members",
+                    path=f"/environments/{quote(str(e.id), safe='')}/members")
+              for e in envs.itertuples(index=False)]
+    results = _crawl(client, "environment_members", scopes, options)
+    return build_frame("environment_members",
+                       [(s.context(environment=True), recs) for s, recs in results])
+
+
 def service_connections(client: Client, orgs: Any = None, *, errors: str = "collect",
                         **crawl: Any) -> pd.DataFrame:
     """One row per (organization, service connection it may use): code, type, owner, state."""
     options = _crawl_options(client, errors, crawl)
     tree, selected = _select(client, orgs, options)
-    details = _connection_details(client, "service_connections", selected, options)
+    details = _connection_details(client, "service_connections", _connection_refs(selected), options)
     rename = {"organization_id": "owner_organization_id",
               "organization_name": "owner_organization_name"}
     chunks = []
@@ -236,17 +258,21 @@ def resources(client: Client, entity_type: str, *, service_code: Any = None, env
     tree, selected = _select(client, orgs, options)
     envs = _environment_frame(client, "resources", tree, selected, options)
     envs = _filter_environments(envs, service_code, environment)
-    scopes = []
-    for env in envs.itertuples(index=False):
-        entity = catalog.provider_entity(entity_type, _text(env.connection_type))
-        if entity is None or not isinstance(env.service_code, str):
-            continue
-        path = f"/services/{quote(env.service_code, safe='')}/{quote(env.name, safe='')}/{entity}"
-        scopes.append(Scope(_text(env.organization_id), _text(env.organization_name),
-                            _text(env.organization_path), env.id, env.name, env.service_code,
-                            _text(env.connection_type), entity_type, path))
+    scopes = [scope for env in envs.itertuples(index=False)
+              if (scope := _resource_scope(env, entity_type)) is not None]
     results = _crawl(client, "resources", scopes, options)
     return build_frame(entity_type, [(s.context(service=True), recs) for s, recs in results], service=True)
+
+
+def _resource_scope(env: Any, entity_type: str) -> Scope | None:
+    """Where an environment's ``entity_type`` lives; None when its provider has no such entity."""
+    code, kind = _text(env.service_code), _text(env.connection_type)
+    entity = catalog.provider_entity(entity_type, kind)
+    if entity is None:
+        return None
+    path = f"/services/{quote(code, safe='')}/{quote(env.name, safe='')}/{entity}" if code else ""
+    return Scope(_text(env.organization_id), _text(env.organization_name), _text(env.organization_path),
+                 env.id, env.name, code, kind, entity_type, path)
 
 
 def instances(client: Client, **kw: Any) -> pd.DataFrame:
@@ -277,12 +303,14 @@ class Scope:
     params: dict | None = field(default=None, compare=False)
     single: bool = False  # GET of one object (``{"data": {...}}``) rather than a list
 
-    def context(self, service: bool = False) -> dict:
+    def context(self, service: bool = False, environment: bool = False) -> dict:
+        """Context columns for this scope's rows: the organization, then its environment."""
         ctx = {"organization_id": self.organization_id, "organization_name": self.organization_name,
                "organization_path": self.organization_path}
         if service:
-            ctx.update(service_code=self.service_code, connection_type=self.connection_type,
-                       environment_id=self.environment_id, environment_name=self.environment_name)
+            ctx.update(service_code=self.service_code, connection_type=self.connection_type)
+        if service or environment:
+            ctx.update(environment_id=self.environment_id, environment_name=self.environment_name)
         return ctx
 
 
@@ -365,6 +393,12 @@ def _read_scope(client: Client, scope: Scope, options: _Options):
     if options.deadline is not None and time.monotonic() >= options.deadline:
         error = CrawlTimeoutError("not read: the call's timeout ran out before this scope started",
                                   url=client.settings.endpoint + scope.path)
+        return scope, None, False, 0.0, error
+    if not scope.path:
+        error = NotFoundError(
+            f"environment {scope.environment_name!r} uses a service connection this key cannot "
+            f"read, so its {scope.entity} were not read",
+            hint="Use a key that can read the organization's service connections")
         return scope, None, False, 0.0, error
     try:
         records, from_cache = _fetch(client, scope, options)
@@ -472,24 +506,37 @@ def _no_match_message(item: str, paths: list[str]) -> str:
 
 def _environment_frame(client: Client, accessor: str, tree: pd.DataFrame, selected: pd.DataFrame,
                        options: _Options) -> pd.DataFrame:
+    """Environments of the selected organizations, each with its connection's code and type."""
     scopes = [Scope(*_org_triple(o), entity="environments", path="/environments")
               for o in selected.itertuples(index=False)]
     results = _crawl(client, accessor, scopes, options)
-    connections = _connection_details(client, accessor, selected, options)
+    refs = _connection_refs(selected)
+    for scope, records in results:  # an environment may use a connection its org no longer lists
+        for env in records:
+            cid = (env.get("serviceConnection") or {}).get("id")
+            refs.setdefault(cid, (scope, {"id": cid}))
+    connections = _connection_details(client, accessor, refs, options)
     chunks = [(s.context(), [_with_connection(r, connections) for r in recs]) for s, recs in results]
     return build_frame("environments", chunks)
 
 
-def _connection_details(client: Client, accessor: str, selected: pd.DataFrame,
-                        options: _Options) -> dict[str, dict]:
-    """``id -> connection record`` for every connection the selected organizations may use."""
-    refs = {}
+def _connection_refs(selected: pd.DataFrame) -> dict[str, tuple[Any, dict]]:
+    """``connection id -> (first organization listing it, its reference)``."""
+    refs: dict[str, tuple[Any, dict]] = {}
     for org in selected.itertuples(index=False):
+        scope = Scope(*_org_triple(org))
         for ref in _refs(org.service_connections):
-            refs.setdefault(ref.get("id"), (org, ref))
-    scopes = [Scope(*_org_triple(org), entity="service_connections", single=True,
+            refs.setdefault(ref.get("id"), (scope, ref))
+    return refs
+
+
+def _connection_details(client: Client, accessor: str, refs: dict[str, tuple[Any, dict]],
+                        options: _Options) -> dict[str, dict]:
+    """``id -> connection record`` (``GET /services/connections/:id``) for every referenced id."""
+    scopes = [Scope(scope.organization_id, scope.organization_name, scope.organization_path,
+                    entity="service_connections", single=True,
                     path=f"/services/connections/{quote(str(cid), safe='')}")
-              for cid, (org, _) in refs.items() if cid]
+              for cid, (scope, _) in refs.items() if cid]
     details = {}
     for _, records in _crawl(client, accessor, scopes, options):
         details.update({r.get("id"): r for r in records})

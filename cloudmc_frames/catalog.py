@@ -79,6 +79,8 @@ ORG_CONTEXT = {"organization_id": "string", "organization_name": "string",
 SERVICE_CONTEXT = {**ORG_CONTEXT, "service_code": "category", "connection_type": "category",
                    "environment_id": "string", "environment_name": "string"}
 
+ENV_CONTEXT = {**ORG_CONTEXT, "environment_id": "string", "environment_name": "string"}
+
 SCHEMAS: dict[str, dict[str, str]] = {
     "organizations": {
         "id": "string", "name": "string", "path": "string", "depth": "Int64",
@@ -111,6 +113,13 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "deleted": "boolean", "service_connection_id": "string",
         "service_connection_name": "string", "default_role_id": "string",
         "default_role_name": "category",
+    },
+    "environment_members": {
+        **ENV_CONTEXT, "id": "string", "user_id": "string", "user_user_name": "string",
+        "user_first_name": "string", "user_last_name": "string", "user_email": "string",
+        "role_id": "string", "role_name": "category", "state": "category",
+        "scope_qualifier": "category", "metadata_membership": "category",
+        "creation_date": "datetime",
     },
     "service_connections": {
         **ORG_CONTEXT, "state": "category", "id": "string", "service_code": "category",

@@ -31,7 +31,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from itertools import chain, repeat
+from itertools import chain, repeat, takewhile
 from typing import Any
 
 import numpy as np
@@ -75,8 +75,9 @@ def build_frame(entity: str, chunks: Iterable[Chunk], *, service: bool = False,
     chunks = [(ctx, recs) for ctx, recs in chunks]
     schema = schema_of(entity, service=service)
     records = list(chain.from_iterable(recs for _, recs in chunks))
-    context = catalog.SERVICE_CONTEXT if service else catalog.ORG_CONTEXT
-    context_names = [c for c in context if c in schema] or _context_names(chunks)
+    given = _context_names(chunks)
+    leading = list(takewhile(catalog.SERVICE_CONTEXT.__contains__, schema))
+    context_names = [c for c in leading if c in given] if chunks and leading else leading or given
     columns: dict[str, list] = {name: _repeat(chunks, name) for name in context_names}
     for name, values in _flatten(records, rename or {}).items():
         if name not in columns:

@@ -65,7 +65,7 @@ def gather(source: Crawl, now: pd.Timestamp) -> AuditData:
     quotas = source.read(accessors.quotas)
     return AuditData(
         now=now, organizations=source.orgs, users=source.read(accessors.users), environments=envs,
-        members=source.members(live_envs),
+        members=source.members(sorted(live_orgs)),
         instances=vms.assign(state_class=state_class(vms["power_state"], vms["connection_type"])),
         volumes=vols, snapshots=source.read(accessors.resources, "snapshots"),
         public_ips=source.read(accessors.resources, "publicipaddresses"), quotas=quotas,

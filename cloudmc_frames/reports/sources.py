@@ -14,18 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 import pandas as pd
 
 from .. import accessors
 from ..client import Client
 from ..errors import ConfigError
-from ..frames import build_frame, coverage_frame, issues_frame
+from ..frames import coverage_frame, issues_frame
 
 CRAWL_OPTIONS = ("max_workers", "progress", "fresh", "timeout")
-MEMBER_CONTEXT = ("organization_id", "organization_name", "organization_path",
-                  "environment_id", "environment_name")
 
 
 class Crawl:
@@ -57,9 +54,9 @@ class Crawl:
         """``accessor(client, *args, orgs=<selection>, **options)``."""
         return accessor(self.client, *args, orgs=self.orgs, **self.options)
 
-    def members(self, environments: pd.DataFrame) -> pd.DataFrame:
-        """Members of each environment (``GET /environments/:id/members``), one row per binding."""
-        return environment_members(self.client, environments, **self.options)
+    def members(self, orgs: Any) -> pd.DataFrame:
+        """Members of each live environment of ``orgs`` (ids), one row per binding."""
+        return accessors.environment_members(self.client, orgs=orgs, **self.options)
 
     def issues(self) -> pd.DataFrame:
         """Issues added since this crawl started."""
@@ -75,26 +72,3 @@ class Crawl:
         deleted = int(self.orgs["deleted"].fillna(False).sum())
         extra = f", {deleted} of them deleted" if deleted else ""
         return f"{count} organization{'s' if count != 1 else ''} ({self._which}{extra})"
-
-
-def environment_members(client: Client, environments: pd.DataFrame, **crawl: Any) -> pd.DataFrame:
-    """Members of the given environments, read through the accessors' fan-out.
-
-    Failures become issues and every environment gets a coverage row, as for any accessor.
-    (This reader belongs in ``accessors.py`` as ``cmf.environment_members``; it lives here
-    until that module grows one.)
-    """
-    options = accessors._crawl_options(client, "collect", crawl)
-    scopes = [accessors.Scope(env.organization_id, env.organization_name, env.organization_path,
-                              env.id, env.name, entity="environment_members",
-                              path=f"/environments/{quote(str(env.id), safe='')}/members")
-              for env in environments.itertuples(index=False)]
-    results = accessors._crawl(client, "environment_members", scopes, options)
-    chunks = [(dict(zip(MEMBER_CONTEXT, (s.organization_id, s.organization_name, s.organization_path,
-                                         s.environment_id, s.environment_name))), recs)
-              for s, recs in results]
-    frame = build_frame("environment_members", chunks)
-    for name in (*MEMBER_CONTEXT, "user_id", "user_user_name", "role_name"):
-        if name not in frame:
-            frame[name] = pd.array([None] * len(frame), dtype="string")
-    return frame

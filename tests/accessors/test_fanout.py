@@ -169,3 +169,36 @@ def test_orgs_selection_forms(sb, orgs_arg):
     assert set(got["organization_id"]) <= set(below["id"])
     assert set(client.coverage.query("accessor == 'environments' and entity == 'environments'")
                ["organization_id"].iloc[-len(below):]) == set(below["id"])
+
+
+def test_unreadable_connections_are_reported_and_nothing_is_skipped_silently(fresh_sandbox):
+    sb = fresh_sandbox
+    sb.faults.add(FaultRule("status", path="/services/connections/*", status=403))
+    client = sb.client()
+    vms = cmf.instances(client)
+    assert sorted(map(tuple, vms[["organization_id", "environment_name", "id"]].astype(object).values)) \
+        == expected_resources(sb.store, sb.api_key)
+    assert set(client.issues["entity"].astype(str)) == {"service_connections"}
+    vols = cmf.volumes(client)  # GCP calls them disks: without the connection type that is unknown
+    live = set(sb.store.visible_org_ids(sb.api_key))
+    gcp_envs = {(e["organization"]["id"], e["name"]) for e in sb.store.environments.values()
+                if sb.store.connections[e["serviceConnection"]["id"]]["type"] == "gcp"
+                and e["organization"]["id"] in live}
+    read = {(r.organization_id, r.environment) for r in client.coverage.itertuples()
+            if r.accessor == "resources" and r.entity == "volumes"}
+    assert gcp_envs <= read  # every environment has a coverage row ...
+    failed = client.issues.query("entity == 'volumes'")
+    assert {(r.organization_id, r.environment) for r in failed.itertuples()} == gcp_envs  # ... and says why
+    assert len(vols) == len(expected_resources(sb.store, sb.api_key, ("volumes",)))
+
+
+def test_environment_members(sb, client):
+    members = cmf.environment_members(client)
+    store = sb.store
+    live = {e["id"] for e in store.environments.values()
+            if e["organization"]["id"] in set(visible := store.visible_org_ids(sb.api_key))}
+    expected = sorted((env_id, m["id"]) for env_id, ms in store.members.items() if env_id in live for m in ms)
+    assert sorted(zip(members["environment_id"].astype(object), members["id"].astype(object))) == expected
+    assert list(members.columns[:5]) == ["organization_id", "organization_name", "organization_path",
+                                         "environment_id", "environment_name"]
+    assert members["role_name"].dtype == "category" and visible
