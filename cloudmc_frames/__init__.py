@@ -59,15 +59,15 @@ from .tasks import Task
 _LAZY_MODULES = ("reports", "widgets")
 
 __all__ = [
-    "COVERAGE_COLUMNS",
-    "ISSUE_COLUMNS",
     "ApiError",
     "AuthenticationError",
+    "COVERAGE_COLUMNS",
     "CacheMissError",
     "Client",
     "CloudMCError",
     "ConfigError",
     "CrawlTimeoutError",
+    "ISSUE_COLUMNS",
     "MethodNotAllowedError",
     "NotFoundError",
     "PermissionDeniedError",

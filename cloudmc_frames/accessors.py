@@ -80,7 +80,7 @@ def organizations(client: Client, *, include_deleted: bool = False, fresh: bool 
     return frame
 
 
-def sub_organizations(client: Client, org_id: str, recursive: bool = True, *,
+def sub_organizations(client: Client, org_id: str, *, recursive: bool = True,
                       include_deleted: bool = False, fresh: bool = False) -> pd.DataFrame:
     """The organizations below ``org_id`` (all descendants, or only children with recursive=False).
 

@@ -1,0 +1,71 @@
+"""The public surface: ``cmf.__all__`` sorted and complete, keyword-only options, docstrings."""
+
+import inspect
+
+import cloudmc_frames as cmf
+
+# cmf.operate/create/delete keep the order of the URL they write to, as the API documents it
+# (client, service_code, environment, entity_type, id, operation); every option is keyword-only.
+URL_ORDER = {"operate", "create", "delete", "operate_many"}
+
+
+def public_functions():
+    return {name: getattr(cmf, name) for name in cmf.__all__ if inspect.isfunction(getattr(cmf, name))}
+
+
+def test_all_is_sorted_and_complete():
+    assert cmf.__all__ == sorted(cmf.__all__)
+    exported = {name for name, value in vars(cmf).items()
+                if not name.startswith("_") and not inspect.ismodule(value)
+                and name not in ("annotations",)}
+    assert exported - {"importlib", "Any"} <= set(cmf.__all__) | {"__version__"}
+    for name in cmf.__all__:
+        assert hasattr(cmf, name), name
+
+
+def test_public_functions_take_at_most_two_positional_parameters():
+    for name, func in public_functions().items():
+        positional = [p for p in inspect.signature(func).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        limit = 6 if name in URL_ORDER else 2
+        assert len(positional) <= limit, f"{name} takes {len(positional)} positional parameters"
+
+
+def test_public_functions_have_a_one_line_summary():
+    for name, func in public_functions().items():
+        doc = inspect.getdoc(func) or ""
+        assert doc and doc.splitlines()[0].endswith((".", ":", ")")), name
+
+
+def test_lazy_submodules():
+    assert cmf.reports.inventory and cmf.widgets.OperationForm
+    try:
+        cmf.nonexistent
+    except AttributeError as exc:
+        assert "nonexistent" in str(exc)
+    else:
+        raise AssertionError("unknown attribute did not raise")
+
+
+def test_version_matches_the_distribution():
+    from importlib.metadata import version
+    assert cmf.__version__ == version("cloudmc-frames") == "0.1.0"
+
+
+def test_one_owner_per_dependency():
+    """requests only in client.py; ipywidgets only in widgets/; matplotlib/tabulate only in reports/
+    (frames.py may use DataFrame.to_markdown); the sandbox imports nothing of ours."""
+    import pathlib
+    import re
+    root = pathlib.Path(cmf.__file__).parent
+    owners = {"requests": r"^client\.py$", "requests_cache": r"^client\.py$",
+              "ipywidgets": r"^widgets/", "matplotlib": r"^reports/", "tabulate": r"^reports/"}
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        text = path.read_text()
+        for lib, allowed in owners.items():
+            if re.search(rf"^\s*(import|from) {lib}\b", text, re.M):
+                assert re.match(allowed, rel), f"{rel} imports {lib}"
+        if rel.startswith("sandbox/"):
+            assert not re.search(r"^\s*(from|import) cloudmc_frames(?!\.sandbox)", text, re.M), rel
+            assert not re.search(r"^\s*from \.\.", text, re.M), rel
