@@ -29,6 +29,7 @@ import os
 import queue
 import random
 import re
+import socket
 import sqlite3
 import threading
 import time
@@ -51,6 +52,7 @@ from .errors import (
     CacheMissError,
     CloudMCError,
     ConfigError,
+    CrawlTimeoutError,
     RateLimitError,
     RequestTimeout,
     ResponseFormatError,
@@ -420,14 +422,24 @@ class Client:
         elif method == "GET" and fresh:
             kwargs["force_refresh"] = True
         full_url = f"{url}?{urlencode(query)}" if query else url
+        watchdog = _Watchdog(deadline, self._clock) if deadline is not None else None
+        if watchdog is not None:
+            kwargs["hooks"] = {"response": watchdog.arm}
         try:
             response = self._request(method, url, kwargs)
         except requests.Timeout:
+            if deadline is not None and self._clock() >= deadline - 0.01:
+                raise _out_of_time(method, full_url) from None
             raise RequestTimeout(f"no answer within {kwargs['timeout'][1]:g} s",
                                  method=method, url=full_url) from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
+            if watchdog is not None and watchdog.fired:
+                raise _out_of_time(method, full_url) from None
             raise _transport_error(exc, method, full_url) from None
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
         self._count("cache_hits" if getattr(response, "from_cache", False) else "sent")
         return response
 
@@ -666,6 +678,54 @@ def _flush_if_alive(ref: weakref.ReferenceType) -> None:
     cache = ref()
     if cache is not None:
         cache.flush()
+
+
+class _Watchdog:
+    """Cuts a reply's connection when the call's deadline passes while its body still arrives.
+
+    The read timeout bounds each read, not a body that keeps trickling in; this bounds the whole
+    reply by the deadline (a crawl's ``timeout=``). Armed by a response hook, when the headers
+    are in and the body is about to be read; one short-lived timer per deadline-bound request.
+    """
+
+    def __init__(self, deadline: float, clock: Callable[[], float]) -> None:
+        self.deadline, self.clock = deadline, clock
+        self.fired = False
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._done = False
+
+    def arm(self, response: requests.Response, **_: Any) -> requests.Response:
+        raw = getattr(response, "raw", None)
+        conn = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            with self._lock:
+                self._timer = threading.Timer(max(0.0, self.deadline - self.clock()), self._cut, (sock,))
+                self._timer.daemon = True
+                self._timer.start()
+        return response
+
+    def _cut(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._done = True
+            if self._timer is not None:
+                self._timer.cancel()
+
+
+def _out_of_time(method: str, url: str) -> CrawlTimeoutError:
+    return CrawlTimeoutError("the call's timeout ran out while waiting for this reply",
+                             method=method, url=url)
 
 
 def _snapshot_environment(session: requests.Session, endpoint: str) -> None:

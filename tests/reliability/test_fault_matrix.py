@@ -191,8 +191,8 @@ def test_a_crawl_whose_every_request_hangs_ends_within_its_timeout(accessor):
             getattr(cmf, accessor)(client, timeout=1.0)
         elapsed = time.monotonic() - started
     assert elapsed < 1.6, f"{accessor}(timeout=1.0) took {elapsed:.1f} s"
-    assert isinstance(info.value, cmf.RequestTimeout)
-    assert "timeout" in str(info.value)
+    assert isinstance(info.value, cmf.CrawlTimeoutError)
+    assert "/organizations" in str(info.value) and "larger timeout=" in str(info.value)
 
 
 def test_a_warm_crawl_whose_every_request_hangs_ends_on_time_and_accounts_for_every_scope():
@@ -215,3 +215,21 @@ def test_a_warm_crawl_whose_every_request_hangs_ends_on_time_and_accounts_for_ev
     assert set(read["status"].astype(str)) <= {"skipped", "error"}
     assert len(client.issues) == len(read)
     assert set(client.issues["exception"].astype(str)) <= {"CrawlTimeoutError", "RequestTimeout"}
+
+
+def test_replies_that_trickle_in_forever_do_not_outlast_the_timeout():
+    """A body that keeps arriving in small pieces never trips a read timeout (each read gets
+    bytes); the call's timeout= must still bound it."""
+    with cmf.sandbox(orgs=12, seed=2) as sb:
+        client = sb.client()
+        cmf.environments(client)  # tree and environments in memory: only resource reads remain
+        sb.faults.add(FaultRule("slow_body", latency_ms=6000))  # 20 pieces, one every 0.3 s
+        started = time.monotonic()
+        vms = cmf.instances(client, timeout=1.0)
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.6, f"instances(timeout=1.0) took {elapsed:.1f} s"
+    assert len(vms) == 0
+    issues = client.issues
+    assert len(issues) == len(client.coverage[client.coverage["entity"] == "instances"])
+    assert set(issues["exception"].astype(str)) <= {"CrawlTimeoutError"}
+    assert issues["message"].str.contains("timeout=").all()
