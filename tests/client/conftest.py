@@ -6,24 +6,10 @@ import pytest
 
 from cloudmc_frames.client import Client
 from cloudmc_frames.config import Settings
+from tests.support.fakes import FakeSleep
 from tests.support.scripted import ScriptedServer
 
 KEY = "k3y-" + "A1b2C3d4" * 5
-
-
-class FakeSleep:
-    """Records requested sleeps and advances a fake clock instead of sleeping."""
-
-    def __init__(self):
-        self.calls: list[float] = []
-        self.now = 1000.0
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
 
 
 @pytest.fixture

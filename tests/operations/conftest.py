@@ -11,6 +11,8 @@ import pytest
 import cloudmc_frames as cmf
 from cloudmc_frames.sandbox import quotas
 from cloudmc_frames.sandbox.store import Store
+from tests.support.fakes import FakeSleep
+from tests.support.scripted import ScriptedServer
 
 FAST = {"orgs": 3, "seed": 7, "task_delay": 0.05}
 POLL = 0.05  # first poll interval for waits in tests (the default is 1 s)
@@ -106,3 +108,15 @@ def picker(sb):
 def client(sb):
     with sb.client() as c:
         yield c
+
+
+@pytest.fixture
+def scripted():
+    """A scripted HTTP server for task edge cases the sandbox does not produce."""
+    with ScriptedServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def fake():
+    return FakeSleep()

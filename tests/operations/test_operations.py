@@ -7,10 +7,9 @@ import pytest
 
 import cloudmc_frames as cmf
 from cloudmc_frames import operations
-from cloudmc_frames.client import Client
-from cloudmc_frames.config import Settings
 from cloudmc_frames.tasks import Task
-from tests.support.scripted import Reply, ScriptedServer
+from tests.support.fakes import scripted_client as make_scripted_client
+from tests.support.scripted import Reply
 
 from .conftest import POLL, frame_of, posts, state_of
 
@@ -182,33 +181,9 @@ def test_operate_many_checks_its_arguments_before_sending(sb, client, change, kw
 
 # -- wait_many with a scripted server (fake sleep) -------------------------------------------------
 
-class FakeSleep:
-    def __init__(self):
-        self.calls, self.now = [], 100.0
-
-    def __call__(self, seconds):
-        self.calls.append(seconds)
-        self.now += seconds
-
-    def clock(self):
-        return self.now
-
-
-@pytest.fixture
-def scripted():
-    with ScriptedServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def fake():
-    return FakeSleep()
-
-
 @pytest.fixture
 def scripted_client(scripted, fake, tmp_path):
-    settings = Settings.from_options(scripted.endpoint, cache_backend="memory")
-    with Client(settings, KEY, sleep=fake, clock=fake.clock) as c:
+    with make_scripted_client(scripted.endpoint, KEY, fake) as c:
         yield c
 
 

@@ -5,29 +5,16 @@ from __future__ import annotations
 import pytest
 
 import cloudmc_frames as cmf
-from cloudmc_frames.client import Client
-from cloudmc_frames.config import Settings
 from cloudmc_frames.tasks import Task
-from tests.support.scripted import Reply, ScriptedServer
+from tests.support.fakes import scripted_client
+from tests.support.scripted import Reply
 
-from .test_operations import KEY, FakeSleep
-
-
-@pytest.fixture
-def scripted():
-    with ScriptedServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def fake():
-    return FakeSleep()
+from .test_operations import KEY
 
 
 @pytest.fixture
 def client(scripted, fake):
-    settings = Settings.from_options(scripted.endpoint, cache_backend="memory")
-    with Client(settings, KEY, sleep=fake, clock=fake.clock) as c:
+    with scripted_client(scripted.endpoint, KEY, fake) as c:
         yield c
 
 

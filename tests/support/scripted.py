@@ -79,7 +79,10 @@ class ScriptedServer:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
@@ -111,3 +114,18 @@ class ScriptedServer:
     def __exit__(self, *exc) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def paged(records: list, seen: Seen, *, total: int | None = None, current: int | None = None) -> Reply:
+    """A CloudMC list reply for ``seen``'s ``page_number``/``page_size`` (REFERENCE 1.5).
+
+    ``total`` and ``current`` override ``recordCount`` and ``pageCurrent`` (to script a server that
+    lies about them); without paging parameters the whole list comes back without metadata.
+    """
+    if "page_number" not in seen.query and "page_size" not in seen.query:
+        return Reply(200, {"data": records})
+    number, size = int(seen.query.get("page_number", 1)), int(seen.query.get("page_size", 50))
+    page = records[(number - 1) * size: number * size]
+    metadata = {"recordCount": len(records) if total is None else total, "pageSize": size,
+                "pageCurrent": number if current is None else current}
+    return Reply(200, {"data": page, "metadata": metadata})
