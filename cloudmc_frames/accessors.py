@@ -30,7 +30,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -47,8 +46,9 @@ from .errors import (
     NotFoundError,
     PermissionDeniedError,
     ResponseFormatError,
+    json_type,
 )
-from .frames import build_frame
+from .frames import build_frame, utc_timestamp
 from .ledger import Coverage
 
 log = logging.getLogger("cloudmc_frames")
@@ -417,7 +417,7 @@ def _fetch(client: Client, scope: Scope, options: _Options) -> tuple[list[dict],
     data = reply.data  # CloudMC documents one of these as a one-element list
     records = data if isinstance(data, list) else [data]
     if not all(isinstance(r, dict) for r in records):
-        raise ResponseFormatError(f"expected a JSON object in 'data', got {type(data).__name__}",
+        raise ResponseFormatError(f"expected a JSON object in 'data', got {json_type(data)}",
                                   url=reply.url, status=reply.status)
     return records, reply.from_cache
 
@@ -624,16 +624,7 @@ def _check_entity(entity_type: Any) -> None:
 
 
 def _rfc3339(name: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a datetime, a date or an ISO string, got {value!r}") from None
-    if pd.isna(stamp):
-        raise ConfigError(f"{name} must be a datetime, a date or an ISO string, got {value!r}")
-    stamp = stamp.tz_localize(timezone.utc) if stamp.tzinfo is None else stamp.tz_convert(timezone.utc)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if value is None else utc_timestamp(name, value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_json(value: Any) -> Any:

@@ -18,10 +18,10 @@ Instances get ``power_state``, ``is_running``, ``vcpus`` and ``memory_gib`` and 
 
 Example::
 
-    >>> build_frame("users", [({"organization_id": "o1", "organization_name": "Acme",
-    ...                          "organization_path": "acme"}, [{"id": "u1", "loginCount": 3}])]
-    ...             ).loc[0, ["organization_path", "id", "login_count"]].tolist()
-    ['acme', 'u1', 3]
+    >>> frame = build_frame("users", [({"organization_id": "o1", "organization_name": "Acme",
+    ...                                  "organization_path": "acme"}, [{"id": "u1", "loginCount": 3}])])
+    >>> list(frame.columns[:4]), frame["login_count"].dtype.name
+    (['organization_id', 'organization_name', 'organization_path', 'id'], 'Int64')
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from . import catalog
-from .errors import ISSUE_COLUMNS, Issue
+from .errors import ISSUE_COLUMNS, ConfigError, Issue
 from .ledger import COVERAGE_COLUMNS, COVERAGE_STATUSES, Coverage
 
 log = logging.getLogger("cloudmc_frames")
@@ -129,6 +129,21 @@ def coverage_frame(coverage: Sequence[Coverage]) -> pd.DataFrame:
     frame = _tuples_frame(COVERAGE_COLUMNS, [c.as_tuple() for c in coverage], kinds)
     frame["status"] = pd.Categorical(frame["status"].astype(object), categories=COVERAGE_STATUSES)
     return frame
+
+
+def utc_timestamp(name: str, value: Any) -> pd.Timestamp:
+    """A user's datetime, date or ISO string as a UTC Timestamp (naive values are UTC).
+
+    >>> utc_timestamp("start", "2026-11-01")
+    Timestamp('2026-11-01 00:00:00+0000', tz='UTC')
+    """
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise ConfigError(f"{name} must be a datetime, a date or an ISO string, got {value!r}")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def to_text_safe(frame: pd.DataFrame) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from .. import accessors
 from ..client import Client
 from ..errors import ConfigError
+from ..frames import utc_timestamp
 from . import figures, rules as _builtin_rules  # noqa: F401 - importing registers the built-in rules
 from .capacity import capacity_frame
 from .inventory import state_class
@@ -105,15 +106,7 @@ def summary(frame: pd.DataFrame, chosen: list[AuditRule]) -> pd.DataFrame:
 
 def utc_now(now: Any) -> pd.Timestamp:
     """``now`` as a UTC Timestamp (naive values are UTC); None is the current time."""
-    if now is None:
-        return pd.Timestamp.now(tz="UTC")
-    try:
-        stamp = pd.Timestamp(now)
-    except (TypeError, ValueError):
-        raise ConfigError(f"now must be a datetime, a date or an ISO string, got {now!r}") from None
-    if pd.isna(stamp):
-        raise ConfigError(f"now must be a datetime, a date or an ISO string, got {now!r}")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return pd.Timestamp.now(tz="UTC") if now is None else utc_timestamp("now", now)
 
 
 def _notes(now: pd.Timestamp) -> tuple[str, ...]:

@@ -1,0 +1,14 @@
+"""The examples in the docstrings of the pure modules run as written."""
+
+import doctest
+
+import pytest
+
+from cloudmc_frames import catalog, client, config, errors, frames, paging
+
+
+@pytest.mark.parametrize("module", [catalog, client, config, errors, frames, paging],
+                         ids=lambda m: m.__name__)
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
