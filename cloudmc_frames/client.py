@@ -59,6 +59,7 @@ from .errors import (
     TransportError,
     error_class_for_status,
     error_from_envelope,
+    json_type,
     snippet,
 )
 from .ledger import Ledger
@@ -775,7 +776,7 @@ def _decode(body: bytes, status: int, content_type: str, where: dict) -> dict:
         raise _not_json(body, status, content_type, where) from None
     if not isinstance(payload, dict):
         raise ResponseFormatError(
-            f"the reply is a JSON {type(payload).__name__} where CloudMC sends an object: "
+            f"the reply is a JSON {json_type(payload)} where CloudMC sends an object: "
             f"{snippet(body)}", status=status, **where)
     return payload
 

@@ -231,6 +231,18 @@ def snippet(body: bytes | str, limit: int = SNIPPET_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def json_type(value: Any) -> str:
+    """How a parsed JSON value is named in messages: ``dict``, ``list``, ``str``, ``number``,
+    ``boolean`` or ``null`` (never Python's ``NoneType``/``int``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return type(value).__name__
+
+
 def redact_url(url: str) -> str:
     """Drop user:password@ from a URL (keys never travel in URLs here, credentials might)."""
     parts = urlsplit(url)

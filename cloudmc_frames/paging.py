@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ResponseFormatError
+from .errors import ResponseFormatError, json_type
 
 
 @dataclass(frozen=True)
@@ -91,13 +91,13 @@ def _records_of(page: Page) -> list[dict]:
     data = page.data
     if not isinstance(data, list):
         raise ResponseFormatError(
-            f"a list endpoint answered 'data' of type {type(data).__name__}, not a list",
+            f"a list endpoint answered 'data' of type {json_type(data)}, not a list",
             url=page.url,
         )
     for record in data:
         if not isinstance(record, dict):
             raise ResponseFormatError(
-                f"a list item is a {type(record).__name__}, not a JSON object", url=page.url
+                f"a list item is a {json_type(record)}, not a JSON object", url=page.url
             )
     return data
 
