@@ -557,7 +557,8 @@ def _filter_environments(envs: pd.DataFrame, service_code: Any, environment: Any
     for column, wanted in (("service_code", service_code), ("name", environment)):
         if wanted is None:
             continue
-        names = [wanted] if isinstance(wanted, str) else list(wanted)
+        names = [wanted] if isinstance(wanted, str) else list(wanted) if isinstance(
+            wanted, list | tuple | set | frozenset | pd.Series) else [wanted]
         if not all(isinstance(n, str) for n in names):
             raise ConfigError(f"{column} filter must be a string or a list of strings, got {wanted!r}")
         keep &= envs[column].astype(object).isin(names)
