@@ -740,6 +740,9 @@ def _snapshot_environment(session: requests.Session, endpoint: str) -> None:
 
 
 def _check_api_key(api_key: object) -> None:
+    if api_key is not None and not isinstance(api_key, str):
+        raise ConfigError(f"the API key must be a string, got {type(api_key).__name__}: pass "
+                          "api_key= as text or set CLOUDMC_API_KEY")
     if not isinstance(api_key, str) or not api_key.strip():
         raise ConfigError("the API key is empty: pass api_key= or set CLOUDMC_API_KEY "
                           "(CloudMC > your profile > API key)")
