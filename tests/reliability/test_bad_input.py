@@ -316,3 +316,167 @@ def test_server_misbehaviour(name, script, expected):
     assert info.value.attempts == (3 if info.value.retryable else 1)
     assert collected_hits >= 1 and OTHER.hits.total() == 0
     SUMMARY["bad input: refused with an issue"] += 1
+
+
+# -- the user's side ---------------------------------------------------------------------------
+
+NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
+
+
+def _client(sb, **options):
+    return sb.client(**options)
+
+
+def _instance(sb, state: str) -> dict:
+    """An instance of a compute-qc environment in ``state``, with its org and environment name."""
+    for env_id, kinds in sb.store.resources.items():
+        env = sb.store.environments[env_id]
+        code = sb.store.connections[env["serviceConnection"]["id"]]["serviceCode"]
+        if code != "compute-qc" or env.get("deleted"):
+            continue
+        for vm in kinds.get("instances", {}).values():
+            if vm.get("state") == state:
+                return {"org": env["organization"]["id"], "env": env["name"], "id": vm["id"]}
+    raise AssertionError(f"no {state} instance in the scenario")
+
+
+def _volume(sb) -> dict:
+    vm = _instance(sb, "Running")
+    env = next(e for e in sb.store.environments.values()
+               if e["name"] == vm["env"] and e["organization"]["id"] == vm["org"])
+    return {**vm, "id": next(iter(sb.store.resources[env["id"]]["volumes"]))}
+
+
+def _stop(sb, vm, **kw):
+    return cmf.operate(_client(sb), "compute-qc", vm["env"], "instances", vm["id"], "stop",
+                       org_id=vm["org"], **kw)
+
+
+def _expired_task(sb):
+    with cmf.sandbox(orgs=3, seed=1, task_delay=5, task_ttl=0.2) as short:
+        vm = _instance(short, "Running")
+        task = _stop(short, vm)
+        time.sleep(0.4)
+        task.wait(timeout=5, interval=0.01)
+
+
+def _disabled_key(sb):
+    return next(k.key for k in sb.keys if k.status == "DISABLED")
+
+
+USER_CASES = [
+    # -- connecting
+    ("endpoint-without-scheme", lambda sb: cmf.connect("cloudmc.example.com", KEY),
+     Refused(cmf.ConfigError, r"not an http\(s\) URL", r"use the form 'https://cloudmc.example.com'")),
+    ("endpoint-ftp", lambda sb: cmf.connect("ftp://cloudmc.example.com", KEY),
+     Refused(cmf.ConfigError, r"'ftp://cloudmc.example.com' is not an http\(s\) URL", r"use the form")),
+    ("endpoint-with-query", lambda sb: cmf.connect("https://cloudmc.example.com/api/v2?org=1", KEY),
+     Refused(cmf.ConfigError, r"must not carry a query string", r"must not carry")),
+    ("endpoint-bad-port", lambda sb: cmf.connect("https://cloudmc.example.com:99999", KEY),
+     Refused(cmf.ConfigError, r"has an invalid port", r"invalid port")),
+    ("endpoint-plain-http-remote", lambda sb: cmf.connect("http://cloudmc.example.com", KEY),
+     Refused(cmf.ConfigError, r"refusing plain http:// to cloudmc.example.com", r"Use https://")),
+    ("endpoint-and-key-unset", lambda sb: cmf.connect(),
+     Refused(cmf.ConfigError, r"CLOUDMC_ENDPOINT and CLOUDMC_API_KEY not set", r"cmf.sandbox\(\)")),
+    ("empty-key", lambda sb: cmf.connect(sb.endpoint, ""),
+     Refused(cmf.ConfigError, r"the API key is empty", r"pass api_key= or set CLOUDMC_API_KEY")),
+    ("key-with-a-newline", lambda sb: cmf.connect(sb.endpoint, sb.api_key + "\n"),
+     Refused(cmf.ConfigError, r"contains spaces or control characters", r"copy it again")),
+    ("key-not-a-string", lambda sb: cmf.connect(sb.endpoint, 12345),
+     Refused(cmf.ConfigError, r"the API key must be a string, got int", r"pass api_key= as text")),
+    ("unknown-key", lambda sb: cmf.organizations(cmf.connect(sb.endpoint, "Z" * 48, cache_backend="memory")),
+     Refused(cmf.ApiError, r"HTTP 40[13]", r"API key|key's user")),
+    ("disabled-user-key", lambda sb: cmf.organizations(_client(sb, cache_backend="memory").__class__(
+        Settings.from_options(sb.endpoint, cache_backend="memory"), _disabled_key(sb))),
+     Refused(cmf.AuthenticationError, r"HTTP 401", r"check CLOUDMC_API_KEY", status=401)),
+    ("unknown-option", lambda sb: cmf.connect(sb.endpoint, KEY, read_timout=5),
+     Refused(cmf.ConfigError, r"unknown option 'read_timout'", r"Did you mean 'read_timeout'\?")),
+    ("option-wrong-type", lambda sb: cmf.connect(sb.endpoint, KEY, retries="3"),
+     Refused(cmf.ConfigError, r"retries must be an integer >= 0, got '3'", r"must be an integer")),
+    ("option-negative", lambda sb: cmf.connect(sb.endpoint, KEY, read_timeout=-1),
+     Refused(cmf.ConfigError, r"read_timeout must be a non-negative number of seconds", r"must be")),
+    # -- choosing what to read
+    ("unknown-org-id", lambda sb: cmf.users(_client(sb), orgs=NO_SUCH_ID),
+     Refused(cmf.ConfigError, r"matches no organization id or path visible to this key",
+             r"See cmf.organizations\(client\)")),
+    ("unknown-path-pattern", lambda sb: cmf.users(_client(sb), orgs="nimbus-cloud/acme/*"),
+     Refused(cmf.ConfigError, r"orgs='nimbus-cloud/acme/\*' matches no organization", r"Close paths: ")),
+    ("orgs-wrong-type", lambda sb: cmf.users(_client(sb), orgs=3.14),
+     Refused(cmf.ConfigError, r"orgs must be None, an id, a path pattern.*got float", r"orgs must be")),
+    ("orgs-item-not-a-string", lambda sb: cmf.users(_client(sb), orgs=["nimbus-cloud", 7]),
+     Refused(cmf.ConfigError, r"orgs items must be ids or path patterns \(strings\), got 7", r"must be")),
+    ("unknown-entity-type", lambda sb: cmf.resources(_client(sb), "vms"),
+     Refused(cmf.ConfigError, r"unknown entity type 'vms'", r"Known types include instances")),
+    ("entity-type-typo", lambda sb: cmf.resources(_client(sb), "volume"),
+     Refused(cmf.ConfigError, r"unknown entity type 'volume'", r"Did you mean 'volumes'")),
+    ("entity-type-not-a-string", lambda sb: cmf.resources(_client(sb), None),
+     Refused(cmf.ConfigError, r"unknown entity type None", r"Known types include")),
+    ("timeout-wrong-type", lambda sb: cmf.instances(_client(sb), timeout="5"),
+     Refused(cmf.ConfigError, r"timeout must be a positive number of seconds, got '5'", r"must be")),
+    ("max-workers-float", lambda sb: cmf.instances(_client(sb), max_workers=2.5),
+     Refused(cmf.ConfigError, r"max_workers must be a positive integer, got 2.5", r"must be")),
+    ("service-code-filter-wrong-type", lambda sb: cmf.instances(_client(sb), service_code=5),
+     Refused(cmf.ConfigError, r"service_code filter must be a string or a list of strings", r"must be")),
+    ("not-a-client", lambda sb: cmf.instances("https://cloudmc.example.com"),
+     Refused(cmf.ConfigError, r"expected a client from cmf.connect\(\) or sandbox.client\(\), got str",
+             r"cmf.connect")),
+    ("sub-organizations-unknown-id", lambda sb: cmf.sub_organizations(_client(sb), NO_SUCH_ID),
+     Refused(cmf.ConfigError, r"is not among the 11 organizations this key can see",
+             r"pick an id from cmf.organizations")),
+    ("quotas-unknown-type", lambda sb: cmf.quotas(_client(sb), type="all"),
+     Refused(cmf.ConfigError, r"type must be 'assigned', 'owned' or None, got 'all'", r"must be")),
+    ("activity-log-bad-date", lambda sb: cmf.activity_log(_client(sb), start="last tuesday"),
+     Refused(cmf.ConfigError, r"start must be a datetime, a date or an ISO string, got 'last tuesday'",
+             r"must be")),
+    ("offline-with-an-empty-cache", lambda sb: cmf.users(_client(sb, offline=True)),
+     Refused(cmf.CacheMissError, r"offline mode and no cached answer for GET .*/organizations",
+             r"Run the same call once online")),
+    ("path-without-slash", lambda sb: _client(sb).get("users"),
+     Refused(cmf.ConfigError, r"path must start with '/', got 'users'", r"must start with")),
+    ("params-not-a-dict", lambda sb: _client(sb).get("/users", [("org_id", "x")]),
+     Refused(cmf.ConfigError, r"params must be a dict, got list", r"must be a dict")),
+    # -- tasks and operations
+    ("expired-task-id", _expired_task,
+     Refused(cmf.TaskTimeoutError, r"task [0-9a-f-]+ is no longer known to CloudMC",
+             r"Check the resource's state", status=404)),
+    ("unknown-task-id", lambda sb: Task.from_id(NO_SUCH_ID, _client(sb)).wait(timeout=2, interval=0.01),
+     Refused(cmf.TaskTimeoutError, r"no longer known to CloudMC \(tasks live about 30 minutes\)",
+             r"Check the resource's state", status=404)),
+    ("task-id-not-a-string", lambda sb: Task.from_id(42, _client(sb)),
+     Refused(cmf.ConfigError, r"a task id must be a non-empty string, got 42", r"must be")),
+    ("task-wait-negative-timeout", lambda sb: Task.from_id(NO_SUCH_ID, _client(sb)).wait(timeout=-1),
+     Refused(cmf.ConfigError, r"timeout must be a positive number of seconds, got -1", r"must be")),
+    ("operation-not-valid-for-entity", lambda sb: cmf.operate(
+        _client(sb), "compute-qc", _volume(sb)["env"], "volumes", _volume(sb)["id"], "reboot",
+        org_id=_volume(sb)["org"]),
+     Refused(cmf.ConfigError, r"unknown operation 'reboot' for volumes", r"Valid: ")),
+    ("operation-typo", lambda sb: cmf.operate(_client(sb), "compute-qc", "prod", "instances", NO_SUCH_ID, "stp"),
+     Refused(cmf.ConfigError, r"unknown operation 'stp' for instances", r"Did you mean 'stop'\?")),
+    ("delete-as-an-operation", lambda sb: cmf.operate(_client(sb), "compute-qc", "prod", "instances",
+                                                      NO_SUCH_ID, "delete"),
+     Refused(cmf.ConfigError, r"delete is not an \?operation=", r"call cmf.delete\(client")),
+    ("operation-in-the-wrong-state", lambda sb: _stop(sb, _instance(sb, "Stopped")),
+     Refused(cmf.ValidationError, r"HTTP 400, code 2012", r"check the arguments", status=400)),
+    ("operation-on-an-unknown-instance", lambda sb: _stop(sb, {**_instance(sb, "Running"), "id": NO_SUCH_ID}),
+     Refused(cmf.NotFoundError, r"HTTP 404", r"Check the id", status=404)),
+    ("operation-in-an-unknown-environment", lambda sb: _stop(sb, {**_instance(sb, "Running"), "env": "nowhere"}),
+     Refused(cmf.NotFoundError, r"HTTP 404", r"Check the id", status=404)),
+]
+
+
+# refusals that can only be decided against the organization tree (or the environments)
+NEED_THE_TREE = {"unknown-org-id", "unknown-path-pattern", "sub-organizations-unknown-id", "orgs-wrong-type",
+                 "orgs-item-not-a-string", "service-code-filter-wrong-type"}
+
+
+@pytest.mark.parametrize("name, call, expected", USER_CASES, ids=_ids(USER_CASES))
+def test_user_mistakes(shared_sb, name, call, expected):
+    requests_before = len(shared_sb.requests)
+    with pytest.raises(cmf.CloudMCError) as info:
+        call(shared_sb)
+    check_refusal(info.value, expected)
+    trace = "".join(traceback.format_exception(info.value))
+    assert not any(k.key in trace for k in shared_sb.keys)
+    if isinstance(info.value, cmf.ConfigError) and name not in NEED_THE_TREE:
+        assert len(shared_sb.requests) == requests_before, "refused before anything was sent"
+    SUMMARY["bad input: user mistakes refused"] += 1
