@@ -179,3 +179,28 @@ def test_eight_threads_share_one_client(server, make_client):
     assert all(org == got for org, got in first + again)
     assert server.hits["/api/v2/users"] == 50
     assert client.stats["sent"] == 50 and client.stats["memory_hits"] == 400
+
+
+def test_entries_from_another_requests_cache_version_are_refetched(server, make_client, tmp_path):
+    import sqlite3
+    server.route("/users", whoami)
+    writer = make_client()
+    writer.get("/users")
+    writer.close()
+    (db,) = [p for p in cache_files(tmp_path) if p.suffix == ".sqlite"]
+    with sqlite3.connect(db) as con:  # unreadable values, as another version's pickles would be
+        con.execute("UPDATE responses SET value = ?", (b"\x80\x05not a response",))
+    assert make_client().get("/users")["user"] == "alice"
+    assert server.hits["/api/v2/users"] == 2
+
+
+def test_connect_reads_the_environment(server, monkeypatch):
+    import cloudmc_frames as cmf
+    monkeypatch.setenv("CLOUDMC_ENDPOINT", server.endpoint)
+    monkeypatch.setenv("CLOUDMC_API_KEY", KEY)
+    server.route("/users", whoami)
+    with cmf.connect(cache_backend="memory") as client:
+        assert client.get("/users")["user"] == "alice"
+    monkeypatch.delenv("CLOUDMC_API_KEY")
+    with pytest.raises(E.ConfigError, match="CLOUDMC_API_KEY not set"):
+        cmf.connect()
