@@ -445,10 +445,11 @@ class Client:
         return response
 
     def _request(self, method: str, url: str, kwargs: dict) -> requests.Response:
+        session = self._session
         try:
-            return self._session.request(method, url, **kwargs)
+            return session.request(method, url, **kwargs)
         except sqlite3.DatabaseError as exc:
-            self._rebuild_cache(exc)
+            self._rebuild_cache(exc, session)
             return self._session.request(method, url, **kwargs)
 
     def _timeout(self, deadline: float | None) -> tuple[float, float]:
@@ -566,12 +567,19 @@ class Client:
             cache.delete(*keys)
         return len(keys)
 
-    def _rebuild_cache(self, exc: Exception) -> None:
+    def _rebuild_cache(self, exc: Exception, failed: CachedSession) -> None:
+        """Replace an unreadable cache file by an empty one, once, whichever thread meets it first.
+
+        The broken session is not closed: other threads of the fan-out may be reading from it,
+        and closing an SQLite connection under a reader crashes the process. Parsed pages in
+        memory are forgotten too, so the next call fetches them again into the new file.
+        """
         with self._lock:
-            old = self._session
-            old.close()
+            if self._session is not failed:
+                return  # another thread has already rebuilt it
             self._discard_cache_files(exc)
             self._session = self._open_session()
+            self._memory.drop()
 
     def _discard_cache_files(self, exc: Exception) -> None:
         if not self._warned_cache:
