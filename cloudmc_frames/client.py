@@ -47,7 +47,7 @@ from requests_cache.cache_keys import redact_response
 from requests_cache.policy.settings import DEFAULT_IGNORED_PARAMS
 
 from ._version import __version__
-from .config import API_PREFIX, Settings, from_env
+from .config import API_PREFIX, Settings, from_env, is_loopback
 from .errors import (
     CacheMissError,
     CloudMCError,
@@ -739,8 +739,12 @@ def _out_of_time(method: str, url: str) -> CrawlTimeoutError:
 
 def _snapshot_environment(session: requests.Session, endpoint: str) -> None:
     """Read proxy and CA-bundle variables once, not on every request (requests re-reads the
-    whole environment per call when ``trust_env`` is on, a fifth of a cached crawl's CPU)."""
-    session.proxies.update(requests.utils.get_environ_proxies(endpoint))
+    whole environment per call when ``trust_env`` is on, a fifth of a cached crawl's CPU).
+
+    A loopback endpoint (the sandbox, an SSH tunnel) never goes through a proxy: plain http to
+    it would hand the key in clear text to a proxy elsewhere on the network."""
+    if not is_loopback(urlsplit(endpoint).hostname or ""):
+        session.proxies.update(requests.utils.get_environ_proxies(endpoint))
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if bundle:
         session.verify = bundle
