@@ -115,10 +115,11 @@ def _organization_tree(client: Client, include_deleted: bool, fresh: bool,
 
 def _tree_columns(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Parent ids limited to visible organizations, depth from the top, and entry-point paths."""
-    ids = list(frame["id"])
-    parent = {i: p for i, p in zip(ids, frame["parent_id"].astype(object)) if isinstance(p, str)}
-    parent = {i: p for i, p in parent.items() if p in set(ids)}
-    label = {i: _path_label(e, n) for i, e, n in zip(ids, frame["entry_point"], frame["name"])}
+    ids = frame["id"].tolist()
+    visible = set(ids)
+    parent = {i: p for i, p in zip(ids, frame["parent_id"].tolist()) if p in visible}
+    label = {i: _path_label(e, n)
+             for i, e, n in zip(ids, frame["entry_point"].tolist(), frame["name"].tolist())}
     paths: dict[str, str] = {}
     for org in ids:
         chain, node = [], org
@@ -180,7 +181,7 @@ def environment_members(client: Client, orgs: Any = None, *, environment: Any = 
     scopes = [Scope(_text(e.organization_id), _text(e.organization_name), _text(e.organization_path),
                     e.id, e.name, entity="environment_members",
                     path=f"/environments/{quote(str(e.id), safe='')}/members")
-              for e in envs.itertuples(index=False)]
+              for e in _rows(envs, *ENV_FIELDS)]
     results = _crawl(client, "environment_members", scopes, options)
     return build_frame("environment_members",
                        [(s.context(environment=True), recs) for s, recs in results])
@@ -195,7 +196,7 @@ def service_connections(client: Client, orgs: Any = None, *, errors: str = "coll
     rename = {"organization_id": "owner_organization_id",
               "organization_name": "owner_organization_name"}
     chunks = []
-    for org in selected.itertuples(index=False):
+    for org in _rows(selected, *ORG_FIELDS):
         rows = [{**details.get(ref.get("id"), {"id": ref.get("id"), "serviceCode": ref.get("serviceCode")}),
                  "state": ref.get("state")} for ref in _refs(org.service_connections)]
         chunks.append((_org_context(org), [_renamed(r, rename) for r in rows]))
@@ -219,7 +220,7 @@ def quotas(client: Client, orgs: Any = None, *, type: str = "assigned", errors: 
     options = _crawl_options(client, errors, crawl)
     tree, selected = _select(client, orgs, options)
     scopes = [Scope(*_org_triple(o), entity="quotas", path="/quotas", params=params(o.id))
-              for o in selected.itertuples(index=False)]
+              for o in _rows(selected, *ORG_FIELDS)]
     results = _crawl(client, "quotas", scopes, options)
     return build_frame("quotas", [(s.context(), _quota_rows(recs)) for s, recs in results])
 
@@ -258,7 +259,7 @@ def resources(client: Client, entity_type: str, *, service_code: Any = None, env
     tree, selected = _select(client, orgs, options)
     envs = _environment_frame(client, "resources", tree, selected, options)
     envs = _filter_environments(envs, service_code, environment)
-    scopes = [scope for env in envs.itertuples(index=False)
+    scopes = [scope for env in _rows(envs, *ENV_FIELDS)
               if (scope := _resource_scope(env, entity_type)) is not None]
     results = _crawl(client, "resources", scopes, options)
     return build_frame(entity_type, [(s.context(service=True), recs) for s, recs in results], service=True)
@@ -349,23 +350,25 @@ def _per_org(client: Client, accessor: str, orgs: Any, errors: str, crawl: dict,
     tree, selected = _select(client, orgs, options)
     scopes = [Scope(*_org_triple(o), entity=accessor, path=path,
                     params=params(o.id) if params else None)
-              for o in selected.itertuples(index=False)]
+              for o in _rows(selected, *ORG_FIELDS)]
     results = _crawl(client, accessor, scopes, options)
     return build_frame(accessor, [(s.context(), recs) for s, recs in results])
 
 
 def _crawl(client: Client, accessor: str, scopes: Sequence[Scope],
            options: _Options) -> list[tuple[Scope, list[dict]]]:
-    """Read every scope in a thread pool; return ``(scope, records)`` in scope order.
+    """Read every scope, the ones this client does not remember in a thread pool; return
+    ``(scope, records)`` in scope order.
 
     Failures become issues (collect) or are raised (raise); every scope gets a coverage row.
     """
-    done: dict[int, list[dict]] = {}
+    done = {n: records for n, records in _remembered(client, accessor, scopes, options)}
+    pending = [n for n in range(len(scopes)) if n not in done]
     failed: Counter = Counter()
-    show = options.progress if options.progress is not None else len(scopes) > PROGRESS_MIN_SCOPES
+    show = options.progress if options.progress is not None else len(pending) > PROGRESS_MIN_SCOPES
     with ThreadPoolExecutor(options.max_workers, thread_name_prefix=f"cmf-{accessor}") as pool, \
-            tqdm(total=len(scopes), desc=accessor, disable=not show or None, leave=False) as bar:
-        futures = {pool.submit(_read_scope, client, scope, options): n for n, scope in enumerate(scopes)}
+            tqdm(total=len(pending), desc=accessor, disable=not show or None, leave=False) as bar:
+        futures = {pool.submit(_read_scope, client, scopes[n], options): n for n in pending}
         for future in as_completed(futures):
             scope, records, from_cache, seconds, error = future.result()
             _record(client, options.call_id, accessor, scope, len(records or ()), from_cache,
@@ -385,6 +388,25 @@ def _crawl(client: Client, accessor: str, scopes: Sequence[Scope],
                     "client.issues for what happened and client.coverage for every scope",
                     accessor, sum(failed.values()), len(scopes), summary)
     return [(scopes[n], done[n]) for n in sorted(done)]
+
+
+def _remembered(client: Client, accessor: str, scopes: Sequence[Scope], options: _Options):
+    """``(index, records)`` of the list scopes the client still holds in memory, read inline:
+    a warm crawl needs no thread pool."""
+    if options.fresh:
+        return
+    for n, scope in enumerate(scopes):
+        if scope.single or not scope.path:
+            continue
+        started = time.perf_counter()
+        try:
+            listing = client.remembered(scope.path, scope.params, org_id=scope.organization_id)
+        except CloudMCError:  # let the network path read it again and report what happens
+            continue
+        if listing is not None:
+            _record(client, options.call_id, accessor, scope, len(listing.records), True,
+                    _since(started), None)
+            yield n, listing.records
 
 
 def _read_scope(client: Client, scope: Scope, options: _Options):
@@ -466,7 +488,7 @@ def select_organizations(tree: pd.DataFrame, orgs: Any) -> pd.DataFrame:
     if orgs is None:
         return tree[~tree["deleted"].fillna(False)].reset_index(drop=True)
     wanted = _wanted_ids(tree, orgs)
-    order = {org_id: n for n, org_id in enumerate(tree["id"])}
+    order = {org_id: n for n, org_id in enumerate(tree["id"].tolist())}
     chosen = sorted(dict.fromkeys(wanted), key=order.__getitem__)
     return tree.set_index("id", drop=False).loc[chosen].reset_index(drop=True)
 
@@ -485,7 +507,7 @@ def _wanted_ids(tree: pd.DataFrame, orgs: Any) -> list[str]:
         raise ConfigError(f"orgs must be None, an id, a path pattern, a list of them or a frame of "
                           f"organizations, got {type(orgs).__name__}")
     live = tree[~tree["deleted"].fillna(False)]
-    ids, paths = set(tree["id"]), list(zip(live["id"], live["path"]))
+    ids, paths = set(tree["id"].tolist()), list(zip(live["id"].tolist(), live["path"].tolist()))
     wanted = []
     for item in items:
         if not isinstance(item, str):
@@ -508,7 +530,7 @@ def _environment_frame(client: Client, accessor: str, tree: pd.DataFrame, select
                        options: _Options) -> pd.DataFrame:
     """Environments of the selected organizations, each with its connection's code and type."""
     scopes = [Scope(*_org_triple(o), entity="environments", path="/environments")
-              for o in selected.itertuples(index=False)]
+              for o in _rows(selected, *ORG_FIELDS)]
     results = _crawl(client, accessor, scopes, options)
     refs = _connection_refs(selected)
     for scope, records in results:  # an environment may use a connection its org no longer lists
@@ -523,7 +545,7 @@ def _environment_frame(client: Client, accessor: str, tree: pd.DataFrame, select
 def _connection_refs(selected: pd.DataFrame) -> dict[str, tuple[Any, dict]]:
     """``connection id -> (first organization listing it, its reference)``."""
     refs: dict[str, tuple[Any, dict]] = {}
-    for org in selected.itertuples(index=False):
+    for org in _rows(selected, *ORG_FIELDS):
         scope = Scope(*_org_triple(org))
         for ref in _refs(org.service_connections):
             refs.setdefault(ref.get("id"), (scope, ref))
@@ -566,6 +588,16 @@ def _filter_environments(envs: pd.DataFrame, service_code: Any, environment: Any
 
 
 # -- small helpers -----------------------------------------------------------------------------
+
+ORG_FIELDS = ("id", "name", "path", "service_connections")
+ENV_FIELDS = ("organization_id", "organization_name", "organization_path", "id", "name",
+              "service_code", "connection_type")
+
+
+def _rows(frame: pd.DataFrame, *columns: str):
+    """Named tuples of a few columns (iterating every column of a wide frame is slow)."""
+    return frame[list(columns)].itertuples(index=False)
+
 
 def _org_triple(org: Any) -> tuple[str, str, str]:
     return org.id, _text(org.name), _text(org.path)

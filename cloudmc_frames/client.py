@@ -241,18 +241,37 @@ class Client:
                   fresh: bool = False, deadline: float | None = None) -> Reply:
         """GET ``path`` and return the whole :class:`Reply` (payload, from_cache, attempts)."""
         url, query = self._url(path), _query(params, org_id)
-        key = (url, tuple(sorted(query.items())))
-        scope = listing_scope(path)
         cacheable = not path.startswith(TASKS_PATH)
         if cacheable and not fresh:
-            hit = self._memory.get(scope, key, time.time())
+            hit = self._memory_reply(path, url, query)
             if hit is not None:
-                self._count("memory_hits")
-                return Reply(hit.status, hit.payload, hit.url, True, 1)
+                return hit
         reply, expires_at = self._send("GET", url, query, None, fresh=fresh, deadline=deadline)
         if cacheable and expires_at is not None:
-            self._memory.put(scope, key, reply, expires_at)
+            self._memory.put(listing_scope(path), _memory_key(url, query), reply, expires_at)
         return reply
+
+    def remembered(self, path: str, params: dict | None = None, *,
+                   org_id: str | None = None) -> Listing | None:
+        """Every record of a list from this client's memory alone, or None if a page is missing.
+
+        Sends nothing; what it returns is what :meth:`list` would return from the cache.
+        """
+        url, replies = self._url(path), []
+
+        def fetch(paging: dict) -> Page:
+            reply = self._memory_reply(path, url, _query({**(params or {}), **paging}, org_id))
+            if reply is None:
+                raise _NotRemembered
+            replies.append(reply)
+            return _page_of(reply)
+
+        try:
+            records = list(iter_records(fetch, page_size=self.settings.page_size,
+                                        max_pages=self.settings.max_pages))
+        except _NotRemembered:
+            return None
+        return Listing(records, True, len(replies))
 
     def list(self, path: str, params: dict | None = None, *, org_id: str | None = None,
              fresh: bool = False, deadline: float | None = None, sort_by: str | None = None,
@@ -357,13 +376,16 @@ class Client:
             reply = self.get_reply(path, {**(params or {}), **paging}, org_id=org_id,
                                    fresh=fresh, deadline=deadline)
             replies.append(reply)
-            payload = reply.payload or {}
-            if "data" not in payload:
-                raise ResponseFormatError("a list reply has no 'data' member", url=reply.url,
-                                          status=reply.status)
-            return Page(payload["data"], payload.get("metadata"), reply.url)
+            return _page_of(reply)
 
         return fetch
+
+    def _memory_reply(self, path: str, url: str, query: dict[str, str]) -> Reply | None:
+        hit = self._memory.get(listing_scope(path), _memory_key(url, query), time.time())
+        if hit is None:
+            return None
+        self._count("memory_hits")
+        return Reply(hit.status, hit.payload, hit.url, True, 1)
 
     def _write(self, method: str, path: str, body: Any, params: dict | None,
                org_id: str | None) -> Task | Any:
@@ -749,6 +771,22 @@ def _snapshot_environment(session: requests.Session, endpoint: str) -> None:
     if bundle:
         session.verify = bundle
     session.trust_env = False
+
+
+class _NotRemembered(Exception):
+    """A page of a listing is not in the client's memory."""
+
+
+def _memory_key(url: str, query: dict[str, str]) -> tuple:
+    return url, tuple(sorted(query.items()))
+
+
+def _page_of(reply: Reply) -> Page:
+    payload = reply.payload or {}
+    if "data" not in payload:
+        raise ResponseFormatError("a list reply has no 'data' member", url=reply.url,
+                                  status=reply.status)
+    return Page(payload["data"], payload.get("metadata"), reply.url)
 
 
 def _check_api_key(api_key: object) -> None:

@@ -131,7 +131,7 @@ def _check_page(page: Page, asked: int, current: int, fingerprint: tuple, previo
 
 
 def _fingerprint(records: list[dict]) -> tuple:
-    return tuple(r.get("id", repr(sorted(r.items()))) for r in records)
+    return tuple(r["id"] if "id" in r else repr(sorted(r.items())) for r in records)
 
 
 def _too_many(page: Page, sent: int, total: int) -> None:
