@@ -638,6 +638,7 @@ class _DeferredSQLiteCache(SQLiteCache):
     """
 
     BATCH = 200
+    IDLE = 0.5  # seconds without writes after which the writer thread ends (a new one starts on demand)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -658,7 +659,7 @@ class _DeferredSQLiteCache(SQLiteCache):
                 self._writer = threading.Thread(target=self._write_forever, daemon=True,
                                                 name="cloudmc-frames-cache-writer")
                 self._writer.start()
-        self._queue.put(key)
+            self._queue.put(key)  # under the lock: the writer cannot decide to end in between
 
     def get_response(self, key: str, default: Any = None) -> Any:
         with self._pending_lock:
@@ -677,8 +678,17 @@ class _DeferredSQLiteCache(SQLiteCache):
         super().close()
 
     def _write_forever(self) -> None:
+        """Write batches until idle, then end: a thread blocked forever would keep this cache,
+        its session and the client (through ``key_fn``) alive after the client is done."""
         while True:
-            keys = [self._queue.get()]
+            try:
+                keys = [self._queue.get(timeout=self.IDLE)]
+            except queue.Empty:
+                with self._pending_lock:
+                    if self._queue.empty():
+                        self._writer = None
+                        return
+                continue
             while len(keys) < self.BATCH:
                 try:
                     keys.append(self._queue.get_nowait())

@@ -156,3 +156,25 @@ def test_offline_replays_entries_long_expired(tmp_path):
     time.sleep(0.3)
     replay = crawl(cmf.connect(endpoint, sb.api_key, offline=True, **options))
     assert_same(replay, expected)
+
+
+@pytest.mark.parametrize("closed", [True, False], ids=["closed", "dropped-without-close"])
+def test_a_finished_client_is_freed_with_its_cache_writer(tmp_path, closed):
+    """A notebook makes a client per run; each must go (its parsed pages, its threads) when done."""
+    import gc
+    import threading
+    import weakref
+
+    with cmf.sandbox(orgs=5, seed=1) as sb:
+        client = sb.client(cache_backend="sqlite", cache_dir=str(tmp_path / "cache"))
+        cmf.users(client)
+        ref = weakref.ref(client)
+        if closed:
+            client.close()
+        del client
+        deadline = time.monotonic() + 5
+        while ref() is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            gc.collect()
+    assert ref() is None, "the client (and every page it parsed) is still referenced"
+    assert not [t for t in threading.enumerate() if t.name == "cloudmc-frames-cache-writer" and t.is_alive()]
