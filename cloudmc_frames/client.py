@@ -467,12 +467,21 @@ class Client:
         return response
 
     def _request(self, method: str, url: str, kwargs: dict) -> requests.Response:
-        session = self._session
-        try:
-            return session.request(method, url, **kwargs)
-        except sqlite3.DatabaseError as exc:
-            self._rebuild_cache(exc, session)
-            return self._session.request(method, url, **kwargs)
+        for wait in (*_LOCK_WAITS, None):
+            session = self._session
+            try:
+                return session.request(method, url, **kwargs)
+            except sqlite3.DatabaseError as exc:
+                if not _is_contention(exc):
+                    self._rebuild_cache(exc, session)
+                    return self._session.request(method, url, **kwargs)
+                if wait is None:  # another process holds the file: never a reason to delete it
+                    raise TransportError("the HTTP cache file is locked by another process",
+                                         method=method, url=url,
+                                         hint="The call is retried; if it persists, give this "
+                                              "client its own cache_dir=") from None
+                self._sleep(wait)
+        raise AssertionError("unreachable")
 
     def _timeout(self, deadline: float | None) -> tuple[float, float]:
         s = self.settings
@@ -537,10 +546,10 @@ class Client:
             "stale_if_error": s.offline,
         }
         try:
-            session = self._cached_session(options)
+            session = self._cached_session_when_unlocked(options)
         except sqlite3.DatabaseError as exc:
             self._discard_cache_files(exc)
-            session = self._cached_session(options)
+            session = self._cached_session_when_unlocked(options)
         except (ValueError, ImportError, KeyError) as exc:
             raise ConfigError(f"cache_backend {s.cache_backend!r} is not usable: {exc}") from None
         session.headers.update({API_KEY_HEADER: self._key.reveal(), "User-Agent": USER_AGENT,
@@ -550,6 +559,22 @@ class Client:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
+
+    def _cached_session_when_unlocked(self, options: dict[str, Any]) -> CachedSession:
+        """Open the cache, waiting while another process holds the file (switching a new file to
+        WAL does not wait on SQLite's busy timeout); a locked file is busy, never damaged."""
+        for wait in (*_LOCK_WAITS, None):
+            try:
+                return self._cached_session(options)
+            except sqlite3.DatabaseError as exc:
+                if not _is_contention(exc):
+                    raise
+                if wait is None:
+                    raise ConfigError(
+                        f"the HTTP cache file {self.settings.cache_path} stayed locked by another "
+                        "process: try again, or give this client its own cache_dir=") from None
+                self._sleep(wait)
+        raise AssertionError("unreachable")
 
     def _cached_session(self, options: dict[str, Any]) -> CachedSession:
         s = self.settings
@@ -767,6 +792,15 @@ class _Watchdog:
 def _out_of_time(method: str, url: str) -> CrawlTimeoutError:
     return CrawlTimeoutError("the call's timeout ran out while waiting for this reply",
                              method=method, url=url)
+
+
+_LOCK_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # ~6 s in all, then give up
+
+
+def _is_contention(exc: sqlite3.DatabaseError) -> bool:
+    """True when SQLite says the file is busy or locked (another process), not damaged."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc) or "busy" in str(exc)
 
 
 def _snapshot_environment(session: requests.Session, endpoint: str) -> None:
