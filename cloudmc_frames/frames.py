@@ -46,6 +46,7 @@ log = logging.getLogger("cloudmc_frames")
 Chunk = tuple[Mapping[str, Any], Sequence[dict]]
 _EMPTY: dict = {}
 DATETIME = "datetime64[ns, UTC]"
+MAX_SHAPES = 64
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_WORD = re.compile(r"[^0-9a-zA-Z]+")
 
@@ -175,9 +176,28 @@ def _flatten_into(records: list[dict], prefix: str, out: dict[str, list],
         out[name] = _merge(out[name], values) if name in out else values
 
 
-def _columns(records: list[dict]) -> dict[Any, list]:
-    """Transpose records into columns (a missing key reads as None), at C speed."""
-    return {key: list(map(dict.get, records, repeat(key))) for key in _keys_in_order(records)}
+def _columns(records: list[dict]) -> dict[Any, Sequence]:
+    """Transpose records into columns (a missing key reads as None), at C speed.
+
+    Records are grouped by their keys, so each column is read only from the records that have
+    it; groups are scattered back into row order with numpy.
+    """
+    groups: dict[tuple, list[int]] = {}
+    for index, shape in enumerate(map(tuple, records)):
+        groups.setdefault(shape, []).append(index)
+    if len(groups) == 1:
+        return {key: list(map(dict.__getitem__, records, repeat(key))) for key in next(iter(groups))}
+    if len(groups) > MAX_SHAPES:  # records in many key orders: read every key from every record
+        return {key: list(map(dict.get, records, repeat(key))) for key in _keys_in_order(records)}
+    columns: dict[Any, np.ndarray] = {key: np.full(len(records), None, dtype=object)
+                                      for key in _keys_in_order(records)}
+    for shape, rows in groups.items():
+        members = [records[i] for i in rows]
+        where = np.asarray(rows)
+        for key in shape:
+            columns[key][where] = np.fromiter(map(dict.__getitem__, members, repeat(key)),
+                                              dtype=object, count=len(rows))
+    return columns
 
 
 def _keys_in_order(records: list[dict]) -> dict:

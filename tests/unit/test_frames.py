@@ -133,3 +133,20 @@ def test_issue_and_coverage_frames_are_typed():
 def test_text_safe_frames_have_no_nan():
     frame = to_text_safe(pd.DataFrame({"a": pd.array(["x", None], dtype="string")}))
     assert frame["a"].tolist() == ["x", None]
+
+
+@pytest.mark.parametrize("shapes", [1, 3, 200], ids=["one-shape", "few-shapes", "many-shapes"])
+def test_records_of_any_key_order_and_subset_flatten_alike(shapes):
+    import random
+    rng = random.Random(shapes)
+    keys = [f"k{i}" for i in range(8)]
+    records = []
+    for n in range(600):
+        order = keys[:] if shapes == 1 else rng.sample(keys, rng.randint(1, 8)) if shapes == 200 \
+            else [keys[:3], keys[2:], keys[::2]][n % 3]
+        records.append({k: f"{k}-{n}" for k in order})
+    frame = build_frame("users", [(CTX, records)])
+    for n, record in enumerate(records):
+        for key in keys:
+            value = frame.loc[n, key] if key in frame else None
+            assert (None if pd.isna(value) else value) == record.get(key), (n, key)
