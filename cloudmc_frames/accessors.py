@@ -22,40 +22,19 @@ Example::
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import json
-import logging
 import time
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from . import catalog
 from .client import Client
-from .errors import (
-    CloudMCError,
-    ConfigError,
-    CrawlTimeoutError,
-    Issue,
-    NotFoundError,
-    PermissionDeniedError,
-    ResponseFormatError,
-    json_type,
-)
+from .errors import CloudMCError, ConfigError
+from .fanout import CrawlOptions, Scope, check_client, crawl_options, read_scopes, record, since
 from .frames import build_frame, utc_timestamp
-from .ledger import Coverage
-
-log = logging.getLogger("cloudmc_frames")
-
-ERRORS = ("raise", "collect")
-PROGRESS_MIN_SCOPES = 20
-
+from .orgtree import organization_tree, select_organizations
 
 # -- organizations ------------------------------------------------------------------------------
 
@@ -67,15 +46,15 @@ def organizations(client: Client, *, include_deleted: bool = False, fresh: bool 
 
     >>> cmf.organizations(client)[["path", "depth", "is_reseller"]]      # doctest: +SKIP
     """
-    _check_client(client)
+    check_client(client)
     call_id, scope = client.ledger.next_call_id(), Scope(None, None, None, entity="organizations")
     started = time.perf_counter()
     try:
-        frame, from_cache = _organization_tree(client, include_deleted, fresh)
+        frame, from_cache = organization_tree(client, include_deleted, fresh)
     except CloudMCError as error:
-        _record(client, call_id, "organizations", scope, 0, False, _since(started), error)
+        record(client, call_id, "organizations", scope, 0, False, since(started), error)
         raise
-    _record(client, call_id, "organizations", scope, len(frame), from_cache, _since(started), None)
+    record(client, call_id, "organizations", scope, len(frame), from_cache, since(started), None)
     client.flush()
     return frame
 
@@ -86,7 +65,7 @@ def sub_organizations(client: Client, org_id: str, *, recursive: bool = True,
 
     >>> cmf.sub_organizations(client, acme_id, recursive=False)["name"]   # doctest: +SKIP
     """
-    tree, _ = _organization_tree(client, include_deleted, fresh)
+    tree, _ = organization_tree(client, include_deleted, fresh)
     if not isinstance(org_id, str) or org_id not in set(tree["id"]):
         raise ConfigError(
             f"organization {org_id!r} is not among the {len(tree)} organizations this key can see"
@@ -96,49 +75,6 @@ def sub_organizations(client: Client, org_id: str, *, recursive: bool = True,
         return tree[tree["parent_id"] == org_id].reset_index(drop=True)
     path = tree.loc[tree["id"] == org_id, "path"].iloc[0]
     return tree[tree["path"].str.startswith(path + "/")].reset_index(drop=True)
-
-
-def _organization_tree(client: Client, include_deleted: bool, fresh: bool,
-                       deadline: float | None = None) -> tuple[pd.DataFrame, bool]:
-    """The visible tree in path order, and whether it came from the cache."""
-    params = {"include_deleted": True} if include_deleted else None
-    listing = client.list("/organizations", params, fresh=fresh, deadline=deadline)
-    frame = build_frame("organizations", [({}, listing.records)])
-    if frame["id"].isna().any() or frame["id"].duplicated().any():
-        raise ResponseFormatError("the organization list has missing or repeated ids")
-    frame["parent_id"], frame["depth"], frame["path"] = _tree_columns(frame)
-    frame = frame.sort_values("path", kind="stable").reset_index(drop=True)
-    if not include_deleted:
-        frame = frame[~frame["deleted"].fillna(False)].reset_index(drop=True)
-    return frame, listing.from_cache
-
-
-def _tree_columns(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Parent ids limited to visible organizations, depth from the top, and entry-point paths."""
-    ids = frame["id"].tolist()
-    visible = set(ids)
-    parent = {i: p for i, p in zip(ids, frame["parent_id"].tolist()) if p in visible}
-    label = {i: _path_label(e, n)
-             for i, e, n in zip(ids, frame["entry_point"].tolist(), frame["name"].tolist())}
-    paths: dict[str, str] = {}
-    for org in ids:
-        chain, node = [], org
-        while node is not None and node not in paths:
-            if node in chain:
-                raise ResponseFormatError(f"the organization tree has a cycle through {node}")
-            chain.append(node)
-            node = parent.get(node)
-        prefix = paths[node] + "/" if node is not None else ""
-        for member in reversed(chain):
-            prefix = paths.setdefault(member, prefix + label[member]) + "/"
-    depth = [paths[i].count("/") for i in ids]
-    return (pd.array([parent.get(i) for i in ids], dtype="string"),
-            pd.array(depth, dtype="Int64"), pd.array([paths[i] for i in ids], dtype="string"))
-
-
-def _path_label(entry_point: Any, name: Any) -> str:
-    text = entry_point if isinstance(entry_point, str) and entry_point else str(name)
-    return text.replace("/", "_")
 
 
 # -- org-level collections ------------------------------------------------------------------------
@@ -160,7 +96,7 @@ def environments(client: Client, orgs: Any = None, *, errors: str = "collect", *
 
     >>> cmf.environments(client)[["organization_path", "name", "service_code"]]   # doctest: +SKIP
     """
-    options = _crawl_options(client, errors, crawl)
+    options = crawl_options(client, errors, crawl)
     tree, selected = _select(client, orgs, options)
     return _environment_frame(client, "environments", tree, selected, options)
 
@@ -174,7 +110,7 @@ def environment_members(client: Client, orgs: Any = None, *, environment: Any = 
 
     >>> cmf.environment_members(client)[["environment_name", "user_user_name", "role_name"]]  # doctest: +SKIP
     """
-    options = _crawl_options(client, errors, crawl)
+    options = crawl_options(client, errors, crawl)
     tree, selected = _select(client, orgs, options)
     envs = _filter_environments(_environment_frame(client, "environment_members", tree, selected,
                                                    options), None, environment)
@@ -182,7 +118,7 @@ def environment_members(client: Client, orgs: Any = None, *, environment: Any = 
                     e.id, e.name, entity="environment_members",
                     path=f"/environments/{quote(str(e.id), safe='')}/members")
               for e in _rows(envs, *ENV_FIELDS)]
-    results = _crawl(client, "environment_members", scopes, options)
+    results = read_scopes(client, "environment_members", scopes, options)
     return build_frame("environment_members",
                        [(s.context(environment=True), recs) for s, recs in results])
 
@@ -190,7 +126,7 @@ def environment_members(client: Client, orgs: Any = None, *, environment: Any = 
 def service_connections(client: Client, orgs: Any = None, *, errors: str = "collect",
                         **crawl: Any) -> pd.DataFrame:
     """One row per (organization, service connection it may use): code, type, owner, state."""
-    options = _crawl_options(client, errors, crawl)
+    options = crawl_options(client, errors, crawl)
     tree, selected = _select(client, orgs, options)
     details = _connection_details(client, "service_connections", _connection_refs(selected), options)
     rename = {"organization_id": "owner_organization_id",
@@ -217,11 +153,11 @@ def quotas(client: Client, orgs: Any = None, *, type: str = "assigned", errors: 
     def params(org_id: str) -> dict:
         return {"organization_id": org_id, "type": type}
 
-    options = _crawl_options(client, errors, crawl)
+    options = crawl_options(client, errors, crawl)
     tree, selected = _select(client, orgs, options)
     scopes = [Scope(*_org_triple(o), entity="quotas", path="/quotas", params=params(o.id))
               for o in _rows(selected, *ORG_FIELDS)]
-    results = _crawl(client, "quotas", scopes, options)
+    results = read_scopes(client, "quotas", scopes, options)
     return build_frame("quotas", [(s.context(), _quota_rows(recs)) for s, recs in results])
 
 
@@ -255,13 +191,13 @@ def resources(client: Client, entity_type: str, *, service_code: Any = None, env
     >>> cmf.resources(client, "snapshots", service_code="compute-qc")       # doctest: +SKIP
     """
     _check_entity(entity_type)
-    options = _crawl_options(client, errors, crawl)
+    options = crawl_options(client, errors, crawl)
     tree, selected = _select(client, orgs, options)
     envs = _environment_frame(client, "resources", tree, selected, options)
     envs = _filter_environments(envs, service_code, environment)
     scopes = [scope for env in _rows(envs, *ENV_FIELDS)
               if (scope := _resource_scope(env, entity_type)) is not None]
-    results = _crawl(client, "resources", scopes, options)
+    results = read_scopes(client, "resources", scopes, options)
     return build_frame(entity_type, [(s.context(service=True), recs) for s, recs in results], service=True)
 
 
@@ -286,252 +222,31 @@ def volumes(client: Client, **kw: Any) -> pd.DataFrame:
     return resources(client, "volumes", **kw)
 
 
-# -- scopes and the fan-out ----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Scope:
-    """One unit of a crawl: an organization, maybe an environment, an entity, and where to read it."""
-
-    organization_id: str | None
-    organization_name: str | None
-    organization_path: str | None
-    environment_id: str | None = None
-    environment_name: str | None = None
-    service_code: str | None = None
-    connection_type: str | None = None
-    entity: str | None = None
-    path: str = ""
-    params: dict | None = field(default=None, compare=False)
-    single: bool = False  # GET of one object (``{"data": {...}}``) rather than a list
-
-    def context(self, service: bool = False, environment: bool = False) -> dict:
-        """Context columns for this scope's rows: the organization, then its environment."""
-        ctx = {"organization_id": self.organization_id, "organization_name": self.organization_name,
-               "organization_path": self.organization_path}
-        if service:
-            ctx.update(service_code=self.service_code, connection_type=self.connection_type)
-        if service or environment:
-            ctx.update(environment_id=self.environment_id, environment_name=self.environment_name)
-        return ctx
-
-
-@dataclass(frozen=True)
-class _Options:
-    errors: str
-    max_workers: int
-    progress: bool | None
-    fresh: bool
-    deadline: float | None
-    call_id: int
-
-
-def _crawl_options(client: Client, errors: str, crawl: dict) -> _Options:
-    _check_client(client)
-    if errors not in ERRORS:
-        raise ConfigError(f"errors must be 'raise' or 'collect', got {errors!r}")
-    unknown = set(crawl) - {"max_workers", "progress", "fresh", "timeout"}
-    if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}: "
-                          "use max_workers=, progress=, fresh=, timeout=")
-    workers = crawl.get("max_workers", client.settings.max_workers)
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ConfigError(f"max_workers must be a positive integer, got {workers!r}")
-    timeout = crawl.get("timeout")
-    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
-        raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    deadline = time.monotonic() + timeout if timeout else None
-    return _Options(errors, workers, crawl.get("progress", client.settings.progress),
-                    bool(crawl.get("fresh", False)), deadline, client.ledger.next_call_id())
-
-
 def _per_org(client: Client, accessor: str, orgs: Any, errors: str, crawl: dict, *, path: str,
              params=None) -> pd.DataFrame:
-    options = _crawl_options(client, errors, crawl)
+    options = crawl_options(client, errors, crawl)
     tree, selected = _select(client, orgs, options)
     scopes = [Scope(*_org_triple(o), entity=accessor, path=path,
                     params=params(o.id) if params else None)
               for o in _rows(selected, *ORG_FIELDS)]
-    results = _crawl(client, accessor, scopes, options)
+    results = read_scopes(client, accessor, scopes, options)
     return build_frame(accessor, [(s.context(), recs) for s, recs in results])
-
-
-def _crawl(client: Client, accessor: str, scopes: Sequence[Scope],
-           options: _Options) -> list[tuple[Scope, list[dict]]]:
-    """Read every scope, the ones this client does not remember in a thread pool; return
-    ``(scope, records)`` in scope order.
-
-    Failures become issues (collect) or are raised (raise); every scope gets a coverage row.
-    """
-    done = {n: records for n, records in _remembered(client, accessor, scopes, options)}
-    pending = [n for n in range(len(scopes)) if n not in done]
-    failed: Counter = Counter()
-    show = options.progress if options.progress is not None else len(pending) > PROGRESS_MIN_SCOPES
-    with ThreadPoolExecutor(options.max_workers, thread_name_prefix=f"cmf-{accessor}") as pool, \
-            tqdm(total=len(pending), desc=accessor, disable=not show or None, leave=False) as bar:
-        futures = {pool.submit(_read_scope, client, scopes[n], options): n for n in pending}
-        for future in as_completed(futures):
-            scope, records, from_cache, seconds, error = future.result()
-            _record(client, options.call_id, accessor, scope, len(records or ()), from_cache,
-                    seconds, error)
-            bar.update(1)
-            if error is None:
-                done[futures[future]] = records
-                continue
-            failed[_status_of(error)] += 1
-            if options.errors == "raise":
-                pool.shutdown(cancel_futures=True)
-                raise error
-    client.flush()  # the replies of this call are in the cache storage when it returns
-    if failed:
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(failed.items()))
-        log.warning("%s: %d of %d scopes failed (%s); rows from them are missing, see "
-                    "client.issues for what happened and client.coverage for every scope",
-                    accessor, sum(failed.values()), len(scopes), summary)
-    return [(scopes[n], done[n]) for n in sorted(done)]
-
-
-def _remembered(client: Client, accessor: str, scopes: Sequence[Scope], options: _Options):
-    """``(index, records)`` of the list scopes the client still holds in memory, read inline:
-    a warm crawl needs no thread pool."""
-    if options.fresh:
-        return
-    for n, scope in enumerate(scopes):
-        if scope.single or not scope.path:
-            continue
-        started = time.perf_counter()
-        try:
-            listing = client.remembered(scope.path, scope.params, org_id=scope.organization_id)
-        except CloudMCError:  # let the network path read it again and report what happens
-            continue
-        if listing is not None:
-            _record(client, options.call_id, accessor, scope, len(listing.records), True,
-                    _since(started), None)
-            yield n, listing.records
-
-
-def _read_scope(client: Client, scope: Scope, options: _Options):
-    """``(scope, records, from_cache, seconds, error)``; only CloudMCError is caught."""
-    started = time.perf_counter()
-    if options.deadline is not None and time.monotonic() >= options.deadline:
-        error = CrawlTimeoutError("not read: the call's timeout ran out before this scope started",
-                                  url=client.settings.endpoint + scope.path)
-        return scope, None, False, 0.0, error
-    if not scope.path:
-        error = NotFoundError(
-            f"environment {scope.environment_name!r} uses a service connection this key cannot "
-            f"read, so its {scope.entity} were not read",
-            hint="Use a key that can read the organization's service connections")
-        return scope, None, False, 0.0, error
-    try:
-        records, from_cache = _fetch(client, scope, options)
-    except CloudMCError as error:
-        return scope, None, False, _since(started), error
-    return scope, records, from_cache, _since(started), None
-
-
-def _fetch(client: Client, scope: Scope, options: _Options) -> tuple[list[dict], bool]:
-    if not scope.single:
-        listing = client.list(scope.path, scope.params, org_id=scope.organization_id,
-                              fresh=options.fresh, deadline=options.deadline)
-        return listing.records, listing.from_cache
-    reply = client.get_reply(scope.path, scope.params, org_id=scope.organization_id,
-                             fresh=options.fresh, deadline=options.deadline)
-    data = reply.data  # CloudMC documents one of these as a one-element list
-    records = data if isinstance(data, list) else [data]
-    if not all(isinstance(r, dict) for r in records):
-        raise ResponseFormatError(f"expected a JSON object in 'data', got {json_type(data)}",
-                                  url=reply.url, status=reply.status)
-    return records, reply.from_cache
-
-
-def _since(started: float) -> float:
-    return round(time.perf_counter() - started, 6)
-
-
-def _record(client: Client, call_id: int, accessor: str, scope: Scope, rows: int,
-            from_cache: bool, seconds: float, error: CloudMCError | None) -> None:
-    where = {"organization_id": scope.organization_id, "organization_path": scope.organization_path,
-             "environment": scope.environment_name, "entity": scope.entity}
-    status = _status_of(error) if error else ("ok" if rows else "empty")
-    coverage = Coverage(call_id, accessor, scope.organization_id, scope.organization_path,
-                        scope.environment_name, scope.entity, status, rows,
-                        bool(from_cache) and error is None, seconds)
-    issue = Issue.from_error(error, accessor=accessor, **where) if error else None
-    client.ledger.record(coverage, issue)
-
-
-def _status_of(error: CloudMCError) -> str:
-    if isinstance(error, PermissionDeniedError):
-        return "forbidden"
-    if isinstance(error, NotFoundError):
-        return "not_found"
-    if isinstance(error, CrawlTimeoutError):
-        return "skipped"
-    return "error"
 
 
 # -- choosing organizations and environments ------------------------------------------------------
 
-def _select(client: Client, orgs: Any, options: _Options) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _select(client: Client, orgs: Any, options: CrawlOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The visible tree (deleted included) and the organizations ``orgs`` selects from it."""
-    tree, _ = _organization_tree(client, True, options.fresh, options.deadline)
+    tree, _ = organization_tree(client, True, options.fresh, options.deadline)
     return tree, select_organizations(tree, orgs)
 
 
-def select_organizations(tree: pd.DataFrame, orgs: Any) -> pd.DataFrame:
-    """Rows of ``tree`` chosen by ``orgs`` (see :func:`users`); unknown ids or patterns raise.
-
-    A pattern is matched against ``path`` with shell wildcards: ``"acme/eu"`` is one
-    organization, ``"acme/eu/*"`` all below it, ``"acme/eu*"`` both. Patterns select live
-    organizations only; a deleted one is chosen by its id (or a frame holding it).
-    """
-    if orgs is None:
-        return tree[~tree["deleted"].fillna(False)].reset_index(drop=True)
-    wanted = _wanted_ids(tree, orgs)
-    order = {org_id: n for n, org_id in enumerate(tree["id"].tolist())}
-    chosen = sorted(dict.fromkeys(wanted), key=order.__getitem__)
-    return tree.set_index("id", drop=False).loc[chosen].reset_index(drop=True)
-
-
-def _wanted_ids(tree: pd.DataFrame, orgs: Any) -> list[str]:
-    if isinstance(orgs, pd.DataFrame):
-        column = "organization_id" if "organization_id" in orgs else "id" if "id" in orgs else None
-        if column is None:
-            raise ConfigError("a frame given as orgs= needs an 'id' or 'organization_id' column")
-        items: Iterable = orgs[column].dropna().astype(str).unique()
-    elif isinstance(orgs, str):
-        items = [orgs]
-    elif isinstance(orgs, pd.Series | list | tuple | set | frozenset):
-        items = list(orgs)
-    else:
-        raise ConfigError(f"orgs must be None, an id, a path pattern, a list of them or a frame of "
-                          f"organizations, got {type(orgs).__name__}")
-    live = tree[~tree["deleted"].fillna(False)]
-    ids, paths = set(tree["id"].tolist()), list(zip(live["id"].tolist(), live["path"].tolist()))
-    wanted = []
-    for item in items:
-        if not isinstance(item, str):
-            raise ConfigError(f"orgs items must be ids or path patterns (strings), got {item!r}")
-        matched = [item] if item in ids else [i for i, p in paths if fnmatch.fnmatchcase(p, item)]
-        if not matched:
-            raise ConfigError(_no_match_message(item, [p for _, p in paths]))
-        wanted.extend(matched)
-    return wanted
-
-
-def _no_match_message(item: str, paths: list[str]) -> str:
-    close = difflib.get_close_matches(item, paths, n=3)
-    hint = f" Close paths: {', '.join(close)}." if close else f" Paths start with {paths[0]!r}." if paths else ""
-    return (f"orgs={item!r} matches no organization id or path visible to this key.{hint} "
-            "See cmf.organizations(client)[['id', 'path']]")
-
-
 def _environment_frame(client: Client, accessor: str, tree: pd.DataFrame, selected: pd.DataFrame,
-                       options: _Options) -> pd.DataFrame:
+                       options: CrawlOptions) -> pd.DataFrame:
     """Environments of the selected organizations, each with its connection's code and type."""
     scopes = [Scope(*_org_triple(o), entity="environments", path="/environments")
               for o in _rows(selected, *ORG_FIELDS)]
-    results = _crawl(client, accessor, scopes, options)
+    results = read_scopes(client, accessor, scopes, options)
     refs = _connection_refs(selected)
     for scope, records in results:  # an environment may use a connection its org no longer lists
         for env in records:
@@ -553,14 +268,14 @@ def _connection_refs(selected: pd.DataFrame) -> dict[str, tuple[Any, dict]]:
 
 
 def _connection_details(client: Client, accessor: str, refs: dict[str, tuple[Any, dict]],
-                        options: _Options) -> dict[str, dict]:
+                        options: CrawlOptions) -> dict[str, dict]:
     """``id -> connection record`` (``GET /services/connections/:id``) for every referenced id."""
     scopes = [Scope(scope.organization_id, scope.organization_name, scope.organization_path,
                     entity="service_connections", single=True,
                     path=f"/services/connections/{quote(str(cid), safe='')}")
               for cid, (scope, _) in refs.items() if cid]
     details = {}
-    for _, records in _crawl(client, accessor, scopes, options):
+    for _, records in read_scopes(client, accessor, scopes, options):
         details.update({r.get("id"): r for r in records})
     for cid, (_, ref) in refs.items():
         details.setdefault(cid, {"id": cid, "serviceCode": ref.get("serviceCode")})
@@ -639,12 +354,6 @@ def _quota_rows(quota_records: list[dict]) -> list[dict]:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _check_client(client: Any) -> None:
-    if not isinstance(client, Client):
-        raise ConfigError(f"expected a client from cmf.connect() or sandbox.client(), got "
-                          f"{type(client).__name__}")
 
 
 def _check_entity(entity_type: Any) -> None:

@@ -60,7 +60,6 @@ def gather(source: Crawl, now: pd.Timestamp) -> AuditData:
     """Read every frame the rules look at, through the accessors, in one crawl."""
     envs = source.read(accessors.environments)
     live_orgs = set(source.orgs.loc[~source.orgs["deleted"].fillna(False).astype(bool), "id"])
-    live_envs = envs[~envs["deleted"].fillna(False).astype(bool) & envs["organization_id"].isin(live_orgs)]
     vms = source.read(accessors.instances)
     vols = source.read(accessors.volumes)
     quotas = source.read(accessors.quotas)

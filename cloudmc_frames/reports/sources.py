@@ -20,7 +20,9 @@ import pandas as pd
 from .. import accessors
 from ..client import Client
 from ..errors import ConfigError
+from ..fanout import check_client
 from ..frames import coverage_frame, issues_frame
+from ..orgtree import select_organizations
 
 CRAWL_OPTIONS = ("max_workers", "progress", "fresh", "timeout")
 
@@ -30,7 +32,7 @@ class Crawl:
 
     def __init__(self, client: Client, orgs: Any = None, options: dict | None = None, *,
                  include_deleted: bool = False) -> None:
-        accessors._check_client(client)
+        check_client(client)
         self.client = client
         self.options = dict(options or {})
         unknown = set(self.options) - set(CRAWL_OPTIONS)
@@ -48,7 +50,7 @@ class Crawl:
     def _selection(self, orgs: Any, include_deleted: bool) -> pd.DataFrame:
         if orgs is None and include_deleted:
             return self.tree
-        return accessors.select_organizations(self.tree, orgs)
+        return select_organizations(self.tree, orgs)
 
     def read(self, accessor: Callable[..., pd.DataFrame], *args: Any) -> pd.DataFrame:
         """``accessor(client, *args, orgs=<selection>, **options)``."""

@@ -1,0 +1,221 @@
+"""The fan-out: read many scopes (organization x environment x entity) over one client.
+
+Scopes the client still remembers are read inline; the others go to a bounded thread pool.
+Every scope visited adds a :class:`~cloudmc_frames.ledger.Coverage` row to the client's ledger;
+a failed one also adds an :class:`~cloudmc_frames.errors.Issue` (``errors="collect"``) or is
+raised (``errors="raise"``). Only :class:`~cloudmc_frames.errors.CloudMCError` is caught.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from .client import Client
+from .errors import (
+    CloudMCError,
+    ConfigError,
+    CrawlTimeoutError,
+    Issue,
+    NotFoundError,
+    PermissionDeniedError,
+    ResponseFormatError,
+    json_type,
+)
+from .ledger import Coverage
+
+log = logging.getLogger("cloudmc_frames")
+
+ERRORS = ("raise", "collect")
+PROGRESS_MIN_SCOPES = 20
+
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One unit of a crawl: an organization, maybe an environment, an entity, and where to read it."""
+
+    organization_id: str | None
+    organization_name: str | None
+    organization_path: str | None
+    environment_id: str | None = None
+    environment_name: str | None = None
+    service_code: str | None = None
+    connection_type: str | None = None
+    entity: str | None = None
+    path: str = ""
+    params: dict | None = field(default=None, compare=False)
+    single: bool = False  # GET of one object (``{"data": {...}}``) rather than a list
+
+    def context(self, service: bool = False, environment: bool = False) -> dict:
+        """Context columns for this scope's rows: the organization, then its environment."""
+        ctx = {"organization_id": self.organization_id, "organization_name": self.organization_name,
+               "organization_path": self.organization_path}
+        if service:
+            ctx.update(service_code=self.service_code, connection_type=self.connection_type)
+        if service or environment:
+            ctx.update(environment_id=self.environment_id, environment_name=self.environment_name)
+        return ctx
+
+
+@dataclass(frozen=True)
+class CrawlOptions:
+    """How one accessor call crawls: errors, workers, progress, fresh, deadline, call id."""
+
+    errors: str
+    max_workers: int
+    progress: bool | None
+    fresh: bool
+    deadline: float | None
+    call_id: int
+
+
+def crawl_options(client: Client, errors: str, crawl: dict) -> CrawlOptions:
+    """Check an accessor's ``errors=`` and crawl options; start a new call id."""
+    check_client(client)
+    if errors not in ERRORS:
+        raise ConfigError(f"errors must be 'raise' or 'collect', got {errors!r}")
+    unknown = set(crawl) - {"max_workers", "progress", "fresh", "timeout"}
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}: "
+                          "use max_workers=, progress=, fresh=, timeout=")
+    workers = crawl.get("max_workers", client.settings.max_workers)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"max_workers must be a positive integer, got {workers!r}")
+    timeout = crawl.get("timeout")
+    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+        raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    deadline = time.monotonic() + timeout if timeout else None
+    return CrawlOptions(errors, workers, crawl.get("progress", client.settings.progress),
+                    bool(crawl.get("fresh", False)), deadline, client.ledger.next_call_id())
+
+
+def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
+                options: CrawlOptions) -> list[tuple[Scope, list[dict]]]:
+    """Read every scope, the ones this client does not remember in a thread pool; return
+    ``(scope, records)`` in scope order.
+
+    Failures become issues (collect) or are raised (raise); every scope gets a coverage row.
+    """
+    done = {n: records for n, records in _remembered(client, accessor, scopes, options)}
+    pending = [n for n in range(len(scopes)) if n not in done]
+    failed: Counter = Counter()
+    show = options.progress if options.progress is not None else len(pending) > PROGRESS_MIN_SCOPES
+    with ThreadPoolExecutor(options.max_workers, thread_name_prefix=f"cmf-{accessor}") as pool, \
+            tqdm(total=len(pending), desc=accessor, disable=not show or None, leave=False) as bar:
+        futures = {pool.submit(_read_scope, client, scopes[n], options): n for n in pending}
+        for future in as_completed(futures):
+            scope, records, from_cache, seconds, error = future.result()
+            record(client, options.call_id, accessor, scope, len(records or ()), from_cache,
+                    seconds, error)
+            bar.update(1)
+            if error is None:
+                done[futures[future]] = records
+                continue
+            failed[_status_of(error)] += 1
+            if options.errors == "raise":
+                pool.shutdown(cancel_futures=True)
+                raise error
+    client.flush()  # the replies of this call are in the cache storage when it returns
+    if failed:
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(failed.items()))
+        log.warning("%s: %d of %d scopes failed (%s); rows from them are missing, see "
+                    "client.issues for what happened and client.coverage for every scope",
+                    accessor, sum(failed.values()), len(scopes), summary)
+    return [(scopes[n], done[n]) for n in sorted(done)]
+
+
+def _remembered(client: Client, accessor: str, scopes: Sequence[Scope], options: CrawlOptions):
+    """``(index, records)`` of the list scopes the client still holds in memory, read inline:
+    a warm crawl needs no thread pool."""
+    if options.fresh:
+        return
+    for n, scope in enumerate(scopes):
+        if scope.single or not scope.path:
+            continue
+        started = time.perf_counter()
+        try:
+            listing = client.remembered(scope.path, scope.params, org_id=scope.organization_id)
+        except CloudMCError:  # let the network path read it again and report what happens
+            continue
+        if listing is not None:
+            record(client, options.call_id, accessor, scope, len(listing.records), True,
+                    since(started), None)
+            yield n, listing.records
+
+
+def _read_scope(client: Client, scope: Scope, options: CrawlOptions):
+    """``(scope, records, from_cache, seconds, error)``; only CloudMCError is caught."""
+    started = time.perf_counter()
+    if options.deadline is not None and time.monotonic() >= options.deadline:
+        error = CrawlTimeoutError("not read: the call's timeout ran out before this scope started",
+                                  url=client.settings.endpoint + scope.path)
+        return scope, None, False, 0.0, error
+    if not scope.path:
+        error = NotFoundError(
+            f"environment {scope.environment_name!r} uses a service connection this key cannot "
+            f"read, so its {scope.entity} were not read",
+            hint="Use a key that can read the organization's service connections")
+        return scope, None, False, 0.0, error
+    try:
+        records, from_cache = _fetch(client, scope, options)
+    except CloudMCError as error:
+        return scope, None, False, since(started), error
+    return scope, records, from_cache, since(started), None
+
+
+def _fetch(client: Client, scope: Scope, options: CrawlOptions) -> tuple[list[dict], bool]:
+    if not scope.single:
+        listing = client.list(scope.path, scope.params, org_id=scope.organization_id,
+                              fresh=options.fresh, deadline=options.deadline)
+        return listing.records, listing.from_cache
+    reply = client.get_reply(scope.path, scope.params, org_id=scope.organization_id,
+                             fresh=options.fresh, deadline=options.deadline)
+    data = reply.data  # CloudMC documents one of these as a one-element list
+    records = data if isinstance(data, list) else [data]
+    if not all(isinstance(r, dict) for r in records):
+        raise ResponseFormatError(f"expected a JSON object in 'data', got {json_type(data)}",
+                                  url=reply.url, status=reply.status)
+    return records, reply.from_cache
+
+
+def since(started: float) -> float:
+    """Seconds since ``started`` (perf_counter), rounded to microseconds."""
+    return round(time.perf_counter() - started, 6)
+
+
+def record(client: Client, call_id: int, accessor: str, scope: Scope, rows: int,
+            from_cache: bool, seconds: float, error: CloudMCError | None) -> None:
+    """Add a scope's coverage row, and its issue when it failed, to the client's ledger."""
+    where = {"organization_id": scope.organization_id, "organization_path": scope.organization_path,
+             "environment": scope.environment_name, "entity": scope.entity}
+    status = _status_of(error) if error else ("ok" if rows else "empty")
+    coverage = Coverage(call_id, accessor, scope.organization_id, scope.organization_path,
+                        scope.environment_name, scope.entity, status, rows,
+                        bool(from_cache) and error is None, seconds)
+    issue = Issue.from_error(error, accessor=accessor, **where) if error else None
+    client.ledger.record(coverage, issue)
+
+
+def _status_of(error: CloudMCError) -> str:
+    if isinstance(error, PermissionDeniedError):
+        return "forbidden"
+    if isinstance(error, NotFoundError):
+        return "not_found"
+    if isinstance(error, CrawlTimeoutError):
+        return "skipped"
+    return "error"
+
+
+def check_client(client: Any) -> None:
+    """ConfigError unless ``client`` comes from ``cmf.connect()`` or ``sandbox.client()``."""
+    if not isinstance(client, Client):
+        raise ConfigError(f"expected a client from cmf.connect() or sandbox.client(), got "
+                          f"{type(client).__name__}")
