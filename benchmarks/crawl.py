@@ -27,9 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,24 +38,9 @@ from tabulate import tabulate
 import cloudmc_frames as cmf
 from cloudmc_frames.frames import build_frame
 from cloudmc_frames.sandbox import generate_scenario
+from sandbox_process import start_sandbox
 
 CRAWL = ("organizations", "users", "environments", "instances", "volumes")
-
-
-def start_sandbox(orgs: int, latency_ms: int) -> tuple[subprocess.Popen, str, str]:
-    """Serve a sandbox from a child process; return it, its endpoint and the root key."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cloudmc_frames.cli", "sandbox", "--orgs", str(orgs),
-         "--latency-ms", str(latency_ms)], stdout=subprocess.PIPE, text=True)
-    endpoint = key = None
-    for line in proc.stdout:
-        if match := re.match(r"export CLOUDMC_ENDPOINT=(\S+)", line):
-            endpoint = match.group(1)
-        if match := re.match(r"export CLOUDMC_API_KEY=(\S+)", line):
-            key = match.group(1)
-        if endpoint and key:
-            return proc, endpoint, key
-    raise SystemExit("the sandbox did not start")
 
 
 def toolkit_crawl(client: cmf.Client, workers: int) -> dict[str, pd.DataFrame]:
@@ -166,7 +148,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
-    proc, endpoint, key = start_sandbox(args.orgs, args.latency_ms)
+    proc, endpoint, key = start_sandbox("--orgs", str(args.orgs), "--latency-ms", str(args.latency_ms))
     try:
         report(args, endpoint, key)
     finally:

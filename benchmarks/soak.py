@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,6 +33,7 @@ import tracemalloc
 
 import cloudmc_frames as cmf
 from cloudmc_frames.sandbox import generate_scenario
+from sandbox_process import start_sandbox
 
 CRAWL = ("organizations", "users", "environments", "instances", "volumes")
 TRANSIENT = "500:0.04;503:0.03;429:0.03,retry=1;drop:0.01;slow:0.03,ms=80;latency:1+2"
@@ -52,21 +51,6 @@ def permanent_faults(orgs: int, seed: int) -> tuple[str, set]:
     spec = (f"403,org={forbidden};"
             f"html,status=502,org={env['organization']['id']}@/services/compute-qc/{env['name']}/*")
     return spec, {forbidden, env["organization"]["id"]}
-
-
-def start_sandbox(orgs: int, seed: int, faults: str) -> tuple[subprocess.Popen, str, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cloudmc_frames.cli", "sandbox", "--orgs", str(orgs), "--seed", str(seed),
-         "--faults", faults], stdout=subprocess.PIPE, text=True)
-    endpoint = key = None
-    for line in proc.stdout:
-        if match := re.match(r"export CLOUDMC_ENDPOINT=(\S+)", line):
-            endpoint = match.group(1)
-        if match := re.match(r"export CLOUDMC_API_KEY=(\S+)", line):
-            key = match.group(1)
-        if endpoint and key:
-            return proc, endpoint, key
-    raise SystemExit("the sandbox did not start")
 
 
 def crawl_round(client: cmf.Client) -> tuple[int, tuple, float]:
@@ -115,7 +99,8 @@ def main() -> int:
 
     logging.getLogger("cloudmc_frames").setLevel(logging.ERROR)  # one warning per failed call: noise here
     permanent, failing_orgs = permanent_faults(args.orgs, args.seed)
-    proc, endpoint, key = start_sandbox(args.orgs, args.seed, f"{permanent};{TRANSIENT}")
+    proc, endpoint, key = start_sandbox("--orgs", str(args.orgs), "--seed", str(args.seed),
+                                        "--faults", f"{permanent};{TRANSIENT}")
     cache_dir = tempfile.mkdtemp(prefix="cmf-soak-")
     options = {"cache_backend": "sqlite", "cache_dir": cache_dir, "max_workers": args.workers,
                "retries": 6, "backoff_factor": 0.02, "backoff_max": 0.2, "read_timeout": 10}

@@ -99,7 +99,7 @@ def _env_or_none() -> tuple[str | None, str | None]:
     return endpoint, api_key
 
 
-def credential_fingerprint(endpoint: str, api_key: str) -> str:
+def credential_hash(endpoint: str, api_key: str) -> str:
     """A one-way, hex-only tag of endpoint + key (32 chars) that namespaces the cache."""
     material = f"cloudmc-frames/cache-v1\0{endpoint}\0{api_key}".encode()
     return hashlib.sha256(material).hexdigest()[:32]
@@ -217,7 +217,7 @@ class Client:
         _check_api_key(api_key)
         self.settings = settings
         self._key = _Secret(api_key)
-        self.fingerprint = credential_fingerprint(settings.endpoint, api_key)
+        self.fingerprint = credential_hash(settings.endpoint, api_key)
         self.ledger = Ledger()
         self.stats = {"sent": 0, "cache_hits": 0, "memory_hits": 0, "retries": 0}
         self._sleep, self._clock = sleep, clock
