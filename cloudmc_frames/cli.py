@@ -180,6 +180,7 @@ def _one_line(error: BaseException) -> str:
 # -- demo -----------------------------------------------------------------------------------------
 
 def _demo(args: argparse.Namespace) -> int:
+    from . import accessors
     from .embedded import sandbox
     from .reports import REPORTS
     from .reports.demo import summary_text
@@ -189,7 +190,9 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"Embedded CloudMC sandbox at {sb.endpoint} ({args.orgs} organizations, seed {args.seed})\n")
         client = sb.client(progress=False if args.no_progress else None)
         reports = {name: build(client) for name, build in REPORTS.items()}
-    print(summary_text(reports))
+        people = {"users": len(accessors.users(client)),  # from memory: the audit read them
+                  "environments": len(accessors.environments(client))}
+    print(summary_text(reports, people))
     folder.mkdir(parents=True, exist_ok=True)
     for name, report in reports.items():
         report.to_html(folder / f"{name}.html")

@@ -18,12 +18,17 @@ HEADLINE = ("instances", "instances_running", "vcpus", "vcpus_running", "memory_
 CLOSEST = 5
 
 
-def sections(reports: dict[str, Report]) -> list[tuple[str, pd.DataFrame]]:
-    """Titled tables: inventory totals and states, the fullest quotas, findings per rule, scopes."""
+def sections(reports: dict[str, Report],
+             counts: dict[str, int] | None = None) -> list[tuple[str, pd.DataFrame]]:
+    """Titled tables: inventory totals and states, the fullest quotas, findings per rule, scopes.
+
+    ``counts`` adds rows to the totals (e.g. ``{"users": 44, "environments": 34}``).
+    """
     inventory, capacity, audit = reports["inventory"], reports["capacity"], reports["audit"]
     totals = inventory.summary[inventory.summary["measure"].isin(HEADLINE)][["measure", "value", "unit"]]
-    organizations = pd.DataFrame({"measure": ["organizations"], "value": [float(len(
-        inventory.tables["rollup"]))], "unit": ["count"]})
+    heads = {"organizations": len(inventory.tables["rollup"]), **(counts or {})}
+    organizations = pd.DataFrame({"measure": list(heads), "value": [float(v) for v in heads.values()],
+                                  "unit": ["count"] * len(heads)})
     scopes = pd.concat([r.coverage.assign(report=name) for name, r in reports.items()])
     read = scopes.groupby(["report", "status"], observed=True).size().rename("scopes").reset_index()
     return [("Inventory totals", pd.concat([organizations, totals], ignore_index=True)),
@@ -42,6 +47,7 @@ def _issues(reports: dict[str, Report]) -> pd.DataFrame:
     return issues[["report", "organization_path", "environment", "entity", "status", "exception"]].head(10)
 
 
-def summary_text(reports: dict[str, Report]) -> str:
+def summary_text(reports: dict[str, Report], counts: dict[str, int] | None = None) -> str:
     """The sections as plain-text tables."""
-    return "\n\n".join(f"{title}\n{table_text(frame, 'simple')}" for title, frame in sections(reports))
+    return "\n\n".join(f"{title}\n{table_text(frame, 'simple')}"
+                       for title, frame in sections(reports, counts))
