@@ -283,7 +283,14 @@ def _fits(value: Any, kind: str) -> bool:
 def _to_datetime(name: str, values: Sequence) -> Any:
     series = pd.Series(values, dtype=object)
     texts = series.map(lambda v: v if isinstance(v, str) else None)
-    parsed = pd.to_datetime(texts, utc=True, format="ISO8601", errors="coerce").astype(DATETIME)
+    # Stamps with and without an offset are parsed apart: pandas 2.2 gives naive stamps the
+    # offset of their neighbours; naive ones are UTC.
+    aware = texts.str.contains(_OFFSET, na=False).astype(bool)
+    parsed = pd.Series(pd.NaT, index=series.index, dtype=DATETIME)
+    for part, utc in ((aware, True), (~aware & texts.notna(), False)):
+        if part.any():
+            stamps = pd.to_datetime(texts[part], utc=utc, format="ISO8601", errors="coerce")
+            parsed[part] = (stamps if utc else stamps.dt.tz_localize("UTC")).astype(DATETIME)
     missed = parsed.isna() & series.notna()
     if missed.any():
         parsed[missed] = [_parse_loose(v) for v in series[missed]]
@@ -294,6 +301,7 @@ def _to_datetime(name: str, values: Sequence) -> Any:
     return parsed.astype(DATETIME).array
 
 
+_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
 _TZ_HOURS = {"UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
              "MST": -7, "MDT": -6, "PST": -8, "PDT": -7}
 
