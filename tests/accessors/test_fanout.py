@@ -109,7 +109,7 @@ def test_coverage_records_every_scope_and_the_cache(sb, tmp_path):
     sb.requests.clear()
     cmf.instances(client)
     second = client.coverage.iloc[len(first):]
-    assert sb.requests == [] or all(r.path == "/api/v2/tasks" for r in sb.requests)
+    assert list(sb.requests) == []  # the repeat was served from the client's memory
     assert second["from_cache"].all() and not first["from_cache"].all()
     assert second["call_id"].nunique() == 1 and second["call_id"].iloc[0] > first["call_id"].max()
     assert (first.groupby("accessor", observed=True).size() == second.groupby("accessor", observed=True).size()).all()
