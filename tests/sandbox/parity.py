@@ -6,34 +6,18 @@ The fixture was extracted once from the vendor's example payloads by
 import json
 from pathlib import Path
 
+from tests.fixtures.extract_vendor_fields import walk
+
 FIXTURE = json.loads((Path(__file__).parent.parent / "fixtures" / "vendor_fields.json").read_text(encoding="utf-8"))
 OPAQUE = set(FIXTURE["opaque"])
-
-
-def type_name(value):
-    """Python type name of a JSON value (None -> 'null')."""
-    return "null" if value is None else type(value).__name__
 
 
 def paths(records, out=None):
     """``{path: set(types)}`` over all ``records`` (same syntax as the fixture)."""
     out = {} if out is None else out
     for record in records:
-        _walk(record, "", out)
+        walk(record, "", out, OPAQUE)
     return out
-
-
-def _walk(value, prefix, out):
-    if isinstance(value, dict):
-        for key, child in value.items():
-            path = f"{prefix}.{key}" if prefix else key
-            out.setdefault(path, set()).add(type_name(child))
-            if path not in OPAQUE:
-                _walk(child, path, out)
-    elif isinstance(value, list):
-        for child in value:
-            if isinstance(child, dict):
-                _walk(child, prefix + "[]", out)
 
 
 def vendor(*names, prefix=None):
