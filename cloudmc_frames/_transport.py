@@ -15,6 +15,7 @@ It never retries (that is the client's loop with ``_retry``) and never parses JS
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -187,10 +188,8 @@ class Watchdog:
             if self._done:
                 return
             self.fired = True
-        try:
+        with contextlib.suppress(OSError):  # already closed: nothing left to cut
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def cancel(self) -> None:
         with self._lock:

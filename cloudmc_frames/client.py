@@ -40,7 +40,7 @@ def connect(endpoint: str | None = None, api_key: str | None = None, **options: 
     cache backend and folder, ``offline``, ``allow_insecure``, ``max_workers``, ...).
 
     >>> client = cmf.connect()                              # doctest: +SKIP
-    >>> client = cmf.connect("https://cloudmc.example.com", os.environ["MY_KEY"], offline=True)  # doctest: +SKIP
+    >>> client = cmf.connect("https://cloudmc.example.com", key, offline=True)  # doctest: +SKIP
     """
     endpoint, api_key = credentials(endpoint, api_key)
     return Client(Settings.from_options(endpoint, **options), api_key)

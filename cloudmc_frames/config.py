@@ -179,7 +179,7 @@ def credentials(endpoint: str | None = None, api_key: str | None = None,
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """Return ``(endpoint, api_key)`` from ``CLOUDMC_ENDPOINT`` / ``CLOUDMC_API_KEY`` (ConfigError if unset)."""
+    """``(endpoint, api_key)`` from ``CLOUDMC_ENDPOINT`` / ``CLOUDMC_API_KEY`` (ConfigError if unset)."""
     return credentials(None, None, environ)
 
 

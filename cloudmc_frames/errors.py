@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import astuple, dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -308,7 +308,7 @@ class Issue:
     def from_error(cls, error: CloudMCError, *, accessor: str, **scope: str | None) -> Issue:
         """Record ``error`` met while reading ``scope`` (organization_id/_path, environment, entity)."""
         return cls(
-            when=datetime.now(timezone.utc),
+            when=datetime.now(UTC),
             accessor=accessor,
             organization_id=scope.get("organization_id"),
             organization_path=scope.get("organization_path"),
