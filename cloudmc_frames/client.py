@@ -19,17 +19,16 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from ._cache import TASKS_PATH, HttpCache, MemoryPages, credential_hash, listing_scope, scope_tag
+from ._cache import TASKS_PATH, HttpCache, MemoryPages, Sealer, credential_hash, listing_scope, scope_tag
 from ._retry import retry_delay
 from ._transport import RawReply, Secret, Transport, configure_session
 from ._wire import Reply, page_of, parse_reply, query_params
 from .config import Settings, check_api_key, credentials
 from .errors import CloudMCError, ConfigError, ResponseFormatError
 from .ledger import Ledger
-from .paging import Page, iter_records
+from .paging import Listing, Page, iter_records
 from .tasks import Task, is_task_payload
 
 
@@ -44,15 +43,6 @@ def connect(endpoint: str | None = None, api_key: str | None = None, **options: 
     """
     endpoint, api_key = credentials(endpoint, api_key)
     return Client(Settings.from_options(endpoint, **options), api_key)
-
-
-@dataclass(frozen=True)
-class Listing:
-    """Every record of a list endpoint, whether all its pages came from a cache, and how many."""
-
-    records: list[dict]
-    from_cache: bool
-    pages: int
 
 
 class Client:
@@ -77,6 +67,7 @@ class Client:
         self._lock = threading.Lock()
         self._memory = MemoryPages()
         self._cache = HttpCache(settings, self.fingerprint, sleep=sleep, on_rebuild=self._memory.drop,
+                                sealer=Sealer(settings.endpoint, api_key),
                                 configure=lambda session: configure_session(session, settings, self._key))
         self._transport = Transport(settings, self._cache, clock)
 
@@ -187,10 +178,20 @@ class Client:
         """Wait until every reply fetched so far is written to the cache storage."""
         self._cache.flush()
 
+    def cache_info(self) -> dict:
+        """Which cache backend answers (``"sqlite"`` after Redis failed), where, and why.
+
+        >>> client.cache_info()["backend"]                  # doctest: +SKIP
+        'redis'
+        """
+        return self._cache.info()
+
     @property
     def issues(self):
         """Every failure collected by accessors with ``errors="collect"``, as a DataFrame."""
-        from .frames import issues_frame  # frames imports pandas; the client itself does not
+        from .frames import (
+            issues_frame,  # frames imports pandas; the client itself does not
+        )
 
         return issues_frame(self.ledger.snapshot()[0])
 

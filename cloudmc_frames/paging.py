@@ -35,6 +35,15 @@ class Page:
 FetchPage = Callable[[dict[str, Any]], Page]
 
 
+@dataclass(frozen=True)
+class Listing:
+    """Every record of a list endpoint, whether all its pages came from a cache, and how many."""
+
+    records: list[dict]
+    from_cache: bool
+    pages: int
+
+
 def iter_records(
     fetch_page: FetchPage,
     *,

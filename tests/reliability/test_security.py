@@ -1,5 +1,5 @@
-"""Security audit: no key anywhere it could be read back, no data across keys, no plain http off
-the machine, a sandbox that only listens on loopback.
+"""Security audit: no key anywhere it could be read back (the Redis cache included), no data
+across keys, no plain http off the machine, a sandbox that only listens on loopback.
 
 The audit crawl runs with failures (a forbidden organization, an environment behind an HTML 502,
 transient 500s, a refused key, a failed task) over a real SQLite cache with every logger at DEBUG,
@@ -8,6 +8,7 @@ then searches every artefact a user could paste into a ticket.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import pathlib
@@ -146,6 +147,60 @@ def test_no_key_in_any_byte_of_the_cache_files(audit):
     for path, data in files.items():
         assert audited("cache files", data, audit["keys"]) == [], path
     assert any(b"REDACTED" in data for data in files.values())  # the header was there, redacted
+
+
+@pytest.fixture(scope="module")
+def redis_audit(redis_server, tmp_path_factory):
+    """Crawl and operate with three keys (and a refused one) on one Redis; dump all of Redis."""
+    connection = redis_server.connection()
+    connection.flushall()
+    with cmf.sandbox(orgs=12, seed=9, task_delay=0.05) as sb:
+        keys = [k.key for k in sb.keys]
+        shared = {"cache_url": redis_server.url, "cache_dir": str(tmp_path_factory.mktemp("redis-audit"))}
+        users = [k for k in sb.keys if k.status == "ACTIVE"][:3]
+        for info in users:
+            crawl(sb.client(info.user_name, **shared))
+        client = sb.client(**shared)
+        vms = cmf.instances(client)
+        running = vms[(vms["state"] == "Running") & (vms["service_code"] == "compute-qc")].iloc[0]
+        cmf.operate(client, "compute-qc", running["environment_name"], "instances", running["id"], "stop",
+                    org_id=running["organization_id"]).wait(timeout=10, interval=0.05)
+        cmf.instances(client, fresh=True)
+        with pytest.raises(cmf.CloudMCError):  # a refused key: its error reply is never stored
+            cmf.organizations(cmf.connect(sb.endpoint, keys[1][::-1], cache_url=redis_server.url))
+    dump = _dump_redis(connection)
+    return {"keys": keys + [keys[1][::-1]], "dump": dump, "backend": client.cache_info()["backend"]}
+
+
+def _dump_redis(connection) -> list[bytes]:
+    """Every key name and every value in Redis, whatever its type; sealed JSON entries also
+    decoded (the reply bodies are base64 in them)."""
+    out: list[bytes] = []
+    for name in connection.scan_iter("*"):
+        kind = connection.type(name).decode()
+        values = {"string": lambda: [connection.get(name)],
+                  "hash": lambda: [b for pair in connection.hgetall(name).items() for b in pair],
+                  "zset": lambda: [m for m, _ in connection.zrange(name, 0, -1, withscores=True)],
+                  "list": lambda: connection.lrange(name, 0, -1),
+                  "set": lambda: list(connection.smembers(name))}[kind]()
+        out.append(name)
+        for value in values:
+            out.append(value)
+            _, newline, body = value.partition(b"\n")
+            if newline and body.startswith(b"{"):
+                document = json.loads(body)
+                if isinstance(document, dict) and document.get("_content"):
+                    out.append(base64.b64decode(document["_content"]))
+    return out
+
+
+def test_no_key_in_any_redis_key_or_value(redis_audit):
+    dump = redis_audit["dump"]
+    assert redis_audit["backend"] == "redis"  # the audit really ran on Redis
+    assert len(dump) > 100 and sum(len(b) for b in dump) > 100_000
+    assert audited("redis keys and values", b"\n".join(dump), redis_audit["keys"]) == []
+    assert any(b"REDACTED" in value for value in dump)  # the header was stored, redacted
+    assert any(b'"data"' in value for value in dump)  # the bodies were decoded and searched
 
 
 def test_no_key_in_debug_logs(audit):
