@@ -7,10 +7,8 @@ the bytes into a reply or a typed error, ``_retry`` decides whether and when to 
 
 Example::
 
-    >>> import cloudmc_frames as cmf
     >>> client = cmf.connect("https://cloudmc.example.com", api_key)   # doctest: +SKIP
     >>> client.get("/organizations/" + org_id)["name"]                  # doctest: +SKIP
-    'Acme'
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from ._cache import TASKS_PATH, HttpCache, MemoryPages, Sealer, credential_hash, listing_scope, scope_tag
@@ -28,7 +27,7 @@ from ._wire import Reply, page_of, parse_reply, query_params
 from .config import Settings, check_api_key, credentials
 from .errors import CloudMCError, ConfigError, ResponseFormatError
 from .ledger import Ledger
-from .paging import Listing, Page, iter_records
+from .paging import Listing, Page, PageSize, iter_records, read_all
 from .tasks import Task, is_task_payload
 
 
@@ -66,6 +65,7 @@ class Client:
         self._sleep, self._clock, self._rng = sleep, clock, random.Random()
         self._lock = threading.Lock()
         self._memory = MemoryPages()
+        self._page_size = PageSize(settings.page_size)
         self._cache = HttpCache(settings, self.fingerprint, sleep=sleep, on_rebuild=self._memory.drop,
                                 sealer=Sealer(settings.endpoint, api_key),
                                 configure=lambda session: configure_session(session, settings, self._key))
@@ -86,13 +86,11 @@ class Client:
         """GET ``path`` and return the whole :class:`~cloudmc_frames._wire.Reply`."""
         url, query = self._url(path), query_params(params, org_id)
         cacheable = not path.startswith(TASKS_PATH)
-        if cacheable and not fresh:
-            hit = self._memory_reply(path, url, query)
-            if hit is not None:
-                return hit
+        if cacheable and not fresh and (hit := self._memory_reply(path, url, query)) is not None:
+            return hit
         reply, expires_at = self._send("GET", url, query, None, fresh=fresh, deadline=deadline)
         if cacheable and expires_at is not None:
-            self._memory.put(path, url, query, reply, expires_at)
+            self._memory.put(path, url, query, replace(reply, from_cache=True, attempts=1), expires_at)
         return reply
 
     def remembered(self, path: str, params: dict | None = None, *,
@@ -119,10 +117,14 @@ class Client:
     def list(self, path: str, params: dict | None = None, *, org_id: str | None = None,
              fresh: bool = False, deadline: float | None = None, sort_by: str | None = None,
              sort_order: str | None = None) -> Listing:
-        """Every record of a list endpoint, following its pages (see :mod:`~cloudmc_frames.paging`)."""
+        """Every record of a list endpoint, following its pages (see :mod:`~cloudmc_frames.paging`).
+
+        A server that refuses the page size (HTTP 400) is asked once more with a smaller one.
+        """
         replies: list[Reply] = []
         pages = self._page_fetcher(path, params, org_id, fresh, deadline, replies)
-        records = list(self._records(pages, sort_by=sort_by, sort_order=sort_order))
+        records = read_all(pages, sizes=self._page_size, max_pages=self.settings.max_pages,
+                           sort_by=sort_by, sort_order=sort_order)
         return Listing(records, all(r.from_cache for r in replies), len(replies))
 
     def paginate(self, path: str, params: dict | None = None, *, org_id: str | None = None,
@@ -189,9 +191,7 @@ class Client:
     @property
     def issues(self):
         """Every failure collected by accessors with ``errors="collect"``, as a DataFrame."""
-        from .frames import (
-            issues_frame,  # frames imports pandas; the client itself does not
-        )
+        from .frames import issues_frame  # frames imports pandas; the client itself does not
 
         return issues_frame(self.ledger.snapshot()[0])
 
@@ -216,8 +216,6 @@ class Client:
         return (f"<cloudmc_frames.Client {self.settings.endpoint} credential={self.fingerprint[:8]} "
                 f"cache={self.settings.cache_backend}{mode}>")
 
-    __str__ = __repr__
-
     def __reduce__(self):
         raise TypeError("a Client holds an API key and is not picklable; connect() again instead")
 
@@ -229,11 +227,13 @@ class Client:
         return self.settings.endpoint + path
 
     def _records(self, fetch: Callable[[dict], Page], **sort: str | None) -> Iterator[dict]:
-        return iter_records(fetch, page_size=self.settings.page_size,
-                            max_pages=self.settings.max_pages, **sort)
+        return iter_records(fetch, page_size=self._page_size.current, max_pages=self.settings.max_pages,
+                            on_grant=self._page_size.granted, **sort)
 
     def _page_fetcher(self, path, params, org_id, fresh, deadline, replies: list[Reply]):
         def fetch(paging: dict) -> Page:
+            if paging["page_number"] == 1:
+                replies.clear()  # a new attempt (after a refused page size) starts over
             reply = self.get_reply(path, {**(params or {}), **paging}, org_id=org_id,
                                    fresh=fresh, deadline=deadline)
             replies.append(reply)
@@ -243,10 +243,9 @@ class Client:
 
     def _memory_reply(self, path: str, url: str, query: dict[str, str]) -> Reply | None:
         hit = self._memory.get(path, url, query, time.time())
-        if hit is None:
-            return None
-        self._count("memory_hits")
-        return Reply(hit.status, hit.payload, hit.url, True, 1)
+        if hit is not None:
+            self._count("memory_hits")
+        return hit
 
     def _write(self, method: str, path: str, body: Any, params: dict | None,
                org_id: str | None) -> Task | Any:

@@ -6,7 +6,6 @@ or one of its own when it kills or locks it) and to the embedded sandbox over HT
 
 from __future__ import annotations
 
-import base64
 import json
 import pickle
 import sys
@@ -145,7 +144,12 @@ def test_an_entry_whose_seconds_left_round_to_zero_still_gets_a_ttl(redis_url, r
 
 
 def _body_url(value: bytes) -> bytes:
-    return json.loads(value.partition(b"\n")[2])["request"]["url"].encode()
+    return _head(value)["request"]["url"].encode()
+
+
+def _head(value: bytes) -> dict:
+    """The JSON head of a sealed compact entry (``<seal line>\\n<JSON head>\\0<body>``)."""
+    return json.loads(value.partition(b"\n")[2].partition(b"\0")[0])
 
 
 # -- values planted by another writer ---------------------------------------------------------------
@@ -160,22 +164,21 @@ class Bomb:
         return (open, (self.path, "w"))
 
 
-def _forged(value: bytes, marker: str) -> dict:
-    """The JSON document of a stored reply, its body replaced by a user list holding ``marker``."""
-    document = json.loads(value.partition(b"\n")[2])
+def _forged(value: bytes, marker: str) -> bytes:
+    """A stored reply with its body replaced by a user list holding ``marker`` (unsealed)."""
+    head = _head(value)
     body = json.dumps({"data": [{"id": marker, "userName": marker}]}).encode()
-    document["_content"] = base64.b64encode(body).decode()
-    document["headers"]["Content-Length"] = str(len(body))
-    return document
+    head["headers"]["Content-Length"] = str(len(body))
+    return json.dumps(head).encode() + b"\0" + body
 
 
 PLANTS = {
     "pickle that runs code": lambda value, sb, bomb: pickle.dumps(Bomb(bomb)),
-    "requests-cache json, unsigned": lambda value, sb, bomb: json.dumps(_forged(value, "forged")).encode(),
+    "an unsigned entry": lambda value, sb, bomb: _forged(value, "forged"),
     "signed for another key": lambda value, sb, bomb: Sealer(sb.endpoint + "/api/v2", sb.keys[1].key).seal(
-        CACHE_SEAL, json.dumps(_forged(value, "forged")).encode()),
+        CACHE_SEAL, _forged(value, "forged")),
     "another toolkit version": lambda value, sb, bomb: Sealer(sb.endpoint + "/api/v2", sb.api_key).seal(
-        b"cloudmc-frames/cache-v0", json.dumps(_forged(value, "forged")).encode()),
+        b"cloudmc-frames/cache-v1", _forged(value, "forged")),
     "garbage": lambda value, sb, bomb: b"\x00\xff" * 50,
     "truncated": lambda value, sb, bomb: value[: len(value) // 2],
 }
@@ -210,7 +213,7 @@ def test_the_plants_would_be_noticed_if_they_were_accepted(redis_url, redis_serv
     with cmf.sandbox(orgs=3, seed=1) as sb:
         sb.client(cache_url=redis_url).get("/users")
         ((key, value),) = entries(connection).items()
-        forged = Sealer(sb.endpoint + "/api/v2", sb.api_key).seal(CACHE_SEAL, json.dumps(_forged(value, "forged")).encode())
+        forged = Sealer(sb.endpoint + "/api/v2", sb.api_key).seal(CACHE_SEAL, _forged(value, "forged"))
         connection.set(f"{REDIS_NAMESPACE}:{key}", forged)
         assert sb.client(cache_url=redis_url).get("/users")[0]["id"] == "forged"
 
