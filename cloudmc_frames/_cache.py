@@ -302,7 +302,7 @@ class HttpCache:
                  configure: Callable[[CachedSession], None], on_rebuild: Callable[[], None],
                  sleep: Callable[[float], None], sealer: Sealer) -> None:
         self.settings, self._configure, self._on_rebuild, self._sleep = settings, configure, on_rebuild, sleep
-        self._key_fn, self.fingerprint, self._sealer = make_key_fn(fingerprint), fingerprint, sealer
+        self._key_fn, self.fingerprint, self.sealer = make_key_fn(fingerprint), fingerprint, sealer
         self._lock = threading.Lock()
         self._warned = False
         self.backend, self.fallback_reason, self.refused = settings.cache_backend, None, 0
@@ -432,7 +432,7 @@ class HttpCache:
 
         connection = open_redis(self.settings.cache_url or "", self.settings.connect_timeout)
         backend = RedisCache(REDIS_NAMESPACE, connection=connection, ttl=True, ttl_offset=REDIS_TTL_OFFSET,
-                             serializer=sealed_serializer(self._sealer, self._refused))
+                             serializer=sealed_serializer(self.sealer, self._refused))
         return CachedSession(backend=backend, **self._session_options())
 
     def _session_options(self) -> dict[str, Any]:

@@ -4,10 +4,10 @@ import doctest
 
 import pytest
 
-from cloudmc_frames import _cache, catalog, client, config, errors, frames, paging
+from cloudmc_frames import _cache, catalog, client, config, errors, frames, journal, paging
 
 
-@pytest.mark.parametrize("module", [_cache, catalog, client, config, errors, frames, paging],
+@pytest.mark.parametrize("module", [_cache, catalog, client, config, errors, frames, journal, paging],
                          ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
