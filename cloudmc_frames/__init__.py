@@ -53,6 +53,7 @@ from .errors import (
     TruncatedReplyError,
     ValidationError,
 )
+from .journal import resume, task_history
 from .ledger import COVERAGE_COLUMNS
 from .operations import create, delete, operate, operate_many
 from .tasks import Task
@@ -97,9 +98,11 @@ __all__ = [
     "organizations",
     "quotas",
     "resources",
+    "resume",
     "sandbox",
     "service_connections",
     "sub_organizations",
+    "task_history",
     "users",
     "volumes",
 ]

@@ -41,7 +41,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,12 +52,12 @@ from ._cache import Sealer, is_contention, store_errors, wait_unlocked
 from .client import Client
 from .errors import CloudMCError, ConfigError
 from .frames import DATETIME
-from .tasks import FAILED, PENDING, SUCCESS, Task, describe_failure
+from .tasks import EXPIRED, FAILED, PENDING, POLL_OBSERVERS, SUCCESS, UNKNOWN, Task, describe_failure
 
 log = logging.getLogger("cloudmc_frames")
 
 JOURNAL_VERSION = 1
-SUBMITTING, REFUSED, EXPIRED, UNKNOWN, LOST = "SUBMITTING", "REFUSED", "EXPIRED", "UNKNOWN", "LOST"
+SUBMITTING, REFUSED, LOST = "SUBMITTING", "REFUSED", "LOST"
 # a status only ever moves up this ladder (two kernels polling one task agree on where it ends)
 RANK = {SUBMITTING: 0, PENDING: 1, EXPIRED: 2, UNKNOWN: 2, LOST: 2, SUCCESS: 3, FAILED: 3, REFUSED: 3}
 STATUSES = tuple(RANK)
@@ -67,10 +67,106 @@ REDIS_PREFIX = f"cloudmc-frames-journal-v{JOURNAL_VERSION}"
 SECRET_WORDS = ("password", "secret", "token", "key", "credential")
 SUMMARY_CHARS = 200
 ACTIVITY_SLACK = timedelta(minutes=2)  # clocks of this machine and CloudMC may disagree a little
+INTENT_SLACK = 15.0  # seconds past a write's own time-outs after which an intent's sender is gone
 HISTORY_COLUMNS = ("operation_id", "submitted_at", "operation", "entity_type", "target_id", "label",
                    "organization_id", "service_code", "environment", "task_id", "status", "result",
                    "error", "updated_at", "ended_at", "submitted_by")
 TIME_COLUMNS = ("submitted_at", "updated_at", "ended_at")
+
+
+# -- the public functions -----------------------------------------------------------------------------
+
+def task_history(client: Client, *, since: Any = None, status: Any = None) -> pd.DataFrame:
+    """One row per journaled operation of this key: intent, task id, last status, result, error, times.
+
+    ``status``: one of SUBMITTING, PENDING, SUCCESS, FAILED, REFUSED, EXPIRED, UNKNOWN, LOST (or a
+    list); ``since``: a datetime or ISO text (operations submitted then or later). Nothing is sent
+    to CloudMC: it shows what the journal knows (:func:`resume` asks CloudMC again).
+
+    >>> cmf.task_history(client, status="PENDING")[["operation", "label", "task_id"]]  # doctest: +SKIP
+    """
+    _check_client(client)
+    return history_frame(journal_for(client).entries(), since, status)
+
+
+def resume(client: Client, *, unknown_after: float | None = None) -> list[Task]:
+    """A Task for every journaled operation of this key not known to have finished, polled again.
+
+    Resuming only polls: it never sends a write.
+
+    * a task CloudMC still knows comes back with its status (PENDING, SUCCESS, FAILED);
+    * one CloudMC no longer knows (404 after its ~30 minutes) comes back ``EXPIRED``, not an error;
+    * an intent without a task id, older than ``unknown_after`` seconds (default: the client's
+      connect + read time-outs and 15 s; the kernel died between send and reply), comes back
+      ``UNKNOWN``, with what the activity log says of its target when the key may read it;
+    * a task that cannot be polled right now stays PENDING, for a later poll.
+
+    The journal records what each poll saw, so two kernels resuming at once end with the same
+    statuses.
+
+    >>> tasks = cmf.resume(client)                                        # doctest: +SKIP
+    >>> cmf.widgets.TaskProgress(client, tasks)                           # doctest: +SKIP
+    """
+    _check_client(client)
+    journal = journal_for(client)
+    grace = (client.settings.connect_timeout + client.settings.read_timeout + INTENT_SLACK
+             if unknown_after is None else unknown_after)
+    if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
+        raise ConfigError(f"unknown_after must be a number of seconds >= 0, got {unknown_after!r}")
+    now, resumed = journal.now(), []
+    for entry in journal.entries():
+        if entry.get("task_id") and entry["status"] in OPEN:
+            resumed.append(_poll_again(client, entry))
+        elif is_stale_intent(entry, now, grace):
+            resumed.append(_settle_unknown(client, journal, entry))
+    return resumed
+
+
+def task_of(client: Client, entry: Mapping[str, Any]) -> Task:
+    """The pollable task of a journal entry (PENDING; UNKNOWN when it has no task id)."""
+    return Task(entry.get("task_id") or "", PENDING if entry.get("task_id") else UNKNOWN, client=client,
+                scope=entry.get("scope"), operation_id=entry["operation_id"],
+                label=entry.get("label") or entry.get("operation"))
+
+
+def _poll_again(client: Client, entry: Mapping[str, Any]) -> Task:
+    task = task_of(client, entry)
+    try:
+        return task.refresh()  # the journal hears of it through POLL_OBSERVERS
+    except CloudMCError as error:
+        if error.status == 404:
+            gone = "CloudMC no longer knows the task (tasks live about 30 minutes)"
+            return replace(task, status=EXPIRED, result={"message": gone})
+        return task  # not answered now: still PENDING, a later poll tells
+
+
+def _settle_unknown(client: Client, journal: Journal, entry: Mapping[str, Any]) -> Task:
+    evidence = _activity_check(client, entry)
+    before = f"{entry['error']}; " if entry.get("error") else ""
+    message = f"sent at {entry['submitted_at']}, but no reply was seen ({before}{evidence})"
+    journal.update(entry["operation_id"], {"status": UNKNOWN, "at": stamp(journal.now()), "error": message})
+    return replace(task_of(client, entry), result={"message": message})
+
+
+def _activity_check(client: Client, entry: Mapping[str, Any]) -> str:
+    """What the activity log says of the intent's target, as a clause."""
+    if not entry.get("target_id") or not entry.get("organization_id"):
+        return "the activity log cannot tell: no target id or organization to look for"
+    since = stamp(datetime.fromisoformat(entry["submitted_at"]) - ACTIVITY_SLACK)
+    try:
+        records = client.list("/activity_log", {"organizationId": entry["organization_id"],
+                                                "start": since}, fresh=True).records
+    except CloudMCError as error:
+        return f"the activity log could not be read: {type(error).__name__}"
+    return activity_evidence(entry, records) or (
+        f"the activity log shows nothing on {entry['target_id']} since then; service operations "
+        "may not be logged there: check the resource's state")
+
+
+def _check_client(client: Any) -> None:
+    if not isinstance(client, Client):
+        raise ConfigError(f"expected a client from cmf.connect() or sandbox.client(), got "
+                          f"{type(client).__name__}")
 
 
 # -- entries (pure) -----------------------------------------------------------------------------------
@@ -132,6 +228,8 @@ def merge(entry: Mapping[str, Any], change: Mapping[str, Any]) -> dict[str, Any]
     if change.get("task_id") and not out.get("task_id"):
         out["task_id"] = change["task_id"]
     status = change.get("status")
+    if status is None and change.get("error") and out.get("status") in OPEN:
+        out["error"] = change["error"]  # what went wrong while sending: it may still have been sent
     if status is None or RANK.get(status, -1) <= RANK.get(out.get("status"), -1):
         if status == out.get("status") and status in OPEN and change.get("at"):
             out["updated_at"] = change["at"]  # seen again: still pending
@@ -505,20 +603,22 @@ class Journal:
 
     def sent(self, operation_id: str, task: Task | None = None,
              error: CloudMCError | None = None, status: str | None = None) -> None:
-        """What sending gave: the task (PENDING or already ended), or the error and its status."""
+        """What sending gave: the task (PENDING or already ended), or an error. With ``status``
+        (REFUSED: CloudMC said no) the entry ends; without, it stays SUBMITTING with the error
+        (the write may have reached CloudMC), for :func:`resume` to settle."""
         at = stamp(self.now())
         if task is not None:
             with self._lock:
                 self._by_task[task.id] = operation_id
             change = observation(task, at)
         else:
-            change = {"status": status or UNKNOWN, "at": at,
+            change = {"status": status, "at": at,
                       "error": f"{type(error).__name__}: {error}" if error is not None else None}
         self.update(operation_id, change)
 
     def polled(self, task: Task, fresh: Task | None) -> None:
         """A poll of ``task`` saw ``fresh`` (None: CloudMC no longer knows it)."""
-        operation_id = getattr(task, "operation_id", None) or self._by_task.get(task.id)
+        operation_id = task.operation_id or self._by_task.get(task.id)
         if operation_id is not None:
             self.update(operation_id, observation(fresh, stamp(self.now())))
 
@@ -587,3 +687,12 @@ def journal_for(client: Client) -> Journal:
             _JOURNALS[client] = journal
             weakref.finalize(client, local.close)
         return journal
+
+
+def _journal_poll(task: Task, fresh: Task | None) -> None:
+    """The journal's :data:`~cloudmc_frames.tasks.POLL_OBSERVERS` entry: record what a poll saw."""
+    if isinstance(task.client, Client):
+        journal_for(task.client).polled(task, fresh)
+
+
+POLL_OBSERVERS.append(_journal_poll)

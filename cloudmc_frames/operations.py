@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -33,6 +33,8 @@ import pandas as pd
 from . import accessors, catalog
 from .client import Client, listing_scope
 from .errors import ApiError, CloudMCError, ConfigError, ResponseFormatError, TaskTimeoutError
+from .journal import REFUSED as JOURNAL_REFUSED
+from .journal import Intent, journal_for
 from .operation_catalog import (
     DELETE,
     check_operation,
@@ -70,9 +72,10 @@ def operate(client: Client, service_code: str, environment: str, entity_type: st
                           "environment, entity_type, id)")
     check_operation(entity_type, operation)
     path = item_path(service_code, environment, entity_type, id)
-    reply = client.post(path, _body(body), params={"operation": operation},
-                        org_id=org_id)
-    return _task(reply, client, path)
+    intent = Intent("POST", path, operation, entity_type, service_code, environment, org_id, id,
+                    listing_scope(path), f"{operation} {id}")
+    return _journaled(client, intent, lambda: client.post(path, _body(body), params={"operation": operation},
+                                                          org_id=org_id))
 
 
 def create(client: Client, service_code: str, environment: str, entity_type: str,
@@ -86,7 +89,9 @@ def create(client: Client, service_code: str, environment: str, entity_type: str
     if not body:
         raise ConfigError(f"create needs a body with the new {entity_type} fields, got {body!r}")
     path = collection_path(service_code, environment, entity_type)
-    return _task(client.post(path, dict(body), org_id=org_id), client, path)
+    intent = Intent("POST", path, "create", entity_type, service_code, environment, org_id, None,
+                    listing_scope(path), f"create {body.get('name') or entity_type}")
+    return _journaled(client, intent, lambda: client.post(path, dict(body), org_id=org_id))
 
 
 def delete(client: Client, service_code: str, environment: str, entity_type: str, id: str, *,
@@ -98,8 +103,9 @@ def delete(client: Client, service_code: str, environment: str, entity_type: str
     _check_scope(client, service_code, environment, entity_type, body, org_id)
     _check_text("id", id)
     path = item_path(service_code, environment, entity_type, id)
-    reply = client.delete(path, _body(body), org_id=org_id)
-    return _task(reply, client, path)
+    intent = Intent("DELETE", path, DELETE, entity_type, service_code, environment, org_id, id,
+                    listing_scope(path), f"delete {id}")
+    return _journaled(client, intent, lambda: client.delete(path, _body(body), org_id=org_id))
 
 
 def collection_path(service_code: str, environment: str, entity_type: str) -> str:
@@ -114,6 +120,26 @@ def collection_path(service_code: str, environment: str, entity_type: str) -> st
 def item_path(service_code: str, environment: str, entity_type: str, id: str) -> str:
     """The path of one entity; ids keep their ``/`` (Azure ids are ARM paths)."""
     return f"{collection_path(service_code, environment, entity_type)}/{quote(id, safe='/:')}"
+
+
+def _journaled(client: Client, intent: Intent, send: Callable[[], Any]) -> Task:
+    """Record the intent in the operations journal, send, record the task (or the refusal).
+
+    Nothing is sent when the intent cannot be recorded. The task carries its journal id.
+    """
+    journal = journal_for(client)
+    operation_id = journal.begin(intent)
+    try:
+        task = _task(send(), client, intent.path)
+    except ApiError as error:  # CloudMC answered no (4xx): nothing runs; else it may have been sent
+        journal.sent(operation_id, error=error, status=JOURNAL_REFUSED if (error.status or 500) < 500 else None)
+        raise
+    except CloudMCError as error:
+        journal.sent(operation_id, error=error)
+        raise
+    task = replace(task, operation_id=operation_id, label=intent.label)
+    journal.sent(operation_id, task)
+    return task
 
 
 def _task(reply: Any, client: Client, path: str) -> Task:

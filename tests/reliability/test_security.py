@@ -1,5 +1,6 @@
 """Security audit: no key anywhere it could be read back (the Redis cache included), no data
-across keys, no plain http off the machine, a sandbox that only listens on loopback.
+across keys, no plain http off the machine, a sandbox that only listens on loopback. The
+operations journal (file and Redis hash) and task tokens are searched too.
 
 The audit crawl runs with failures (a forbidden organization, an environment behind an HTML 502,
 transient 500s, a refused key, a failed task) over a real SQLite cache with every logger at DEBUG,
@@ -74,7 +75,7 @@ def audit(tmp_path_factory):
     for name in LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG)
     logging.getLogger().addHandler(capture)
-    texts: dict[str, list[str]] = {"exceptions": [], "reprs": [], "reports": [], "frames": []}
+    texts: dict[str, list[str]] = {"exceptions": [], "reprs": [], "reports": [], "frames": [], "journal": []}
     try:
         with cmf.sandbox(orgs=12, seed=9, task_delay=0.05) as sb:
             keys = [k.key for k in sb.keys]
@@ -103,7 +104,7 @@ def audit(tmp_path_factory):
             running = vms[(vms["state"] == "Running") & (vms["service_code"] == "compute-qc")].iloc[0]
             task = cmf.operate(client, "compute-qc", running["environment_name"], "instances",
                                running["id"], "stop", org_id=running["organization_id"])
-            texts["reprs"] += [repr(task), str(task), repr(task.refresh())]
+            texts["reprs"] += [repr(task), str(task), repr(task.refresh()), task.to_token()]
             task.wait(timeout=10, interval=0.05)
             sb.fail_operations.add("instances.start")
             failing = cmf.operate(client, "compute-qc", running["environment_name"], "instances",
@@ -118,6 +119,8 @@ def audit(tmp_path_factory):
                 texts["reports"] += [report.to_text(), report.to_markdown(), report.to_html(),
                                      report.to_json(), report.to_csv()]
             texts["frames"] = [f.astype(str).to_csv() for f in frames.values()]
+            texts["journal"] = [cmf.task_history(client).astype(str).to_csv(),
+                                repr(cmf.resume(client, unknown_after=0))]
             issues, coverage = client.issues, client.coverage
             client.close()
         cache_files = {p: p.read_bytes() for p in cache_dir.rglob("*") if p.is_file()}
@@ -194,6 +197,15 @@ def test_no_key_in_any_redis_key_or_value(redis_audit):
     assert audited("redis keys and values", b"\n".join(dump), redis_audit["keys"]) == []
     assert any(b"REDACTED" in value for value in dump)  # the header was stored, redacted
     assert any(b'{"data"' in value for value in dump)  # the reply bodies are there, as they came
+    assert any(name.startswith(b"cloudmc-frames-journal-v1:") for name in dump)  # and the journal
+
+
+def test_no_key_in_the_operations_journal(audit):
+    journal = {p: data for p, data in audit["cache_files"].items() if p.name.startswith("journal-v1")}
+    assert {p.name for p in journal} >= {"journal-v1.sqlite", "journal-v1.ids"}
+    assert sum(b"SUCCESS" in data or b"FAILED" in data for data in journal.values()) >= 1
+    for path, data in journal.items():
+        assert audited("journal files", data, audit["keys"]) == [], path
 
 
 def test_no_key_in_debug_logs(audit):
@@ -208,7 +220,7 @@ def test_no_key_in_issues_or_coverage(audit):
         assert audited("issues and coverage", "\n".join(cells), audit["keys"]) == []
 
 
-@pytest.mark.parametrize("kind", ["exceptions", "reprs", "reports", "frames"])
+@pytest.mark.parametrize("kind", ["exceptions", "reprs", "reports", "frames", "journal"])
 def test_no_key_in_exceptions_reprs_reports_or_frames(audit, kind):
     texts = audit["texts"][kind]
     assert texts

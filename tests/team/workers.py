@@ -8,6 +8,7 @@ the endpoint and key from ``CLOUDMC_ENDPOINT`` / ``CLOUDMC_API_KEY`` (and the ca
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pandas as pd
@@ -33,5 +34,18 @@ def crawl() -> None:
                       "issues": len(client.issues), "cache": client.cache_info()}))
 
 
+def submit_stops(*targets: str) -> None:
+    """Send ``stop`` to each ``service|environment|org|instance`` target, print the tasks, and die
+    at once without waiting for any of them (``os._exit``: no clean-up, like a killed kernel)."""
+    client = cmf.connect()
+    tasks = []
+    for target in targets:
+        code, env, org, vm = target.split("|")
+        task = cmf.operate(client, code, env, "instances", vm, "stop", org_id=org)
+        tasks.append({"task_id": task.id, "operation_id": task.operation_id, "token": task.to_token()})
+    print(json.dumps({"tasks": tasks}), flush=True)
+    os._exit(0)
+
+
 if __name__ == "__main__":
-    {"crawl": crawl}[sys.argv[1]](*sys.argv[2:])
+    {"crawl": crawl, "submit_stops": submit_stops}[sys.argv[1]](*sys.argv[2:])
