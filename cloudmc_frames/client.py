@@ -17,7 +17,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 
 from ._cache import TASKS_PATH, HttpCache, MemoryPages, Sealer, credential_hash, listing_scope, scope_tag
@@ -64,7 +63,7 @@ class Client:
         self.stats = {"sent": 0, "cache_hits": 0, "memory_hits": 0, "retries": 0}
         self._sleep, self._clock, self._rng = sleep, clock, random.Random()
         self._lock = threading.Lock()
-        self._memory = MemoryPages()
+        self._memory = MemoryPages(int(settings.memory_cache_mb * 2**20))
         self._page_size = PageSize(settings.page_size)
         self._cache = HttpCache(settings, self.fingerprint, sleep=sleep, on_rebuild=self._memory.drop,
                                 sealer=Sealer(settings.endpoint, api_key),
@@ -88,9 +87,9 @@ class Client:
         cacheable = not path.startswith(TASKS_PATH)
         if cacheable and not fresh and (hit := self._memory_reply(path, url, query)) is not None:
             return hit
-        reply, expires_at = self._send("GET", url, query, None, fresh=fresh, deadline=deadline)
-        if cacheable and expires_at is not None:
-            self._memory.put(path, url, query, replace(reply, from_cache=True, attempts=1), expires_at)
+        reply, raw = self._send("GET", url, query, None, fresh=fresh, deadline=deadline)
+        if cacheable and raw.expires_at is not None:
+            self._memory.put(path, url, query, (raw.status, raw.url, raw.body), raw.expires_at)
         return reply
 
     def remembered(self, path: str, params: dict | None = None, *,
@@ -242,10 +241,10 @@ class Client:
         return fetch
 
     def _memory_reply(self, path: str, url: str, query: dict[str, str]) -> Reply | None:
-        hit = self._memory.get(path, url, query, time.time())
-        if hit is not None:
-            self._count("memory_hits")
-        return hit
+        if (hit := self._memory.get(path, url, query, time.time())) is None:
+            return None
+        self._count("memory_hits")
+        return parse_reply(hit[0], {}, hit[2], method="GET", url=hit[1], from_cache=True)
 
     def _write(self, method: str, path: str, body: Any, params: dict | None,
                org_id: str | None) -> Task | Any:
@@ -259,8 +258,8 @@ class Client:
         return reply.data
 
     def _send(self, method: str, url: str, query: dict, body: Any, *, fresh: bool,
-              deadline: float | None) -> tuple[Reply, float | None]:
-        """Send, retrying what the policy allows; return the reply and its cache expiry."""
+              deadline: float | None) -> tuple[Reply, RawReply]:
+        """Send, retrying what the policy allows; return the reply and what it was parsed from."""
         started, attempt = self._clock(), 0
         while True:
             attempt += 1
@@ -268,7 +267,7 @@ class Client:
                 raw = self._transport.send(method, url, query, body, fresh=fresh or attempt > 1,
                                            deadline=deadline, attempt=attempt)
                 self._count("cache_hits" if raw.from_cache else "sent")
-                return self._parse(raw, method, attempt), raw.expires_at
+                return self._parse(raw, method, attempt), raw
             except CloudMCError as error:
                 now = self._clock()
                 delay = retry_delay(error, attempt=attempt, elapsed=now - started,
