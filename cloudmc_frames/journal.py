@@ -122,6 +122,15 @@ def resume(client: Client, *, unknown_after: float | None = None) -> list[Task]:
     return resumed
 
 
+def still_running(client: Client) -> list[dict[str, Any]]:
+    """The journal entries of this key whose operation is not known to have ended (nothing is sent).
+
+    >>> len(still_running(client))                                     # doctest: +SKIP
+    3
+    """
+    return [e for e in journal_for(client).entries() if e["status"] in OPEN]
+
+
 def task_of(client: Client, entry: Mapping[str, Any]) -> Task:
     """The pollable task of a journal entry (PENDING; UNKNOWN when it has no task id)."""
     return Task(entry.get("task_id") or "", PENDING if entry.get("task_id") else UNKNOWN, client=client,
