@@ -57,11 +57,12 @@ ENTITY_MARKERS = (("power_state", "instances"), ("size_gib", "volumes"))
 
 def operate(client: Client, service_code: str, environment: str, entity_type: str, id: str,
             operation: str, *, body: Mapping[str, Any] | None = None,
-            org_id: str | None = None) -> Task:
+            org_id: str | None = None, label: str | None = None) -> Task:
     """``POST /services/<code>/<env>/<entity>/<id>?operation=<op>``; returns the task.
 
     ``org_id``: the organization owning the environment (default: the key's own). Unknown
-    operations for the entity type raise ConfigError before anything is sent.
+    operations for the entity type raise ConfigError before anything is sent. ``label``: what
+    the operations journal and progress bars call this write (default ``"<operation> <id>"``).
 
     >>> cmf.operate(client, "compute-qc", "prod", "instances", vm_id, "stop").wait()  # doctest: +SKIP
     """
@@ -73,7 +74,7 @@ def operate(client: Client, service_code: str, environment: str, entity_type: st
     check_operation(entity_type, operation)
     path = item_path(service_code, environment, entity_type, id)
     intent = Intent("POST", path, operation, entity_type, service_code, environment, org_id, id,
-                    listing_scope(path), f"{operation} {id}")
+                    listing_scope(path), _label(label, f"{operation} {id}"))
     return _journaled(client, intent, lambda: client.post(path, _body(body), params={"operation": operation},
                                                           org_id=org_id))
 
@@ -95,8 +96,11 @@ def create(client: Client, service_code: str, environment: str, entity_type: str
 
 
 def delete(client: Client, service_code: str, environment: str, entity_type: str, id: str, *,
-           body: Mapping[str, Any] | None = None, org_id: str | None = None) -> Task:
+           body: Mapping[str, Any] | None = None, org_id: str | None = None,
+           label: str | None = None) -> Task:
     """``DELETE /services/<code>/<env>/<entity>/<id>`` (optional body); returns the task.
+
+    ``label``: what the operations journal and progress bars call it (default ``"delete <id>"``).
 
     >>> cmf.delete(client, "compute-qc", "prod", "volumes", volume_id).wait()     # doctest: +SKIP
     """
@@ -104,7 +108,7 @@ def delete(client: Client, service_code: str, environment: str, entity_type: str
     _check_text("id", id)
     path = item_path(service_code, environment, entity_type, id)
     intent = Intent("DELETE", path, DELETE, entity_type, service_code, environment, org_id, id,
-                    listing_scope(path), f"delete {id}")
+                    listing_scope(path), _label(label, f"delete {id}"))
     return _journaled(client, intent, lambda: client.delete(path, _body(body), org_id=org_id))
 
 
@@ -120,6 +124,12 @@ def collection_path(service_code: str, environment: str, entity_type: str) -> st
 def item_path(service_code: str, environment: str, entity_type: str, id: str) -> str:
     """The path of one entity; ids keep their ``/`` (Azure ids are ARM paths)."""
     return f"{collection_path(service_code, environment, entity_type)}/{quote(id, safe='/:')}"
+
+
+def _label(label: Any, default: str) -> str:
+    if label is not None and not isinstance(label, str):
+        raise ConfigError(f"label must be text, got {type(label).__name__}")
+    return label or default
 
 
 def _journaled(client: Client, intent: Intent, send: Callable[[], Any]) -> Task:
@@ -254,9 +264,9 @@ def submit(client: Client, target: Target, operation: str, *,
     entity = target.provider_entity
     if operation == DELETE:
         return delete(client, target.service_code, target.environment_name, entity, target.id,
-                      body=body, org_id=target.organization_id)
+                      body=body, org_id=target.organization_id, label=f"delete {target.label}")
     return operate(client, target.service_code, target.environment_name, entity, target.id,
-                   operation, body=body, org_id=target.organization_id)
+                   operation, body=body, org_id=target.organization_id, label=f"{operation} {target.label}")
 
 
 def submit_many(client: Client, targets: Sequence[Target], operation: str, *,

@@ -104,6 +104,7 @@ def test_operate_many_records_one_operation_per_row(tmp_path):
         history = cmf.task_history(client)
     assert sorted(history["task_id"]) == sorted(outcomes["task_id"])
     assert set(history["status"]) == {"SUCCESS"} and sorted(history["target_id"]) == sorted(vms["id"])
+    assert sorted(history["label"]) == sorted(f"stop {name}" for name in vms["name"])  # names, not ids
 
 
 def test_a_write_is_not_sent_when_its_intent_cannot_be_recorded(tmp_path):
