@@ -671,7 +671,8 @@ class Journal:
 
 
 def _as_change(entry: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: entry.get(k) for k in ("status", "task_id", "result", "error")} | {"at": entry.get("updated_at")}
+    change = {k: entry.get(k) for k in ("status", "task_id", "result", "error")}
+    return change | {"at": entry.get("updated_at")}
 
 
 _JOURNALS: weakref.WeakKeyDictionary[Client, Journal] = weakref.WeakKeyDictionary()

@@ -142,7 +142,8 @@ def _journaled(client: Client, intent: Intent, send: Callable[[], Any]) -> Task:
     try:
         task = _task(send(), client, intent.path)
     except ApiError as error:  # CloudMC answered no (4xx): nothing runs; else it may have been sent
-        journal.sent(operation_id, error=error, status=JOURNAL_REFUSED if (error.status or 500) < 500 else None)
+        refused = (error.status or 500) < 500
+        journal.sent(operation_id, error=error, status=JOURNAL_REFUSED if refused else None)
         raise
     except CloudMCError as error:
         journal.sent(operation_id, error=error)

@@ -250,7 +250,8 @@ def read_token(token: Any) -> dict[str, Any]:
     try:
         fields = json.loads(token)
     except ValueError:
-        raise ConfigError("this is not a task token (not JSON): pass the text task.to_token() returned") from None
+        raise ConfigError("this is not a task token (not JSON): pass the text task.to_token() "
+                          "returned") from None
     if not isinstance(fields, dict) or fields.get("kind") != TOKEN_KIND:
         raise ConfigError("this is not a cloudmc-frames task token")
     if fields.get("v") != TOKEN_VERSION:

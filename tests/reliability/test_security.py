@@ -179,11 +179,16 @@ def _dump_redis(connection) -> list[bytes]:
     out: list[bytes] = []
     for name in connection.scan_iter("*"):
         kind = connection.type(name).decode()
-        values = {"string": lambda: [connection.get(name)],
-                  "hash": lambda: [b for pair in connection.hgetall(name).items() for b in pair],
-                  "zset": lambda: [m for m, _ in connection.zrange(name, 0, -1, withscores=True)],
-                  "list": lambda: connection.lrange(name, 0, -1),
-                  "set": lambda: list(connection.smembers(name))}[kind]()
+        if kind == "string":
+            values = [connection.get(name)]
+        elif kind == "hash":
+            values = [b for pair in connection.hgetall(name).items() for b in pair]
+        elif kind == "zset":
+            values = [m for m, _ in connection.zrange(name, 0, -1, withscores=True)]
+        elif kind == "list":
+            values = connection.lrange(name, 0, -1)
+        else:
+            values = list(connection.smembers(name))
         out.append(name)
         for value in values:
             out.append(value)

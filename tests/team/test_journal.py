@@ -63,7 +63,8 @@ def test_every_order_of_the_same_observations_ends_the_same(order):
         entry = J.merge(entry, CHANGES[i])
     assert (entry["status"], entry["task_id"], entry["result"]) == ("SUCCESS", "t1", '{"id": "i-1"}')
     assert entry["ended_at"] is not None and entry["history"][0][0] == "SUBMITTING"
-    assert [h[0] for h in entry["history"]] in (["SUBMITTING", "PENDING", "SUCCESS"], ["SUBMITTING", "SUCCESS"],
+    assert [h[0] for h in entry["history"]] in (["SUBMITTING", "PENDING", "SUCCESS"],
+                                                ["SUBMITTING", "SUCCESS"],
                                                 ["SUBMITTING", "EXPIRED", "SUCCESS"],
                                                 ["SUBMITTING", "PENDING", "EXPIRED", "SUCCESS"])
 
@@ -120,7 +121,8 @@ def test_activity_evidence_names_the_event_on_the_target_after_the_intent():
 def test_history_frame_types_order_and_filters():
     entries = [J.merge(J.new_entry(INTENT, credential=CRED, endpoint="e", now=T0 + timedelta(minutes=m),
                                    submitted_by="h:1", operation_id=f"op{m}"), change)
-               for m, change in ((2, {"status": "SUCCESS", "at": at(200)}), (1, {}), (3, {"status": "PENDING", "at": at(181)}))]
+               for m, change in ((2, {"status": "SUCCESS", "at": at(200)}), (1, {}),
+                                 (3, {"status": "PENDING", "at": at(181)}))]
     frame = J.history_frame(entries)
     assert list(frame.columns) == list(J.HISTORY_COLUMNS)
     assert list(frame["operation_id"]) == ["op1", "op2", "op3"]
@@ -258,7 +260,7 @@ def test_two_kernels_updating_one_entry_at_once_agree(redis_server, redis_url, t
             journal.polled(Task("t-1", "PENDING"), Task("t-1", status, {"id": "i-1"}))
 
     threads = [threading.Thread(target=poll, args=(k, s))
-               for k, s in zip(kernels, ["PENDING", "SUCCESS", "PENDING", "SUCCESS"])]
+               for k, s in zip(kernels, ["PENDING", "SUCCESS", "PENDING", "SUCCESS"], strict=True)]
     for t in threads:
         t.start()
     for t in threads:

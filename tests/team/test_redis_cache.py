@@ -11,7 +11,7 @@ import pickle
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -35,7 +35,8 @@ def fingerprints(connection) -> set[str]:
 
 def user_key(sb):
     """A plain User of the root organization: same URLs as the root administrator, other answers."""
-    return next(k for k in sb.keys if k.role == "User" and k.status == "ACTIVE" and k.org_id == sb.store.root_id)
+    return next(k for k in sb.keys
+                if k.role == "User" and k.status == "ACTIVE" and k.org_id == sb.store.root_id)
 
 
 # -- sharing and isolation ---------------------------------------------------------------------------
@@ -309,5 +310,6 @@ def test_cloudmc_cache_url_makes_redis_the_default(redis_url, monkeypatch):
         client = cmf.connect(sb.endpoint, sb.api_key)
         client.get("/users")
         assert client.cache_info()["backend"] == "redis"
-        assert cmf.connect(sb.endpoint, sb.api_key, cache_backend="memory").cache_info()["backend"] == "memory"
+        memory = cmf.connect(sb.endpoint, sb.api_key, cache_backend="memory")
+        assert memory.cache_info()["backend"] == "memory"
 

@@ -34,7 +34,8 @@ def targets(vms) -> list[str]:
 
 
 def kernel_env(sb, cache_dir) -> dict[str, str]:
-    return {"CLOUDMC_ENDPOINT": sb.endpoint, "CLOUDMC_API_KEY": sb.api_key, "CLOUDMC_CACHE_DIR": str(cache_dir)}
+    return {"CLOUDMC_ENDPOINT": sb.endpoint, "CLOUDMC_API_KEY": sb.api_key,
+            "CLOUDMC_CACHE_DIR": str(cache_dir)}
 
 
 def stop(client, vm):
@@ -65,7 +66,8 @@ def test_the_intent_is_recorded_before_the_write_is_sent(tmp_path):
         task.wait(timeout=10, interval=0.05)
         final = cmf.task_history(watcher)
     (row,) = seen.itertuples()
-    assert (row.status, row.operation, row.target_id) == ("SUBMITTING", "stop", vm.id) and pd.isna(row.task_id)
+    assert (row.status, row.operation, row.target_id) == ("SUBMITTING", "stop", vm.id)
+    assert pd.isna(row.task_id)
     assert row.organization_id == vm.organization_id and row.environment == vm.environment_name
     assert final["operation_id"].tolist() == [row.operation_id] == [task.operation_id]
     assert final["status"].tolist() == ["SUCCESS"] and final["task_id"].tolist() == [task.id]

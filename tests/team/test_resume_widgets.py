@@ -9,7 +9,8 @@ POLL = 0.05
 
 
 def output_text(form) -> str:
-    return "".join(item.get("text") or item.get("data", {}).get("text/plain", "") for item in form.output.outputs)
+    return "".join(item.get("text") or item.get("data", {}).get("text/plain", "")
+                   for item in form.output.outputs)
 
 
 def running(client, count: int):
