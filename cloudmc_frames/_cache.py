@@ -357,8 +357,8 @@ class HttpCache:
                 return self.session.request(method, url, **kwargs)
             except self._store_errors as exc:
                 self._fall_back(exc, session)
-                if method != "GET":  # never reached: requests-cache 1.3.3 leaves other methods'
-                    raise TransportError(  # replies out of the cache; a write is never sent twice
+                if method != "GET":  # a guard: requests-cache 1.3.3 does not read or write the
+                    raise TransportError(  # cache for other methods; a write is never sent twice
                         "the shared cache failed around a write; it was not sent again",
                         method=method, url=url) from None
                 return self.session.request(method, url, **kwargs)  # a GET again: nothing lost

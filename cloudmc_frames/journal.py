@@ -161,7 +161,7 @@ def _activity_check(client: Client, entry: Mapping[str, Any]) -> str:
     """What the activity log says of the intent's target, as a clause."""
     if not entry.get("target_id") or not entry.get("organization_id"):
         return "the activity log cannot tell: no target id or organization to look for"
-    since = stamp(datetime.fromisoformat(entry["submitted_at"]) - ACTIVITY_SLACK)
+    since = (datetime.fromisoformat(entry["submitted_at"]) - ACTIVITY_SLACK).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         records = client.list("/activity_log", {"organizationId": entry["organization_id"],
                                                 "start": since}, fresh=True).records

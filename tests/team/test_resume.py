@@ -161,7 +161,8 @@ def test_a_process_killed_between_send_and_reply_leaves_an_unknown(tmp_path):
         (task,) = cmf.resume(client, unknown_after=0)
         history = cmf.task_history(client)
     assert (task.status, task.id, task.done) == (UNKNOWN, "", True)
-    assert "activity log" in task.result["message"] and "no reply was seen" in task.result["message"]
+    assert "no reply was seen" in task.result["message"]
+    assert f"the activity log shows nothing on {vms['id'].iloc[0]}" in task.result["message"]  # it was read
     assert history["status"].tolist() == ["UNKNOWN"] and "activity log" in history["error"][0]
     assert cmf.resume(client, unknown_after=0) == []  # settled once
     with pytest.raises(cmf.TaskTimeoutError, match="UNKNOWN"):
