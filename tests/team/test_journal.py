@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from cloudmc_frames import journal as J
-from cloudmc_frames._cache import Sealer
+from cloudmc_frames._cache import Sealer, open_redis, store_errors
 from cloudmc_frames.errors import ConfigError
 from cloudmc_frames.tasks import Task
 from tests.support.redis_server import RedisServer
@@ -227,12 +227,11 @@ def test_a_damaged_file_is_rebuilt_once_and_says_what_it_lost(how, tmp_path, cap
 # -- Redis -----------------------------------------------------------------------------------------------
 
 def redis_journal(server, tmp_path, credential: str = CRED, clock: Clock | None = None) -> J.Journal:
+    """A journal on ``server`` through the connection the client's cache would open."""
     sealer = Sealer("https://h/api/v2", f"key-of-{credential}")
-    import redis as redis_module
-
-    shared = J.RedisStore(server.connection(), credential, sealer)
+    shared = J.RedisStore(open_redis(server.url, 2.0), credential, sealer)
     return J.Journal(credential, "https://h/api/v2", J.SQLiteStore(tmp_path / "journal-v1.sqlite"), shared,
-                     now=clock or Clock(), errors=(redis_module.RedisError,))
+                     now=clock or Clock(), errors=store_errors("redis"))
 
 
 def test_on_redis_entries_are_sealed_and_shared_by_two_kernels(redis_server, redis_url, tmp_path):
