@@ -30,12 +30,13 @@ from datetime import timedelta
 
 from . import clock, gen_commitments, history, pricing
 from .ledger import Item, Ledger
-from .signals import PROFILE_KINDS, Profile
+from .signals import Profile
 from .store import IdFactory
 
 DAY = timedelta(days=1)
-IDLE_WEIGHTS = (25, 15, 15, 45)
-ACTIVE_WEIGHTS = (15, 15, 70)
+# (kind, cumulative probability) of the profiles of eligible (long-running, live) and other instances
+IDLE_ODDS = (("idle", 0.25), ("busy", 0.40), ("spiky", 0.55), ("normal", 1.0))
+ACTIVE_ODDS = (("busy", 0.15), ("spiky", 0.30), ("normal", 1.0))
 
 
 def build(store, usage_days=365, hourly_days=30):
@@ -56,17 +57,17 @@ def build(store, usage_days=365, hourly_days=30):
     return ledger
 
 
-def _env_start(env):
-    """The hour an environment was created."""
-    return clock.floor_hour(clock.parse_instant(env["creationDate"]))
+def _hour(text):
+    """Epoch seconds of an API timestamp, floored to the hour."""
+    return clock.epoch(clock.parse_instant(text)) // 3600 * 3600
 
 
 def _creations(env, resources):
     """``{instance id: creation hour}`` of one environment's instances."""
-    roots = {v["instanceId"]: clock.parse_instant(v["creationDate"]) for v in resources["volumes"].values()
+    roots = {v["instanceId"]: _hour(v["creationDate"]) for v in resources["volumes"].values()
              if v["type"] == "os" and "instanceId" in v}
-    start = _env_start(env)
-    return {i: max(start, clock.floor_hour(roots[i])) for i in resources["instances"]}
+    start = _hour(env["creationDate"])
+    return {i: clock.from_epoch(max(start, roots[i])) for i in resources["instances"]}
 
 
 def _deletion_times(rng, store, envs, created):
@@ -89,56 +90,60 @@ def _deletion_times(rng, store, envs, created):
 def _env_items(rng, store, ledger, env, created):
     """Every ``Item`` of one environment (and its instances' histories and profiles)."""
     org_id = env["organization"]["id"]
-    now = store.now
-    until = ledger.deleted_at.get(org_id, now)
+    until = ledger.deleted_at.get(org_id, store.now)
+    make = _Maker(ledger, env)
     resources = store.resources[env["id"]]
-    out = []
+    lives = {}
     for inst in resources["instances"].values():
-        past = history.plan(rng, inst["id"], inst["state"], created[inst["id"]], now, until)
+        past = history.plan(rng, inst["id"], inst["state"], created[inst["id"]], store.now, until)
         ledger.histories[inst["id"]] = past
-        ledger.profiles[inst["id"]] = _profile(rng, past, now, org_id in ledger.deleted_at)
+        ledger.profiles[inst["id"]] = _profile(rng, past, store.now, org_id in ledger.deleted_at)
+        lives[inst["id"]] = (clock.epoch(past.created), clock.epoch(past.end_of_life()))
+        spans = [(clock.epoch(a), clock.epoch(b)) for a, b in past.spans()]
         fields = {"resourceType": "instance", "resourceId": inst["id"], "resourceName": inst["name"],
                   "zone": inst["zoneName"], "offering": inst["computeOfferingName"]}
-        for usage_type, rate in (("cpu_type", inst["cpuCount"]), ("memory_type", inst["memoryInMB"] / 1024)):
-            out.append(_item(ledger, env, usage_type, rate, past.spans(), "instances", fields))
+        make("cpu_type", inst["cpuCount"], spans, "instances", fields)
+        make("memory_type", inst["memoryInMB"] / 1024, spans, "instances", fields)
+    end = clock.epoch(until)
     for vol in resources["volumes"].values():
-        owner = ledger.histories.get(vol.get("instanceId"))
-        start = max(_env_start(env), clock.floor_hour(clock.parse_instant(vol["creationDate"])))
+        start = max(make.env_start, _hour(vol["creationDate"]))
         fields = {"resourceType": "volume", "resourceId": vol["id"], "resourceName": vol["name"],
                   "zone": vol["zoneName"], "volumeType": vol["type"]}
-        end = owner.end_of_life() if owner else until
-        out.append(_item(ledger, env, "storage_type", vol["sizeInGb"], [(start, end)], "volumes", fields))
+        owner = lives.get(vol.get("instanceId"))
+        make("storage_type", vol["sizeInGb"], [(start, owner[1] if owner else end)], "volumes", fields)
     for ip in resources["publicipaddresses"].values():
-        owner = ledger.histories.get(ip["instances"][0]["id"]) if ip.get("instances") else None
-        span = (owner.created, owner.end_of_life()) if owner else (_env_start(env), until)
+        owner = lives.get(ip["instances"][0]["id"]) if ip.get("instances") else None
         purpose = ip["purposes"][0] if ip["purposes"] else "UNASSIGNED"
         fields = {"resourceType": "publicip", "resourceId": ip["id"], "resourceName": ip["ipAddress"],
                   "zone": ip["zoneName"], "purpose": purpose}
-        usage_type = "source_nat_type" if purpose == "SOURCE_NAT" else "public_ip_type"
-        out.append(_item(ledger, env, usage_type, 1, [span], "publicipaddresses", fields))
-    return [i for i in out if i is not None]
+        make("source_nat_type" if purpose == "SOURCE_NAT" else "public_ip_type", 1,
+             [owner or (make.env_start, end)], "publicipaddresses", fields)
+    return make.items
 
 
-def _item(ledger, env, usage_type, rate, spans, entity_type, fields):
-    """An ``Item`` over ``spans`` (datetimes) clipped to the ledger's history; None if nothing accrues."""
-    intervals = []
-    for start, end in spans:
-        low, high = max(clock.epoch(start), ledger.start), min(clock.epoch(end), ledger.now)
-        if low < high:
-            intervals.append((low, high))
-    if not intervals or rate <= 0:
-        return None
-    key = hashlib.md5(f"{fields['resourceId']}:{usage_type}".encode("utf-8")).hexdigest()
-    return Item(key, usage_type, float(rate), tuple(intervals), env["organization"]["id"],
-                env["serviceConnection"]["id"], env["id"], env["name"], entity_type, fields)
+class _Maker:
+    """Builds the ``Item`` objects of one environment (``make(...)`` appends to ``make.items``)."""
+
+    def __init__(self, ledger, env):
+        self.ledger, self.env = ledger, env
+        self.env_start = _hour(env["creationDate"])
+        self.context = (env["organization"]["id"], env["serviceConnection"]["id"], env["id"], env["name"])
+        self.items = []
+
+    def __call__(self, usage_type, rate, spans, entity_type, fields):
+        """Add an item over epoch ``spans`` clipped to the ledger's history (nothing if it never accrues)."""
+        low, high = self.ledger.start, self.ledger.now
+        intervals = tuple((max(a, low), min(b, high)) for a, b in spans if max(a, low) < min(b, high))
+        if intervals and rate > 0:
+            key = hashlib.md5(f"{fields['resourceId']}:{usage_type}".encode("utf-8")).hexdigest()
+            self.items.append(Item(key, usage_type, float(rate), intervals, *self.context, entity_type, fields))
 
 
 def _profile(rng, past, now, deleted):
     """A usage profile: idle only for long-running instances of live orgs."""
-    if past.state == "Running" and not deleted and past.created <= now - 40 * DAY:
-        kind = rng.choices(PROFILE_KINDS, IDLE_WEIGHTS)[0]
-    else:
-        kind = rng.choices(PROFILE_KINDS[1:], ACTIVE_WEIGHTS)[0]
+    eligible = past.state == "Running" and not deleted and past.created <= now - 40 * DAY
+    draw, kinds = rng.random(), (IDLE_ODDS if eligible else ACTIVE_ODDS)
+    kind = next(k for k, bound in kinds if draw < bound)
     if kind != "idle":
         return Profile(kind)
     return Profile(kind, clock.epoch(max(past.created + DAY, now - DAY * rng.randint(35, 150))))

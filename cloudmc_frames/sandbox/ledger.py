@@ -11,7 +11,7 @@ Times inside are whole epoch seconds; usage is in units x hours (``rate x second
 """
 import bisect
 from collections import defaultdict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import clock
 from .pricing import PRODUCTS
@@ -20,8 +20,7 @@ HOUR = 3600
 TYPE_ORDER = [p.usage_type for p in PRODUCTS]
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
     """One metered resource x usage type: ``rate`` units per hour during ``intervals``."""
 
     key: str
