@@ -29,6 +29,7 @@ PLANNED_STATUSES = ("IN_PROGRESS", "IN_PROGRESS", "EXPIRED", "UPCOMING")
 PLANNED_FITS = ("below", "above")
 COMMITTED_TYPES = ("cpu_type", "memory_type")
 TAX_CODE = {"code": "SI086690", "description": "IT Services"}
+DISCOUNTS = (0.1, 0.15, 0.2, 0.25)
 
 
 def make(rng, ids, store, ledger):
@@ -88,15 +89,8 @@ def _record(rng, ids, store, table, org_id, status, amounts, start, end, fixed):
     org = store.orgs[org_id]
     reseller = store.orgs[org["reseller"]["id"]]
     created = start - timedelta(days=rng.randint(5, 40), seconds=rng.randrange(86400))
-    products, list_price = [], 0.0
-    for usage_type, amount in amounts.items():
-        line = table.line(usage_type)
-        list_price += amount * line.price * (end - start) / timedelta(hours=1)
-        product = {"createdAt": clock.iso_seconds(created), "product": {"id": line.product_id, "sku": line.sku}}
-        if not fixed:
-            product.update({"fixedRateReferencePrice": line.price, "discountAmount": rng.choice((0.1, 0.15, 0.2, 0.25))})
-        product.update({"committedAmount": amount, "id": ids.uuid(), "updatedAt": clock.iso_seconds(created)})
-        products.append(product)
+    products = [_product(rng, ids, table.line(t), amount, created, fixed) for t, amount in amounts.items()]
+    list_price = sum(amount * table.line(t).price for t, amount in amounts.items()) * (end - start) / timedelta(hours=1)
     record = {"committedProducts": products, "endDate": clock.iso_seconds(end),
               "pricingMethod": "FIXED_PRICE" if fixed else "UTILITY_DISCOUNT", "type": "RESOURCE"}
     record.update({"fixedPrice": round(0.8 * list_price, 2), "fixedPriceTaxCode": dict(TAX_CODE)} if fixed
@@ -109,3 +103,12 @@ def _record(rng, ids, store, table, org_id, status, amounts, start, end, fixed):
         "startDate": clock.iso_seconds(start), "updatedAt": clock.iso_seconds(created), "status": status,
     })
     return record
+
+
+def _product(rng, ids, line, amount, created, fixed):
+    """One committed product (UTILITY_DISCOUNT ones carry the discount and the reference price)."""
+    product = {"createdAt": clock.iso_seconds(created), "product": {"id": line.product_id, "sku": line.sku}}
+    if not fixed:
+        product.update({"fixedRateReferencePrice": line.price, "discountAmount": rng.choice(DISCOUNTS)})
+    product.update({"committedAmount": amount, "id": ids.uuid(), "updatedAt": clock.iso_seconds(created)})
+    return product

@@ -99,32 +99,46 @@ def _env_items(rng, store, ledger, env, created):
         ledger.histories[inst["id"]] = past
         ledger.profiles[inst["id"]] = _profile(rng, past, store.now, org_id in ledger.deleted_at)
         lives[inst["id"]] = (clock.epoch(past.created), clock.epoch(past.end_of_life()))
-        spans = [(clock.epoch(a), clock.epoch(b)) for a, b in past.spans()]
-        fields = {"resourceType": "instance", "resourceId": inst["id"], "resourceName": inst["name"],
-                  "zone": inst["zoneName"], "offering": inst["computeOfferingName"]}
-        make("cpu_type", inst["cpuCount"], spans, "instances", fields)
-        make("memory_type", inst["memoryInMB"] / 1024, spans, "instances", fields)
-    end = clock.epoch(until)
-    for vol in resources["volumes"].values():
+        _instance_items(make, inst, [(clock.epoch(a), clock.epoch(b)) for a, b in past.spans()])
+    _storage_items(make, resources["volumes"].values(), lives, clock.epoch(until))
+    _address_items(make, resources["publicipaddresses"].values(), lives, clock.epoch(until))
+    return make.items
+
+
+def _instance_items(make, inst, spans):
+    """vCPU and memory of an instance during its compute ``spans``."""
+    fields = {"resourceType": "instance", "resourceId": inst["id"], "resourceName": inst["name"],
+              "zone": inst["zoneName"], "offering": inst["computeOfferingName"]}
+    make("cpu_type", inst["cpuCount"], spans, "instances", fields)
+    make("memory_type", inst["memoryInMB"] / 1024, spans, "instances", fields)
+
+
+def _storage_items(make, volumes, lives, end):
+    """Each volume's GB from its creation until its instance's end of life (detached: ``end``)."""
+    for vol in volumes:
         start = max(make.env_start, _hour(vol["creationDate"]))
+        owner = lives.get(vol.get("instanceId"))
         fields = {"resourceType": "volume", "resourceId": vol["id"], "resourceName": vol["name"],
                   "zone": vol["zoneName"], "volumeType": vol["type"]}
-        owner = lives.get(vol.get("instanceId"))
         make("storage_type", vol["sizeInGb"], [(start, owner[1] if owner else end)], "volumes", fields)
-    for ip in resources["publicipaddresses"].values():
+
+
+def _address_items(make, addresses, lives, end):
+    """Each public IP during its instance's life (unassigned: from the environment's creation to ``end``)."""
+    for ip in addresses:
         owner = lives.get(ip["instances"][0]["id"]) if ip.get("instances") else None
         purpose = ip["purposes"][0] if ip["purposes"] else "UNASSIGNED"
         fields = {"resourceType": "publicip", "resourceId": ip["id"], "resourceName": ip["ipAddress"],
                   "zone": ip["zoneName"], "purpose": purpose}
         make("source_nat_type" if purpose == "SOURCE_NAT" else "public_ip_type", 1,
              [owner or (make.env_start, end)], "publicipaddresses", fields)
-    return make.items
 
 
 class _Maker:
     """Builds the ``Item`` objects of one environment (``make(...)`` appends to ``make.items``)."""
 
     def __init__(self, ledger, env):
+        """Remember the environment's ids and creation hour."""
         self.ledger, self.env = ledger, env
         self.env_start = _hour(env["creationDate"])
         self.context = (env["organization"]["id"], env["serviceConnection"]["id"], env["id"], env["name"])

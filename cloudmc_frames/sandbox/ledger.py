@@ -44,6 +44,7 @@ class Series:
     """A step function of time: ``rates[k]`` from ``times[k]`` to ``times[k + 1]``, zero outside."""
 
     def __init__(self, times, rates):
+        """Keep the steps and precompute the running integral at each of them."""
         self.times, self.rates = times, rates
         self.cumulative = [0.0]
         for k in range(1, len(times)):
@@ -86,6 +87,7 @@ class Ledger:
     """Usage facts of one scenario (see the package docstring's oracle API)."""
 
     def __init__(self, now, usage_days, hourly_days):
+        """An empty ledger for ``usage_days`` of history before ``now``, the last ``hourly_days`` hourly."""
         self.now = clock.epoch(now)
         self.start = self.now - usage_days * 86400
         self.hourly_start = self.now - hourly_days * 86400
@@ -109,7 +111,8 @@ class Ledger:
         pieces = defaultdict(list)
         for item in self.items:
             self.by_org.setdefault(item.org_id, []).append(item)
-            pieces[(item.org_id, item.connection_id, item.usage_type)].extend((s, e, item.rate) for s, e in item.intervals)
+            key = (item.org_id, item.connection_id, item.usage_type)
+            pieces[key].extend((start, end, item.rate) for start, end in item.intervals)
             if item.usage_type == "cpu_type":
                 self.metric_entities.setdefault(item.env_id, []).append((item.fields["resourceId"], item.intervals))
         order = {t: i for i, t in enumerate(TYPE_ORDER)}

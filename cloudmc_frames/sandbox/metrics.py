@@ -118,8 +118,8 @@ def _points(profile, metric_id, entity_id, intervals, window, width, aggregate):
         first = max(start, -(-window[0] // 3600) * 3600)
         for hour in range(first, min(end, window[1]), 3600):
             buckets.setdefault(hour // width * width, []).append(signals.value(profile, metric_id, seed, hour))
-    return [{"entityId": entity_id, "label": clock.metric_label(clock.from_epoch(b)), "value": float(round(aggregate(v), 2))}
-            for b, v in sorted(buckets.items())]
+    return [{"entityId": entity_id, "label": clock.metric_label(clock.from_epoch(start)),
+             "value": float(round(aggregate(values), 2))} for start, values in sorted(buckets.items())]
 
 
 def register(router):

@@ -194,8 +194,9 @@ def _make_connections(ctx, store, tree):
             "name": spec["name"], "type": spec["type"],
             "status": {"lastUpdated": clock.iso_ms(ctx.now - timedelta(minutes=7)), "reachable": True},
             "organization": {"name": tree.name[tree.root], "id": tree.root},
-            "metricsEnabled": PLUGIN_SUPPORT[spec["type"]]["supportsMetric"], "supportsQuotas": True, "supportsPricingV2": True, "supportsPolicies": True,
-            "hasWidgets": False, "supportsUsage": PLUGIN_SUPPORT[spec["type"]]["supportsUsage"], "supportsInfra": spec["type"] == "cloudstack",
+            "metricsEnabled": PLUGIN_SUPPORT[spec["type"]]["supportsMetric"], "supportsQuotas": True,
+            "supportsPricingV2": True, "supportsPolicies": True, "hasWidgets": False,
+            "supportsUsage": PLUGIN_SUPPORT[spec["type"]]["supportsUsage"], "supportsInfra": spec["type"] == "cloudstack",
             "lastUsageRecord": clock.iso_ms(ctx.now - timedelta(hours=1, seconds=1)), "brownfield": False,
             "quotas": [],
         }

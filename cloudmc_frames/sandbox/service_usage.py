@@ -48,31 +48,42 @@ def list_usage(req):
     store, query = req.store, req.query
     rbac.require_admin(req.caller, "read usage")
     org_id = rbac.acting_org(store, req.caller, query, "organization_id")
+    grain = _grain(query)
     start, end = windows.instant(query, "start_date"), windows.instant(query, "end_date")
-    granularity = query.get("granularity", "").upper()
-    if granularity and granularity not in GRAINS:
-        raise errors.bad_request("granularity must be YEARLY, MONTHLY, DAILY or HOURLY", parameter="granularity",
-                                 value=query["granularity"])
-    grain = GRAINS.get(granularity, "DAY")
     windows.check_span(start, end, windows.MAX_HOURLY_DAYS if grain == "HOUR" else windows.MAX_DAYS,
                        ("start_date", "end_date"))
     bounds = _bounds(store.usage, start, end, grain)
     plan = [(item, _bucket_indexes(item, bounds)) for item in _selected(store.usage, org_id, query)]
     if req.accepts("text/csv"):
         return _csv(req, [_record(store, item, bounds, i, grain) for item, indexes in plan for i in indexes])
-    total = sum(len(indexes) for _, indexes in plan)
-    if granularity:
-        size = _number(query, "page_size", MAX_PAGE_SIZE)
-        offset = _offset(query)
+    return {"data": _batch(req, plan, bounds, grain)}
+
+
+def _grain(query):
+    """The bucket grain of ``granularity`` (days without it; 400 if unknown)."""
+    granularity = query.get("granularity", "").upper()
+    if granularity and granularity not in GRAINS:
+        raise errors.bad_request("granularity must be YEARLY, MONTHLY, DAILY or HOURLY", parameter="granularity",
+                                 value=query["granularity"])
+    return GRAINS.get(granularity, "DAY")
+
+
+def _batch(req, plan, bounds, grain):
+    """``{records, metadata}``: a page, or a cursor batch when ``granularity`` is given."""
+    query = req.query
+    cursor = bool(query.get("granularity"))
+    if cursor:
+        size, offset = _number(query, "page_size", MAX_PAGE_SIZE), _offset(query)
     else:
         size = _number(query, "page_size", DEFAULT_PAGE_SIZE)
         offset = (_number(query, "page", 1, None) - 1) * size
-    records = [_record(store, item, bounds, i, grain) for item, i in _window(plan, offset, size)]
+    total = sum(len(indexes) for _, indexes in plan)
+    records = [_record(req.store, item, bounds, i, grain) for item, i in _window(plan, offset, size)]
     metadata = _metadata(req.app.usage_metadata, total, size, offset // size + 1, len(records))
-    if granularity:
-        more = offset + len(records) < total
-        metadata["next_page_token"] = _token(query, offset + len(records)) if more else None
-    return {"data": {"records": records, "metadata": metadata}}
+    if cursor:
+        following = offset + len(records)
+        metadata["next_page_token"] = _token(query, following) if following < total else None
+    return {"records": records, "metadata": metadata}
 
 
 def _bounds(ledger, start, end, grain):

@@ -58,14 +58,8 @@ def _answer(req, top_level):
     if org["deleted"] and not include_deleted:
         raise errors.not_found(f"Organization {org['id']} is deleted: pass include_deleted=true", id=org["id"],
                                type="organizations")
-    start, end = windows.day(query, "start_date"), windows.day(query, "end_date")
-    period = query.get("period", "HOUR").upper()
-    if period not in PERIODS:
-        raise errors.bad_request("period must be HOUR, DAY or PERIOD", parameter="period", value=query["period"])
-    windows.check_span(start, end, windows.MAX_HOURLY_DAYS if period == "HOUR" else windows.MAX_DAYS,
-                       ("start_date", "end_date"))
+    buckets = _buckets(store.usage, query)
     csv = not top_level and _format(query) == "CSV"
-    buckets = _buckets(store.usage, start, end, period)
     org_ids = store.subtree(org["id"], include_deleted) if api.flag(query, "include_sub_orgs") else [org["id"]]
     records = [r for org_id in org_ids
                for r in _org_records(store.usage, org_id, query.get("service_connection_id"), buckets, top_level)]
@@ -86,8 +80,14 @@ def _format(query):
     return value
 
 
-def _buckets(ledger, start, end, period):
-    """``[(start, end)]`` epoch-second buckets; HOUR ones only inside the hourly window."""
+def _buckets(ledger, query):
+    """``[(start, end)]`` epoch-second buckets of the query (400 if bad); HOUR ones only in the hourly window."""
+    start, end = windows.day(query, "start_date"), windows.day(query, "end_date")
+    period = query.get("period", "HOUR").upper()
+    if period not in PERIODS:
+        raise errors.bad_request("period must be HOUR, DAY or PERIOD", parameter="period", value=query["period"])
+    windows.check_span(start, end, windows.MAX_HOURLY_DAYS if period == "HOUR" else windows.MAX_DAYS,
+                       ("start_date", "end_date"))
     low, high = clock.epoch(start), clock.epoch(end)
     if period == "HOUR":
         low = max(low, ledger.hourly_start)

@@ -12,8 +12,8 @@ from .usage_support import busiest_org, day, instant, raw_usage, summary
 def pricing(api, org_id, days=30, **params):
     """``data`` of ``/reports/organization_pricing`` over the last ``days`` days."""
     store = api.server.store
-    return api.data("/reports/organization_pricing", params={"organization_id": org_id, "start_date": instant(store, days),
-                                                             "end_date": instant(store, 0), **params})
+    return api.data("/reports/organization_pricing", params={
+        "organization_id": org_id, "start_date": instant(store, days), "end_date": instant(store, 0), **params})
 
 
 def customers(api, org_id, days=30, **params):
@@ -85,8 +85,9 @@ def test_connection_and_environment_filters(api, store):
         if i.env_id == item.env_id:
             expected[table.line(i.usage_type).sku] += i.usage(store.usage.now - 30 * 86400, store.usage.now)
     assert {p["sku"]: float(p["usage"]) for p in only_env} == pytest.approx(dict(expected), abs=1e-4)
-    response = api.get("/reports/organization_pricing", params={"organization_id": org_id, "environment_id": item.env_id,
-                                                                "start_date": instant(store, 1), "end_date": instant(store, 0)})
+    response = api.get("/reports/organization_pricing", params={
+        "organization_id": org_id, "environment_id": item.env_id, "start_date": instant(store, 1),
+        "end_date": instant(store, 0)})
     assert response.status_code == 400
 
 

@@ -1,5 +1,6 @@
 """The usage model against the inventory: histories, accrual rules, cost = usage x price, determinism, knobs."""
 import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -68,6 +69,15 @@ def test_usage_draws_leave_the_inventory_untouched():
     assert (default.usage.histories, default.usage.profiles, default.usage.commitments) == (
         again.usage.histories, again.usage.profiles, again.usage.commitments)
     assert [i.key for i in default.usage.items] == [i.key for i in again.usage.items]
+
+
+def test_default_usage_numbers_match_the_package_docs(scen):
+    usage = scen.usage
+    kinds = Counter(scen.usage_profiles.values())
+    assert (len(usage.histories), len(usage.items), len(usage.commitments), len(usage.deleted_at)) == (278, 1099, 4, 2)
+    assert (kinds["idle"], kinds["busy"], kinds["spiky"], kinds["normal"]) == (29, 43, 52, 154)
+    assert Counter(c["status"] for c in usage.commitments.values()) == {"IN_PROGRESS": 2, "EXPIRED": 1, "UPCOMING": 1}
+    assert sorted(usage.commitment_fit.values()) == ["above", "above", "below"]
 
 
 @pytest.mark.parametrize("usage_days,hourly_days", [(0, 0), (30, 31), (30, -1)])

@@ -73,7 +73,8 @@ def test_span_limits(api, store, period, days, status):
     assert response.status_code == status, response.text
     if status == 400:
         error = error_of(response)
-        assert error["code"] == errors.SPAN_TOO_LONG and error["context"]["maxDays"] == (31 if period == "HOUR" else 366)
+        assert error["code"] == errors.SPAN_TOO_LONG
+        assert error["context"]["maxDays"] == (31 if period == "HOUR" else 366)
 
 
 @pytest.mark.parametrize("params", [{"end_date": "2026-01-02"}, {"start_date": "2026-01-02"},
@@ -105,7 +106,8 @@ def test_deleted_organization_keeps_its_past_usage(api, store):
     records = summary(api, org_id, start, end, period="DAY", include_deleted="true")
     stamp = clock.iso_ms(deleted_at)
     assert records and all(r["startDate"] < stamp for r in records), "nothing accrues after the deletion"
-    assert any(r["endDate"] > stamp for r in records) and min(r["startDate"] for r in records) == f"{start}T00:00:00.000Z"
+    assert any(r["endDate"] > stamp for r in records)
+    assert min(r["startDate"] for r in records) == f"{start}T00:00:00.000Z"
     parent = store.orgs[org_id]["parent"]["id"]
     without = summary(api, parent, start, end, period="DAY", include_sub_orgs="true")
     with_deleted = summary(api, parent, start, end, period="DAY", include_sub_orgs="true", include_deleted="true")
@@ -158,7 +160,8 @@ def test_csv_format_matches_the_json_records(api, store):
     records = summary(api, store.root_id, day(store, 2), day(store, 0), period="DAY")
     assert len(rows) == len(records)
     for row, record in zip(rows, records):
-        assert row["utilityCost"] == f"{record['utilityCost']:.6f}" and float(row["utilityUsage"]) == record["utilityUsage"]
+        assert row["utilityCost"] == f"{record['utilityCost']:.6f}"
+        assert float(row["utilityUsage"]) == record["utilityUsage"]
         assert row["startDate"] == record["startDate"] and row["secondaryType"] == record["secondaryType"]
 
 
@@ -206,7 +209,8 @@ def test_top_level_without_commitments_equals_the_plain_summary(api, store):
     plain = summary(api, org_id, day(store, 2), day(store, 0), period="DAY")
     top = summary(api, org_id, day(store, 2), day(store, 0), period="DAY", top_level=True, format="csv")
     assert [t["resourceCommitmentUsage"] for t in top] == [0.0] * len(plain)
-    assert [(t["utilityUsage"], t["utilityCost"]) for t in top] == [(p["utilityUsage"], p["utilityCost"]) for p in plain]
+    assert [(t["utilityUsage"], t["utilityCost"]) for t in top] == [(p["utilityUsage"], p["utilityCost"])
+                                                                     for p in plain]
 
 
 # --------------------------------------------------------------------- RBAC
