@@ -50,6 +50,7 @@ from .errors import (
     TaskFailedError,
     TaskTimeoutError,
     TransportError,
+    TruncatedReplyError,
     ValidationError,
 )
 from .ledger import COVERAGE_COLUMNS
@@ -81,6 +82,7 @@ __all__ = [
     "TaskFailedError",
     "TaskTimeoutError",
     "TransportError",
+    "TruncatedReplyError",
     "ValidationError",
     "__version__",
     "activity_log",

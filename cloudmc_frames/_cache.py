@@ -1,0 +1,389 @@
+"""The HTTP cache: one requests-cache session per credential, its keys, its storage, its repair.
+
+* :func:`credential_hash` and :func:`make_key_fn`: every cache key starts with a one-way, hex-only
+  fingerprint of endpoint + key (two keys never share an entry) and the listing's scope (so a
+  write forgets its listings with one prefix delete); ``MC-Api-Key`` is an ignored parameter, so
+  requests-cache redacts it from stored requests.
+* :class:`DeferredSQLiteCache`: requests-cache's SQLite backend with its writes batched on one
+  background thread.
+* :class:`MemoryPages`: parsed replies kept for the life of a client (a warm crawl parses nothing).
+* :class:`HttpCache`: the session, opened when the file is free (:func:`wait_unlocked`), rebuilt
+  once when the file is damaged.
+* :func:`connection_socket`: the one urllib3 internal the transport's watchdog needs.
+
+Every use of a private requests-cache or urllib3 API is in this module and says which version
+it was checked against (requests-cache 1.3.3, urllib3 2.8.0).
+
+Example::
+
+    >>> credential_hash("https://h/api/v2", "k")[:8]
+    '1a80d332'
+    >>> listing_scope("/services/compute-qc/prod/instances/i-1")
+    'services/compute-qc/prod'
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import logging
+import queue
+import socket
+import sqlite3
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import requests
+from requests_cache import DEFAULT_IGNORED_PARAMS, DO_NOT_CACHE, CachedResponse, CachedSession, SQLiteCache
+from requests_cache.cache_keys import redact_response  # private: checked against requests-cache 1.3.3
+
+from .config import API_PREFIX, Settings
+from .errors import ConfigError, TransportError
+
+log = logging.getLogger("cloudmc_frames")
+
+API_KEY_HEADER = "MC-Api-Key"
+TASKS_PATH = "/tasks/"
+LOCK_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # ~6 s in all, then give up
+T = TypeVar("T")
+
+
+# -- keys -------------------------------------------------------------------------------------
+
+def credential_hash(endpoint: str, api_key: str) -> str:
+    """A one-way, hex-only tag of endpoint + key (32 chars) that namespaces the cache."""
+    material = f"cloudmc-frames/cache-v1\0{endpoint}\0{api_key}".encode()
+    return hashlib.sha256(material).hexdigest()[:32]
+
+
+def listing_scope(path: str) -> str:
+    """What a listing belongs to, for invalidation: ``services/<code>/<env>`` or the collection.
+
+    Environment names repeat across organizations, so a write in one ``prod`` also forgets the
+    other organizations' ``prod`` listings: a few extra fetches, never a stale one.
+
+    >>> listing_scope("/users/u1")
+    'users'
+    """
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 3 and parts[0] == "services" and parts[1] != "connections":
+        return f"services/{parts[1]}/{parts[2]}"
+    return "/".join(parts[:2]) if parts[:1] == ["services"] else (parts[0] if parts else "")
+
+
+def scope_tag(scope: str) -> str:
+    """16 hex characters that stand for a listing scope inside cache keys."""
+    return hashlib.sha256(scope.encode()).hexdigest()[:16]
+
+
+def make_key_fn(fingerprint: str) -> Callable[..., str]:
+    """requests-cache's ``key_fn``: ``fingerprint + scope tag + hash of method and sorted URL``.
+
+    Hex only (requests-cache's SQLite backend builds queries by interpolation). Headers, the key
+    among them, are not part of it. Cheaper than requests-cache's URL normalization, which our
+    own URLs do not need. It holds no reference to the client (a cache-writer thread keeps it).
+    """
+    def key_fn(request: requests.PreparedRequest, **_: Any) -> str:
+        parts = urlsplit(request.url or "")
+        query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+        tag = scope_tag(listing_scope(parts.path.split(API_PREFIX, 1)[-1]))
+        text = f"{request.method} {parts.scheme}://{parts.netloc}{parts.path}?{query}"
+        return fingerprint + tag + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    return key_fn
+
+
+# -- memory -----------------------------------------------------------------------------------
+
+class MemoryPages:
+    """Parsed replies kept for the life of a client, by listing scope, with their cache expiry.
+
+    Caching (requests-cache) stores GET replies with status 200, by default in SQLite under the
+    user cache dir, for ``expire_after`` seconds (``/tasks/*`` never); on top, the parsed pages
+    are kept here, so a warm crawl costs no SQLite reads and no JSON parsing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pages: dict[str, dict[tuple, tuple[float, Any]]] = {}
+
+    def get(self, path: str, url: str, query: Mapping[str, str], now: float) -> Any:
+        """The reply kept for this request if it has not expired at ``now`` (Unix time), else None."""
+        with self._lock:
+            entry = self._pages.get(listing_scope(path), {}).get(_request_key(url, query))
+        return entry[1] if entry and entry[0] > now else None
+
+    def put(self, path: str, url: str, query: Mapping[str, str], reply: Any, expires_at: float) -> None:
+        with self._lock:
+            self._pages.setdefault(listing_scope(path), {})[_request_key(url, query)] = (expires_at, reply)
+
+    def drop(self, scope: str | None = None) -> None:
+        with self._lock:
+            if scope is None:
+                self._pages.clear()
+            else:
+                self._pages.pop(scope, None)
+
+
+def _request_key(url: str, query: Mapping[str, str]) -> tuple:
+    return url, tuple(sorted(query.items()))
+
+
+# -- the session --------------------------------------------------------------------------------
+
+class HttpCache:
+    """One credential's requests-cache session: opened when its file is free, rebuilt if damaged.
+
+    ``configure(session)`` sets what the transport needs on every new session (headers, proxies,
+    adapters); ``on_rebuild()`` runs after a damaged file was replaced (the client forgets the
+    pages it parsed from it).
+    """
+
+    def __init__(self, settings: Settings, fingerprint: str, *,
+                 configure: Callable[[CachedSession], None], on_rebuild: Callable[[], None],
+                 sleep: Callable[[float], None]) -> None:
+        self.settings, self._configure, self._on_rebuild, self._sleep = settings, configure, on_rebuild, sleep
+        self._key_fn = make_key_fn(fingerprint)
+        self._lock = threading.Lock()
+        self._warned = False
+        self.session = self._open()
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """``session.request``, waiting while another process holds the file, rebuilding it if damaged."""
+        def attempt() -> requests.Response:
+            session = self.session
+            try:
+                return session.request(method, url, **kwargs)
+            except sqlite3.DatabaseError as exc:
+                if is_contention(exc):
+                    raise
+                self._rebuild(exc, session)
+                return self.session.request(method, url, **kwargs)
+
+        return wait_unlocked(attempt, self._sleep, lambda: TransportError(
+            "the HTTP cache file is locked by another process", method=method, url=url,
+            hint="The call is retried; if it persists, give this client its own cache_dir="))
+
+    def forget(self, key: str) -> None:
+        """Drop one stored reply (a 200 that turned out unusable)."""
+        self.session.cache.delete(key)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Drop every stored reply whose key starts with ``prefix``; returns how many."""
+        self.flush()
+        cache = self.session.cache
+        keys = [k for k in list(cache.responses.keys()) if str(k).startswith(prefix)]
+        if keys:
+            cache.delete(*keys)
+        return len(keys)
+
+    def flush(self) -> None:
+        """Wait until every reply fetched so far is in the storage."""
+        flush = getattr(self.session.cache, "flush", None)
+        if flush is not None:
+            flush()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _open(self) -> CachedSession:
+        try:
+            session = wait_unlocked(self._cached_session, self._sleep, lambda: ConfigError(
+                f"the HTTP cache file {self.settings.cache_path} stayed locked by another process: "
+                "try again, or give this client its own cache_dir="))
+        except ConfigError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            self._discard_files(exc)
+            session = self._cached_session()
+        except (ValueError, ImportError, KeyError) as exc:
+            raise ConfigError(f"cache_backend {self.settings.cache_backend!r} is not usable: {exc}") from None
+        self._configure(session)
+        return session
+
+    def _cached_session(self) -> CachedSession:
+        s = self.settings
+        options: dict[str, Any] = {
+            "expire_after": s.expire_after,
+            "urls_expire_after": {f"*{API_PREFIX}{TASKS_PATH}*": DO_NOT_CACHE, **dict(s.urls_expire_after)},
+            "allowable_methods": ("GET",),
+            "allowable_codes": (200,),
+            "ignored_parameters": (*DEFAULT_IGNORED_PARAMS, API_KEY_HEADER),
+            "key_fn": self._key_fn,
+            "stale_if_error": s.offline,
+        }
+        if s.cache_backend in ("sqlite", "filesystem"):
+            s.cache_path.parent.mkdir(parents=True, exist_ok=True)
+        if s.cache_backend == "sqlite":
+            backend = DeferredSQLiteCache(str(s.cache_path), wal=True, busy_timeout=30_000)
+            return CachedSession(backend=backend, **options)
+        name = str(s.cache_path) if s.cache_backend == "filesystem" else "cloudmc-frames-v1"
+        return CachedSession(name, backend=s.cache_backend, **options)
+
+    def _rebuild(self, exc: Exception, failed: CachedSession) -> None:
+        """Replace an unreadable cache file by an empty one, once, whichever thread meets it first.
+
+        The broken session is not closed: other threads of the fan-out may be reading from it,
+        and closing an SQLite connection under a reader crashes the process.
+        """
+        with self._lock:
+            if self.session is not failed:
+                return  # another thread has already rebuilt it
+            self._discard_files(exc)
+            self.session = self._open()
+            self._on_rebuild()
+
+    def _discard_files(self, exc: Exception) -> None:
+        if not self._warned:
+            log.warning("the HTTP cache file %s is unreadable (%s); it was rebuilt and replies "
+                        "will be fetched again", self.settings.cache_path, exc)
+            self._warned = True
+        base = Path(str(self.settings.cache_path) + ".sqlite")
+        for path in (base, Path(f"{base}-wal"), Path(f"{base}-shm")):
+            path.unlink(missing_ok=True)
+
+
+def wait_unlocked(action: Callable[[], T], sleep: Callable[[float], None],
+                  gave_up: Callable[[], Exception]) -> T:
+    """Run ``action``, again after growing waits while SQLite says the file is busy or locked.
+
+    Another process holding the file is never a reason to delete it (switching a new file to
+    WAL does not wait on SQLite's busy timeout). After about 6 s, raise ``gave_up()``.
+    """
+    for wait in (*LOCK_WAITS, None):
+        try:
+            return action()
+        except sqlite3.DatabaseError as exc:
+            if not is_contention(exc):
+                raise
+            if wait is None:
+                raise gave_up() from None
+            sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def is_contention(exc: sqlite3.DatabaseError) -> bool:
+    """True when SQLite says the file is busy or locked (another process), not damaged."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc) or "busy" in str(exc)
+
+
+# -- the deferred SQLite writer ---------------------------------------------------------------------
+
+class DeferredSQLiteCache(SQLiteCache):
+    """requests-cache's SQLite backend, with its writes moved to one background thread.
+
+    A crawl's threads then spend their time on the network instead of on serializing and
+    committing replies one by one; the writer commits them in batches. A reply still waiting
+    to be written is answered from the queue; ``flush()`` (called when an accessor returns, on
+    ``delete`` and on ``close``) waits until everything is on disk.
+    """
+
+    BATCH = 200
+    IDLE = 0.5  # seconds without writes after which the writer thread ends (a new one starts on demand)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending: dict[str, Any] = {}
+        self._pending_lock = threading.Lock()
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        atexit.register(_flush_if_alive, weakref.ref(self))
+
+    def save_response(self, response: requests.Response, cache_key: str | None = None,
+                      expires: Any = None) -> None:
+        key = cache_key or self.create_key(response.request)
+        cached = CachedResponse.from_response(response, expires=expires)
+        # private: BaseCache._settings, checked against requests-cache 1.3.3
+        cached = redact_response(cached, self._settings.ignored_parameters)
+        with self._pending_lock:
+            self._pending[key] = cached
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._write_forever, daemon=True,
+                                                name="cloudmc-frames-cache-writer")
+                self._writer.start()
+            self._queue.put(key)  # under the lock: the writer cannot decide to end in between
+
+    def get_response(self, key: str, default: Any = None) -> Any:
+        with self._pending_lock:
+            cached = self._pending.get(key)
+        return cached if cached is not None else super().get_response(key, default)
+
+    def delete(self, *keys: str, **kwargs: Any) -> None:
+        self.flush()
+        super().delete(*keys, **kwargs)
+
+    def flush(self) -> None:
+        self._queue.join()
+
+    def close(self) -> None:
+        self.flush()
+        with self._pending_lock:
+            if self._writer is not None and self._writer.is_alive():
+                self._queue.put(_STOP)  # the writer ends now rather than after IDLE seconds
+        super().close()
+
+    def _write_forever(self) -> None:
+        """Write batches until idle, then end: a thread blocked forever would keep this cache
+        and its session alive after the client is done."""
+        while True:
+            try:
+                keys = [self._queue.get(timeout=self.IDLE)]
+            except queue.Empty:
+                with self._pending_lock:
+                    if self._queue.empty():
+                        self._writer = None
+                        return
+                continue
+            while len(keys) < self.BATCH and keys[-1] is not _STOP:
+                try:
+                    keys.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                if keys[0] is not _STOP:  # close() flushed first: a STOP usually comes alone
+                    self._write([k for k in keys if k is not _STOP])
+            finally:
+                for _ in keys:
+                    self._queue.task_done()
+            if keys[-1] is _STOP:
+                with self._pending_lock:
+                    self._writer = None
+                return
+
+    def _write(self, keys: list[str]) -> None:
+        with self._pending_lock:
+            batch = {key: self._pending[key] for key in keys if key in self._pending}
+        try:
+            with self.responses.bulk_commit():
+                for key, cached in batch.items():
+                    self.responses[key] = cached
+        except sqlite3.Error as exc:  # the cache is best effort: a lost write is refetched
+            log.warning("could not write %d replies to the HTTP cache: %s", len(batch), exc)
+        with self._pending_lock:
+            for key, cached in batch.items():
+                if self._pending.get(key) is cached:
+                    del self._pending[key]
+
+
+_STOP = "<stop>"  # not a hex cache key: tells the writer thread to end
+
+
+def _flush_if_alive(ref: weakref.ReferenceType) -> None:
+    cache = ref()
+    if cache is not None:
+        cache.flush()
+
+
+def connection_socket(response: requests.Response) -> socket.socket | None:
+    """The socket a response's body is read from (None when it cannot be found).
+
+    private: urllib3 ``HTTPResponse._connection`` / ``.connection``, checked against urllib3 2.8.0.
+    """
+    raw = getattr(response, "raw", None)
+    conn = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
+    return getattr(conn, "sock", None)
