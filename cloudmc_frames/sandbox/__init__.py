@@ -84,7 +84,7 @@ Default scenario (``orgs=20, seed=7, scale=1``; counts do not depend on ``now``)
 Administrator / 17 User / 7 Guest), 34 environments (26 compute-qc, 6 gcp-lab,
 2 compute-on), 1671 service resources (311 instances, 451 volumes, ...), 32
 quotas (26 applied), 102 activity records; usage: 278 CloudStack instance
-histories, 1099 metered items, profiles 29 idle / 43 busy / 52 spiky / 154 normal,
+histories, 1112 metered items, profiles 27 idle / 52 busy / 49 spiky / 150 normal,
 4 commitments (2 IN_PROGRESS, 1 EXPIRED, 1 UPCOMING; fits below, above, above),
 2 deleted orgs with a deletion time.  ``scale`` multiplies per-environment
 counts: ``orgs=200, scale=10`` gives about 101,600 resources.

@@ -16,9 +16,10 @@ usage-enabled connection (``names.PLUGIN_SUPPORT``: CloudStack):
   end); each public IP (``public_ip_type``, SOURCE_NAT ones ``source_nat_type``) from its
   instance's creation (unassigned: the environment's) until the instance is destroyed; all
   clipped to ``[now - usage_days, now)``;
-* **profiles** (``signals``): currently Running instances older than 40 days in live orgs are
-  idle 25%, busy 15%, spiky 15%, normal 45% (idle since 35-150 days before ``now``); every other
-  instance busy 15%, spiky 15%, normal 70%;
+* **profiles** (``signals``): instances of live orgs Running without a break for the last 40
+  days or more are idle 25%, busy 15%, spiky 15%, normal 45% (idle since 35-150 days before
+  ``now``, so every hour of those weeks has a sample below 5% CPU); every other instance busy
+  15%, spiky 15%, normal 70%;
 * **commitments**: ``gen_commitments``.
 
 Runtime writes (instances created, stopped or purged through the API after start-up) happen
@@ -154,10 +155,10 @@ class _Maker:
 
 
 def _profile(rng, past, now, deleted):
-    """A usage profile: idle only for long-running instances of live orgs."""
-    eligible = past.state == "Running" and not deleted and past.created <= now - 40 * DAY
-    draw, kinds = rng.random(), (IDLE_ODDS if eligible else ACTIVE_ODDS)
+    """A usage profile: idle only for instances of live orgs running without a break for 40 days or more."""
+    running_since = past.spans()[-1][0] if past.state == "Running" else now
+    draw, kinds = rng.random(), (IDLE_ODDS if not deleted and running_since <= now - 40 * DAY else ACTIVE_ODDS)
     kind = next(k for k, bound in kinds if draw < bound)
     if kind != "idle":
         return Profile(kind)
-    return Profile(kind, clock.epoch(max(past.created + DAY, now - DAY * rng.randint(35, 150))))
+    return Profile(kind, clock.epoch(max(running_since + DAY, now - DAY * rng.randint(35, 150))))

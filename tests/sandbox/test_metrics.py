@@ -3,7 +3,7 @@ import statistics
 
 import pytest
 
-from cloudmc_frames.sandbox import errors, rbac, signals
+from cloudmc_frames.sandbox import clock, errors, rbac, signals
 from cloudmc_frames.sandbox.services import ENTITIES
 
 from .conftest import error_of, first_key
@@ -92,11 +92,14 @@ def test_seeded_profiles_show_in_the_last_30_days(api, store, kind):
                 "spiky": high >= 85 and median < 15, "normal": 10 <= min(series) and median < 40}[kind]
 
 
-def test_idle_profile_is_only_drawn_for_running_instances(store):
-    histories, kinds = store.usage.histories, store.usage_profiles
-    idle = [i for i, k in kinds.items() if k == "idle"]
-    assert idle and all(histories[i].state == "Running" for i in idle)
-    assert all(store.usage.profiles[i].since <= store.usage.now - 35 * 86400 for i in idle)
+def test_idle_instances_have_been_running_without_a_break_since_before_they_went_idle(store):
+    idle = [i for i, k in store.usage_profiles.items() if k == "idle"]
+    assert idle
+    for inst in idle:
+        past, since = store.usage.histories[inst], store.usage.profiles[inst].since
+        start, end = past.spans()[-1]
+        assert past.state == "Running" and end == store.now
+        assert clock.epoch(start) < since <= store.usage.now - 35 * 86400
 
 
 def test_aggregations_are_consistent(api, store):

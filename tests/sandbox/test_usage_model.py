@@ -74,8 +74,8 @@ def test_usage_draws_leave_the_inventory_untouched():
 def test_default_usage_numbers_match_the_package_docs(scen):
     usage = scen.usage
     kinds = Counter(scen.usage_profiles.values())
-    assert (len(usage.histories), len(usage.items), len(usage.commitments), len(usage.deleted_at)) == (278, 1099, 4, 2)
-    assert (kinds["idle"], kinds["busy"], kinds["spiky"], kinds["normal"]) == (29, 43, 52, 154)
+    assert (len(usage.histories), len(usage.items), len(usage.commitments), len(usage.deleted_at)) == (278, 1112, 4, 2)
+    assert (kinds["idle"], kinds["busy"], kinds["spiky"], kinds["normal"]) == (27, 52, 49, 150)
     assert Counter(c["status"] for c in usage.commitments.values()) == {"IN_PROGRESS": 2, "EXPIRED": 1, "UPCOMING": 1}
     assert sorted(usage.commitment_fit.values()) == ["above", "above", "below"]
 
