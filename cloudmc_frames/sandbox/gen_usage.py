@@ -140,7 +140,7 @@ class _Maker:
 
     def __init__(self, ledger, env):
         """Remember the environment's ids and creation hour."""
-        self.ledger, self.env = ledger, env
+        self.ledger = ledger
         self.env_start = _hour(env["creationDate"])
         self.context = (env["organization"]["id"], env["serviceConnection"]["id"], env["id"], env["name"])
         self.items = []

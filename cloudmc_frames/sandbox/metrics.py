@@ -16,8 +16,8 @@ on multiples of their width since 1970-01-01 UTC; ``label`` is the bucket start
 Errors: unknown connection or environment 404; a plugin without metrics (``supportsMetric``
 false) 400 code 9417; an unknown metric 404 with ``context.metricIdentifiers`` (the
 descriptor's ids); a bad parameter 400; more than 366 days or ``MAX_BUCKETS`` buckets 400 code
-9418.  Administrators see every environment of their scope; other users only the environments
-they are members of.
+9418.  Administrators read every environment of the acting organization (``org_id`` within
+their scope, else 403); other users only the environments they are members of.
 """
 from . import clock, errors, rbac, signals, windows
 from .names import PLUGIN_SUPPORT
