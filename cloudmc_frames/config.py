@@ -40,7 +40,7 @@ DEFAULT_MAX_PAGES = 10_000
 DEFAULT_EXPIRE_AFTER = 300.0
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_CACHE_BACKEND = "sqlite"
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
 
 
 # -- validators: each takes the option's name and value, returns the normalized value ----------
