@@ -53,7 +53,8 @@ from .errors import (
     ValidationError,
 )
 from .ledger import COVERAGE_COLUMNS
-from .operations import create, delete, operate, operate_many
+from .batch import operate_many
+from .operations import create, delete, operate
 from .tasks import Task
 
 _LAZY_MODULES = ("reports", "widgets")

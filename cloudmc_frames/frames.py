@@ -147,9 +147,20 @@ def utc_timestamp(name: str, value: Any) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-def to_text_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Objects with None for missing values, so text renderers never print ``nan``/``<NA>``."""
-    return frame.astype(object).where(frame.notna(), None)
+def none_for_missing(data: pd.DataFrame | pd.Series) -> Any:
+    """A frame or series of objects with None for every missing value (NaN, NA, NaT).
+
+    Text renderers then never print ``nan``/``<NA>``, and records hold plain Python values.
+
+    >>> none_for_missing(pd.Series(["x", None], dtype="string")).tolist()
+    ['x', None]
+    """
+    return data.astype(object).where(data.notna(), None)
+
+
+def plain_records(frame: pd.DataFrame) -> list[dict]:
+    """The rows of ``frame`` as dicts, with None for missing values (see :func:`none_for_missing`)."""
+    return none_for_missing(frame).to_dict("records")
 
 
 # -- flattening -------------------------------------------------------------------------------
@@ -349,7 +360,7 @@ def _first_of(frame: pd.DataFrame, names_and_factors: Iterable[tuple[str, float]
 
 def _state_of(frame: pd.DataFrame) -> pd.Series:
     state = pd.Series(pd.NA, index=frame.index, dtype="string")
-    for name in catalog.STATE_COLUMNS:
+    for name in catalog.POWER_STATE_SOURCES:
         if name in frame:
             state = state.fillna(frame[name].astype("string"))
     return state
@@ -357,7 +368,7 @@ def _state_of(frame: pd.DataFrame) -> pd.Series:
 
 def _derive_instances(frame: pd.DataFrame) -> pd.DataFrame:
     state = _state_of(frame)
-    frame["power_state"] = pd.Categorical(state.astype(object).where(state.notna(), None))
+    frame["power_state"] = pd.Categorical(none_for_missing(state))
     frame["is_running"] = state.str.lower().isin(catalog.RUNNING_STATES).astype("boolean").where(
         state.notna(), pd.NA)
     frame["vcpus"] = _first_of(frame, ((c, 1.0) for c in catalog.CPU_COLUMNS)).round().astype("Int64")

@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError
+from ..frames import none_for_missing
 
 SEVERITIES = ("high", "medium", "low")
 FINDING_COLUMNS = ("rule", "severity", "organization_path", "organization_id", "environment_name",
@@ -147,7 +148,7 @@ def resolve(rules: Iterable[Any] | None) -> list[AuditRule]:
 def findings_frame(rows: list[dict]) -> pd.DataFrame:
     """Findings as a typed frame in :data:`FINDING_COLUMNS` order, most severe first."""
     frame = pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
-    typed = {name: frame[name].astype(object).where(frame[name].notna(), None).astype("string")
+    typed = {name: none_for_missing(frame[name]).astype("string")
              for name in FINDING_COLUMNS}
     typed["rule"] = frame["rule"].astype("category")
     typed["subject_type"] = frame["subject_type"].astype("category")

@@ -21,7 +21,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from .._version import __version__
-from ..frames import to_text_safe
+from ..frames import none_for_missing
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -48,7 +48,7 @@ img{max-width:100%;height:auto}
 
 def cells(frame: pd.DataFrame) -> pd.DataFrame:
     """Objects for display: floats to one decimal (whole ones as ints), None for missing values."""
-    safe = to_text_safe(frame)
+    safe = none_for_missing(frame)
     for name in frame.columns:
         if pd.api.types.is_float_dtype(frame[name]):
             safe[name] = pd.Series([_number(v) for v in safe[name]], index=safe.index, dtype=object)

@@ -19,8 +19,8 @@ def pick_org(client, depth=2):
     return orgs[(orgs["depth"] == depth) & orgs["users"].map(bool)].iloc[0]
 
 
-def test_a_forbidden_organization_becomes_one_issue_and_the_rest_is_read(fresh_sandbox, caplog):
-    sb = fresh_sandbox
+def test_a_forbidden_organization_becomes_one_issue_and_the_rest_is_read(start_sandbox, caplog):
+    sb = start_sandbox()
     client = sb.client()
     victim = pick_org(client)
     sb.faults.add(FaultRule("status", path="/users", org_id=victim["id"], status=403))
@@ -42,8 +42,8 @@ def test_a_forbidden_organization_becomes_one_issue_and_the_rest_is_read(fresh_s
     assert len(warnings) == 1 and "1 of" in warnings[0].getMessage() and "client.issues" in warnings[0].getMessage()
 
 
-def test_errors_raise_raises_the_first_failure(fresh_sandbox):
-    sb = fresh_sandbox
+def test_errors_raise_raises_the_first_failure(start_sandbox):
+    sb = start_sandbox()
     client = sb.client()
     victim = pick_org(client)
     sb.faults.add(FaultRule("status", path="/users", org_id=victim["id"], status=403))
@@ -52,8 +52,8 @@ def test_errors_raise_raises_the_first_failure(fresh_sandbox):
     assert info.value.status == 403
 
 
-def test_an_environment_answering_html_is_isolated(fresh_sandbox):
-    sb = fresh_sandbox
+def test_an_environment_answering_html_is_isolated(start_sandbox):
+    sb = start_sandbox()
     client = sb.client(**FAST_RETRIES)
     envs = cmf.environments(client)
     target = envs[envs["service_code"] == "compute-qc"].iloc[0]
@@ -71,8 +71,8 @@ def test_an_environment_answering_html_is_isolated(fresh_sandbox):
     assert issue["environment"] == target["name"]
 
 
-def test_transient_faults_are_survived_row_for_row(fresh_sandbox):
-    sb = fresh_sandbox
+def test_transient_faults_are_survived_row_for_row(start_sandbox):
+    sb = start_sandbox()
     baseline = {name: getattr(cmf, name)(sb.client()) for name in ("users", "instances", "volumes")}
     for rule in ("500:0.1", "503:0.05", "429:0.05,retry=0.01", "drop:0.02", "malformed:0.02"):
         sb.faults.add(rule)
@@ -85,8 +85,8 @@ def test_transient_faults_are_survived_row_for_row(fresh_sandbox):
     assert any(r.fault for r in sb.requests)
 
 
-def test_a_crawl_that_runs_out_of_time_ends_on_time_and_says_what_was_skipped(fresh_sandbox):
-    sb = fresh_sandbox
+def test_a_crawl_that_runs_out_of_time_ends_on_time_and_says_what_was_skipped(start_sandbox):
+    sb = start_sandbox()
     client = sb.client(retries=0)
     cmf.environments(client)  # warm the tree and environment lists
     sb.faults.add(FaultRule("latency", path="/services/*/*/instances", latency_ms=1500))
@@ -171,8 +171,8 @@ def test_orgs_selection_forms(sb, orgs_arg):
                ["organization_id"].iloc[-len(below):]) == set(below["id"])
 
 
-def test_unreadable_connections_are_reported_and_nothing_is_skipped_silently(fresh_sandbox):
-    sb = fresh_sandbox
+def test_unreadable_connections_are_reported_and_nothing_is_skipped_silently(start_sandbox):
+    sb = start_sandbox()
     sb.faults.add(FaultRule("status", path="/services/connections/*", status=403))
     client = sb.client()
     vms = cmf.instances(client)

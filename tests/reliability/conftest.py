@@ -68,13 +68,6 @@ def plain(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@pytest.fixture(scope="session")
-def shared_sb():
-    """One read-only sandbox for tests that inject no faults."""
-    with cmf.sandbox(orgs=12, seed=5, task_delay=0.05) as sandbox:
-        yield sandbox
-
-
 def pytest_terminal_summary(terminalreporter):
     if SUMMARY:
         terminalreporter.write_sep("-", "reliability totals")

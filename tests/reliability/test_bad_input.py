@@ -469,13 +469,13 @@ NEED_THE_TREE = {"unknown-org-id", "unknown-path-pattern", "sub-organizations-un
 
 
 @pytest.mark.parametrize("name, call, expected", USER_CASES, ids=_ids(USER_CASES))
-def test_user_mistakes(shared_sb, name, call, expected):
-    requests_before = len(shared_sb.requests)
+def test_user_mistakes(small_sb, name, call, expected):
+    requests_before = len(small_sb.requests)
     with pytest.raises(cmf.CloudMCError) as info:
-        call(shared_sb)
+        call(small_sb)
     check_refusal(info.value, expected)
     trace = "".join(traceback.format_exception(info.value))
-    assert not any(k.key in trace for k in shared_sb.keys)
+    assert not any(k.key in trace for k in small_sb.keys)
     if isinstance(info.value, cmf.ConfigError) and name not in NEED_THE_TREE:
-        assert len(shared_sb.requests) == requests_before, "refused before anything was sent"
+        assert len(small_sb.requests) == requests_before, "refused before anything was sent"
     SUMMARY["bad input: user mistakes refused"] += 1

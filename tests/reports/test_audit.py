@@ -157,15 +157,15 @@ def test_rule_decorator_checks_severity():
         rule(severity="critical")
 
 
-def test_a_failed_read_is_an_issue_not_a_finding():
+def test_a_failed_read_is_an_issue_not_a_finding(start_sandbox):
     """A users read that fails must not make the organization look empty."""
-    with cmf.sandbox(orgs=20, seed=7, task_delay=0.05) as sb:
-        store = sb.store
-        victim = next(o for o in oracle.org_ids(store) if o != store.root_id and any(
-            u["organization"]["id"] == o for u in store.users.values()))
-        sb.faults.add(FaultRule("status", path="/users", org_id=victim, status=403))
-        with sb.client(progress=False) as client:
-            report = cmf.reports.audit(client, now=store.now)
+    faulty = start_sandbox()
+    store = faulty.store
+    victim = next(o for o in oracle.org_ids(store) if o != store.root_id and any(
+        u["organization"]["id"] == o for u in store.users.values()))
+    faulty.faults.add(FaultRule("status", path="/users", org_id=victim, status=403))
+    with faulty.client(progress=False) as client:
+        report = cmf.reports.audit(client, now=store.now)
     assert not report.complete
     assert list(report.issues["organization_id"]) == [victim]
     flagged = set(report.frame.loc[report.frame["rule"].isin(

@@ -98,9 +98,9 @@ def test_unknown_ids_and_paths_are_404(api, path):
     assert response.status_code == 404 and error_of(response)["code"] == errors.NOT_FOUND
 
 
-def test_outside_api_prefix_is_404(server):
+def test_outside_api_prefix_is_404(sb):
     import requests
-    assert requests.get(server.endpoint + "/v1/users", timeout=5).status_code == 404
+    assert requests.get(sb.endpoint + "/v1/users", timeout=5).status_code == 404
 
 
 @pytest.mark.parametrize("method,path", [("DELETE", "/organizations"), ("PATCH", "/users"),

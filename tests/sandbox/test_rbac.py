@@ -100,8 +100,8 @@ def test_user_role_cannot_do_admin_writes(api, store):
     assert api.delete(f"/users/{user.user_id}", key=user.key).status_code == 403
 
 
-def test_keys_never_echoed(api, store, server):
+def test_keys_never_echoed(api, store, sb):
     response = api.get("/users")
     assert store.root_key not in response.text
     assert all(store.root_key not in v for v in response.headers.values())
-    assert all(store.root_key not in str(r) for r in server.requests.snapshot())
+    assert all(store.root_key not in str(r) for r in sb.requests.snapshot())

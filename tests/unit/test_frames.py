@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from cloudmc_frames.frames import (build_frame, coverage_frame, empty_frame, issues_frame,
-                                   snake_case, to_text_safe)
+                                   snake_case, none_for_missing)
 from cloudmc_frames.catalog import SCHEMAS
 from cloudmc_frames.errors import Issue, ServerError
 from cloudmc_frames.ledger import Coverage
@@ -131,7 +131,7 @@ def test_issue_and_coverage_frames_are_typed():
 
 
 def test_text_safe_frames_have_no_nan():
-    frame = to_text_safe(pd.DataFrame({"a": pd.array(["x", None], dtype="string")}))
+    frame = none_for_missing(pd.DataFrame({"a": pd.array(["x", None], dtype="string")}))
     assert frame["a"].tolist() == ["x", None]
 
 
