@@ -10,9 +10,9 @@ import pytest
 
 import cloudmc_frames as cmf
 from cloudmc_frames.errors import ConfigError
-from cloudmc_frames.reports import RULES, rule
+from cloudmc_frames.reports import RULES, RuleRegistry, rule
 from cloudmc_frames.reports.registry import FINDING_COLUMNS, SEVERITIES
-from cloudmc_frames.reports.rules import old_snapshots
+from cloudmc_frames.reports.rules import BUILTIN_RULES, old_snapshots
 from cloudmc_frames.sandbox import FaultRule
 
 from . import oracle
@@ -111,8 +111,8 @@ def test_findings_are_typed_and_ordered(audit):
 
 
 def test_a_registered_rule_runs_in_every_audit(client, sb, monkeypatch):
-    monkeypatch.setattr("cloudmc_frames.reports.registry.RULES", dict(RULES))
-    from cloudmc_frames.reports import registry
+    monkeypatch.setattr("cloudmc_frames.reports.rules.RULES", RULES.copy())  # forgotten afterwards
+    from cloudmc_frames.reports import rules
 
     @rule(severity="low")
     def big_instances(data, vcpus=8):
@@ -122,7 +122,7 @@ def test_a_registered_rule_runs_in_every_audit(client, sb, monkeypatch):
                              "subject_type": "instance", "subject_id": big["id"], "subject": big["name"],
                              "detail": "big", "suggested_action": "right-size"})
 
-    assert "big_instances" in registry.RULES and "big_instances" not in RULES
+    assert "big_instances" in rules.RULES and "big_instances" not in RULES
     report = cmf.reports.audit(client, now=sb.store.now)
     rows = report.frame[report.frame["rule"] == "big_instances"]
     assert len(rows) > 0 and set(rows["severity"]) == {"low"}
@@ -150,6 +150,15 @@ def test_rules_can_be_chosen_by_name_function_or_partial(client, sb, audit):
 def test_bad_rules_are_refused(client, rules, message):
     with pytest.raises(ConfigError, match=message):
         cmf.reports.audit(client, rules=rules)
+
+
+def test_the_registry_holds_exactly_the_built_in_rules_passed_in():
+    assert [r.name for r in RULES.values()] == [r.name for r in BUILTIN_RULES]
+    assert len(RuleRegistry()) == 0
+    own = RuleRegistry(BUILTIN_RULES[:1])
+    own.rule("extra", severity="high")(lambda data: [])
+    assert list(own) == [BUILTIN_RULES[0].name, "extra"] and "extra" not in RULES
+    assert [r.name for r in own.resolve(None)] == list(own)
 
 
 def test_rule_decorator_checks_severity():
