@@ -33,12 +33,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import requests
+from sandbox_process import start_sandbox
 from tabulate import tabulate
 
 import cloudmc_frames as cmf
 from cloudmc_frames.frames import build_frame
 from cloudmc_frames.sandbox import generate_scenario
-from sandbox_process import start_sandbox
 
 CRAWL = ("organizations", "users", "environments", "instances", "volumes")
 
@@ -180,10 +180,12 @@ def report(args, endpoint: str, key: str) -> None:
         ["cold crawl vs machine floor", f"{cold_s:.2f} s", f"{floor_s:.2f} s", cold_s / floor_s, "(report)"],
         ["cold crawl, memory cache backend, vs ideal", f"{memory_s:.2f} s", f"{ideal_s:.2f} s",
          memory_s / ideal_s, "(report)"],
-        ["machine floor vs ideal bound", f"{floor_s:.2f} s", f"{ideal_s:.2f} s", floor_s / ideal_s, "(report)"],
+        ["machine floor vs ideal bound", f"{floor_s:.2f} s", f"{ideal_s:.2f} s", floor_s / ideal_s,
+         "(report)"],
         ["naive sequential vs cold crawl", f"{naive_s:.2f} s", f"{cold_s:.2f} s", naive_s / cold_s, ">= 5"],
         ["warm crawl (same client) vs cold", f"{warm_s:.3f} s", f"{cold_s:.2f} s", warm_s / cold_s, "<= 0.1"],
-        ["warm crawl (new client, SQLite) vs cold", f"{sqlite_s:.3f} s", f"{cold_s:.2f} s", sqlite_s / cold_s, "(report)"],
+        ["warm crawl (new client, SQLite) vs cold", f"{sqlite_s:.3f} s", f"{cold_s:.2f} s", sqlite_s / cold_s,
+         "(report)"],
         [f"{fb['rows']:,}-row instance frame vs from_records", f"{fb['build_s']:.3f} s",
          f"{fb['from_records_s']:.3f} s", fb["build_s"] / fb["from_records_s"], "<= 3"],
         ["frame memory vs object columns", f"{fb['typed_mb']:.1f} MiB", f"{fb['object_mb']:.1f} MiB",

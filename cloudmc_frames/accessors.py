@@ -33,8 +33,8 @@ from . import catalog
 from .client import Client
 from .errors import CloudMCError, ConfigError
 from .fanout import CrawlCall, Scope, read_scopes, record, since, start_call
-from .options import CrawlOptions, check_client
 from .frames import build_frame, utc_timestamp
+from .options import CrawlOptions, check_client
 from .orgtree import organization_tree, select_organizations
 
 # -- organizations ------------------------------------------------------------------------------
@@ -214,7 +214,10 @@ def _resource_scope(env: Any, entity_type: str) -> Scope | None:
 
 
 def instances(client: Client, **kw: Any) -> pd.DataFrame:
-    """``resources(client, "instances", ...)``: adds ``power_state``, ``is_running``, ``vcpus``, ``memory_gib``."""
+    """Every instance (``resources(client, "instances", ...)``) with vCPU, memory and running state.
+
+    Adds ``power_state``, ``is_running``, ``vcpus`` and ``memory_gib``.
+    """
     return resources(client, "instances", **kw)
 
 
@@ -320,7 +323,8 @@ def _org_triple(org: Any) -> tuple[str, str, str]:
 
 
 def _org_context(org: Any) -> dict:
-    return dict(zip(("organization_id", "organization_name", "organization_path"), _org_triple(org)))
+    names = ("organization_id", "organization_name", "organization_path")
+    return dict(zip(names, _org_triple(org), strict=True))
 
 
 def _refs(value: Any) -> list[dict]:

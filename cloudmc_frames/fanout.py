@@ -98,7 +98,7 @@ def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
 
     Failures become issues (collect) or are raised (raise); every scope gets a coverage row.
     """
-    done = {n: records for n, records in _remembered(client, accessor, scopes, options)}
+    done = dict(_remembered(client, accessor, scopes, options))
     pending = [n for n in range(len(scopes)) if n not in done]
     failed: Counter = Counter()
     show = options.progress if options.progress is not None else len(pending) > PROGRESS_MIN_SCOPES

@@ -30,7 +30,7 @@ import functools
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import chain, repeat, takewhile
 from typing import Any
 
@@ -124,7 +124,7 @@ def issues_frame(issues: Sequence[Issue]) -> pd.DataFrame:
 
 
 def coverage_frame(coverage: Sequence[Coverage]) -> pd.DataFrame:
-    """``client.coverage``: one row per scope visited, columns :data:`~cloudmc_frames.ledger.COVERAGE_COLUMNS`."""
+    """``client.coverage``: one row per scope visited (:data:`~cloudmc_frames.ledger.COVERAGE_COLUMNS`)."""
     kinds = {"call_id": "Int64", "accessor": "category", "entity": "category",
              "rows": "Int64", "from_cache": "boolean", "seconds": "Float64"}
     frame = _tuples_frame(COVERAGE_COLUMNS, [c.as_tuple() for c in coverage], kinds)
@@ -226,7 +226,7 @@ def _keys_in_order(records: list[dict]) -> dict:
 
 def _merge(first: list, second: list) -> list:
     """Two raw fields mapped to one column (``sizeInGb``/``sizeInGB``): first non-null wins."""
-    return [a if a is not None else b for a, b in zip(first, second)]
+    return [a if a is not None else b for a, b in zip(first, second, strict=True)]
 
 
 def _repeat(chunks: list[Chunk], name: str) -> list:
@@ -321,10 +321,10 @@ def _parse_loose(value: Any) -> pd.Timestamp | None:
     """Dates CloudMC sends outside ISO 8601: epoch numbers, ``2016-10-24 2:40:29 PM EDT``, ..."""
     if isinstance(value, datetime):
         stamp = pd.Timestamp(value)
-        return stamp.tz_localize(timezone.utc) if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        return stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert("UTC")
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if abs(value) > 1e11 else value
-        return pd.Timestamp(datetime.fromtimestamp(seconds, timezone.utc))
+        return pd.Timestamp(datetime.fromtimestamp(seconds, UTC))
     if not isinstance(value, str):
         return None
     text, offset = value.strip(), 0
@@ -336,14 +336,14 @@ def _parse_loose(value: Any) -> pd.Timestamp | None:
     except (ValueError, TypeError, OverflowError):
         return None
     if stamp.tzinfo is None:
-        stamp = stamp.tz_localize(timezone.utc) - pd.Timedelta(hours=offset)
+        stamp = stamp.tz_localize(UTC) - pd.Timedelta(hours=offset)
     return stamp.tz_convert("UTC")
 
 
 def _tuples_frame(columns: Sequence[str], rows: list[tuple], kinds: Mapping[str, str]) -> pd.DataFrame:
-    values = list(zip(*rows)) if rows else [()] * len(columns)
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
     data = {name: typed_column(name, list(col), kinds.get(name, "string"))
-            for name, col in zip(columns, values)}
+            for name, col in zip(columns, values, strict=True)}
     return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
 
 

@@ -323,7 +323,8 @@ def in_zone(frame: Any, zone_id: str | None) -> Any:
         return frame
     keep = frame["zone_id"].astype(object).eq(zone_id) if "zone_id" in frame else None
     if "available_in_zones" in frame:
-        listed = frame["available_in_zones"].map(lambda zones: zone_id in (zones if isinstance(zones, list) else ()))
+        listed = frame["available_in_zones"].map(lambda zones: zone_id in (zones if isinstance(zones,
+                                                                                               list) else ()))
         keep = listed if keep is None else keep | listed
     return frame if keep is None else frame[keep.fillna(False).astype(bool)]
 

@@ -12,7 +12,7 @@ Example::
     >>> CrawlOptions.from_kwargs({"workers": 4})
     Traceback (most recent call last):
     ...
-    cloudmc_frames.errors.ConfigError: unknown option(s) workers: use max_workers=, progress=, fresh=, timeout=
+    cloudmc_frames.errors.ConfigError: unknown option(s) workers: use max_workers=, progress=, ...
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ def summary(frame: pd.DataFrame, chosen: list[AuditRule]) -> pd.DataFrame:
         rows.append({"rule": rule.name, "findings": sum(per.values()), **per,
                      "description": rule.description})
     table = pd.DataFrame(rows, columns=["rule", "findings", *SEVERITIES, "description"])
-    return table.astype({"rule": "string", "findings": "Int64", **{s: "Int64" for s in SEVERITIES},
+    return table.astype({"rule": "string", "findings": "Int64", **dict.fromkeys(SEVERITIES, "Int64"),
                          "description": "string"})
 
 

@@ -166,7 +166,8 @@ class AuditData:
     def unread_members(self) -> set[tuple[str, str]]:
         """``(organization_id, environment_name)`` pairs whose members could not be read."""
         failed = self.issues[self.issues["entity"].astype(object) == "environment_members"]
-        return set(zip(failed["organization_id"].astype(object), failed["environment"].astype(object)))
+        return set(zip(failed["organization_id"].astype(object), failed["environment"].astype(object),
+                       strict=True))
 
     def days_since(self, stamps: pd.Series) -> pd.Series:
         """Whole days from each timestamp to ``now`` (NA stays NA)."""

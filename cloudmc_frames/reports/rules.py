@@ -15,10 +15,9 @@ Example::
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pandas as pd
-
-from collections.abc import Callable
 
 from .registry import AuditData, AuditRule, Rule, RuleRegistry, finding
 
@@ -242,7 +241,7 @@ def old_snapshots(data: AuditData, days: int = SNAPSHOT_DAYS) -> list[dict]:
 def unassigned_public_ips(data: AuditData) -> list[dict]:
     """Public IP addresses used by no instance and no network service."""
     ips = data.public_ips
-    unused = [not _items(p) and not _items(i) for p, i in zip(ips["purposes"], ips["instances"])]
+    unused = [not _items(p) and not _items(i) for p, i in zip(ips["purposes"], ips["instances"], strict=True)]
     return [finding(r, "public_ip", subject=r.ip_address, detail="allocated, used by nothing",
                     action="Release it (DELETE .../publicipaddresses/:id) unless it is kept on purpose.")
             for r in ips[unused].itertuples(index=False)]

@@ -82,7 +82,8 @@ def _visible_env(req):
     """The environment named in the path, if the caller may use it."""
     env = req.store.environments.get(req.params["id"])
     if env is None:
-        raise errors.not_found(f"Unknown environment {req.params['id']}", id=req.params["id"], type="environments")
+        raise errors.not_found(f"Unknown environment {req.params['id']}", id=req.params["id"],
+                               type="environments")
     rbac.check_env(req.store, req.caller, env)
     return env
 
@@ -119,8 +120,8 @@ def get_connection(req):
         raise errors.not_found(f"Unknown service connection {req.params['id']}", id=req.params["id"],
                                type="serviceConnections")
     visible = _visible_orgs(store, caller)
-    users = {conn["organization"]["id"]} | {o for o in visible
-                                              if any(c["id"] == conn["id"] for c in store.orgs[o]["serviceConnections"])}
+    users = {conn["organization"]["id"]} | {
+        o for o in visible if any(c["id"] == conn["id"] for c in store.orgs[o]["serviceConnections"])}
     if not users & visible:
         raise errors.forbidden("Service connection outside the caller's scope", id=conn["id"])
     return {"data": conn}
@@ -133,7 +134,8 @@ def list_quotas(req):
     org_id = rbac.acting_org(store, req.caller, req.query, "organization_id")
     kind = req.query.get("type", "").lower()
     if kind not in ("", "assigned", "owned"):
-        raise errors.bad_request("type must be assigned or owned", parameter="type", value=req.query.get("type"))
+        raise errors.bad_request("type must be assigned or owned", parameter="type",
+                                 value=req.query.get("type"))
     found = {}
     if kind in ("", "assigned"):
         found.update({q["id"]: q for q in quotas.assigned_to(store, org_id)})
@@ -164,7 +166,8 @@ def _instant(query, name):
     try:
         return clock.iso_ms(clock.parse_instant(query[name]))
     except ValueError:
-        raise errors.bad_request(f"{name} must be an RFC 3339 date-time", parameter=name, value=query[name]) from None
+        raise errors.bad_request(f"{name} must be an RFC 3339 date-time", parameter=name,
+                                 value=query[name]) from None
 
 
 def list_activity(req):
@@ -190,7 +193,8 @@ def _day(query, name):
     try:
         return clock.parse_date(query[name])
     except (KeyError, ValueError):
-        raise errors.bad_request(f"{name} is required as YYYY-MM-DD", parameter=name, value=query.get(name)) from None
+        raise errors.bad_request(f"{name} is required as YYYY-MM-DD", parameter=name,
+                                 value=query.get(name)) from None
 
 
 def _buckets(start, end, period):
@@ -206,7 +210,9 @@ def _buckets(start, end, period):
 
 
 def usage_summary(req):
-    """GET /usage_summary/organizations/:id?start_date=&end_date=&period=&include_sub_orgs=&service_connection_id=.
+    """GET /usage_summary/organizations/:id (start/end_date, period, include_sub_orgs, connection).
+
+    Query: ``start_date``, ``end_date``, ``period``, ``include_sub_orgs``, ``service_connection_id``.
 
     Usage is derived from the current inventory (vCPU-hours, GB-RAM-hours, GB-storage-hours) at
     fixed sandbox prices; it is a plausible series, not an accounting record.
@@ -216,7 +222,8 @@ def usage_summary(req):
     org = rbac.check_org(store, caller, req.params["id"], "id")
     start, end = _day(req.query, "start_date"), _day(req.query, "end_date")
     if not start < end or (end - start).days > 366:
-        raise errors.bad_request("end_date must be after start_date, at most 366 days later", parameter="end_date")
+        raise errors.bad_request("end_date must be after start_date, at most 366 days later",
+                                 parameter="end_date")
     period = req.query.get("period", "HOUR").upper()
     if period not in ("HOUR", "DAY", "PERIOD"):
         raise errors.bad_request("period must be HOUR, DAY or PERIOD", parameter="period", value=period)
@@ -233,7 +240,8 @@ def usage_summary(req):
 def _usage_records(store, org_id, conn_id, buckets):
     """Usage records of one (org, connection) over ``buckets``."""
     used = quotas.usage(store, org_id, conn_id)
-    rates = {"CPU": used["INSTANCE_VCPUS"], "RAM": used["INSTANCE_MEMORY"] / 1024, "STORAGE": used["DISK_SIZE"]}
+    rates = {"CPU": used["INSTANCE_VCPUS"], "RAM": used["INSTANCE_MEMORY"] / 1024,
+             "STORAGE": used["DISK_SIZE"]}
     if not any(rates.values()):
         return []
     pricing = views.derived_id("pricing", conn_id)
@@ -262,7 +270,8 @@ def get_task(req):
     """GET /tasks/:id (404 once expired)."""
     task = req.app.runner.lookup(req.params["id"])
     if task is None:
-        raise errors.not_found(f"Unknown or expired task {req.params['id']}", id=req.params["id"], type="tasks")
+        raise errors.not_found(f"Unknown or expired task {req.params['id']}", id=req.params["id"],
+                               type="tasks")
     return task.body()
 
 

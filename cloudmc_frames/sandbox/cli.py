@@ -19,14 +19,18 @@ DEMO_ROLES = ("Administrator", "User", "Guest")
 def add_arguments(parser):
     """Add the sandbox options to an ``argparse`` parser."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to bind (default 0: any free port, printed)")
+    parser.add_argument("--port", type=int, default=0,
+                        help="port to bind (default 0: any free port, printed)")
     parser.add_argument("--orgs", type=int, default=20, help="number of organizations (default 20)")
     parser.add_argument("--seed", type=int, default=7, help="scenario seed (default 7)")
-    parser.add_argument("--scale", type=float, default=1.0, help="resources per environment multiplier (default 1)")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="resources per environment multiplier (default 1)")
     parser.add_argument("--latency-ms", type=float, default=0, help="latency added to every request (ms)")
     parser.add_argument("--jitter-ms", type=float, default=0, help="random extra latency, uniform 0..N ms")
-    parser.add_argument("--faults", default="", help="fault spec, e.g. '500:0.1@/services/*;429:0.05;latency:20+5'")
-    parser.add_argument("--task-delay", type=float, default=0.5, help="seconds before a task completes (default 0.5)")
+    parser.add_argument("--faults", default="",
+                        help="fault spec, e.g. '500:0.1@/services/*;429:0.05;latency:20+5'")
+    parser.add_argument("--task-delay", type=float, default=0.5,
+                        help="seconds before a task completes (default 0.5)")
     parser.add_argument("--ignore-paging", action="store_true", help="admin lists ignore paging parameters")
     return parser
 
@@ -103,7 +107,8 @@ def _restore_sigterm(previous):
 def main(argv=None):
     """Stand-alone entry point: ``python -m cloudmc_frames.sandbox.cli``."""
     import argparse
-    parser = add_arguments(argparse.ArgumentParser(prog="cloudmc-sandbox", description=__doc__.splitlines()[0]))
+    parser = add_arguments(argparse.ArgumentParser(prog="cloudmc-sandbox",
+                                                   description=__doc__.splitlines()[0]))
     return run(parser.parse_args(argv))
 
 

@@ -6,6 +6,7 @@ per connection.  Every answer carries ``Content-Length``; JSON answers are
 ``application/json`` (UTF-8).  Request lines are not logged, and API keys
 never appear in bodies, headers, the request log or log lines.
 """
+import contextlib
 import json
 import logging
 import socket
@@ -24,7 +25,8 @@ from .tasks import TaskRunner
 API_PREFIX = "/api/v2"
 LOG = logging.getLogger("cloudmc_frames.sandbox")
 NGINX_PAGE = ("<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-              "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+              "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+              "</body>\r\n</html>\r\n")
 SLOW_PIECES = 20
 
 
@@ -99,7 +101,8 @@ class App:
             raw_body = _read_body(handler)
         except ValueError:
             handler.close_connection = True
-            response = Response(400, errors.envelope(errors.MALFORMED_BODY, "Unreadable request body framing"))
+            response = Response(400,
+                                errors.envelope(errors.MALFORMED_BODY, "Unreadable request body framing"))
             return _send(handler, response, self._encode(response), 0, self.stopping)
         path = (split.path[len(API_PREFIX):] or "/") if split.path.startswith(API_PREFIX) else split.path
         info = self.store.key_info(handler.headers.get("MC-Api-Key"))
@@ -121,7 +124,8 @@ class App:
         if rule is not None and rule.kind == "malformed":
             response.status, response.content_type = 200, "application/json"
             body = body[:max(1, len(body) // 2)]
-        self.requests.append(RequestRecord(handler.command, path, _redact(query), org_id, response.status, fault))
+        self.requests.append(RequestRecord(handler.command, path, _redact(query), org_id, response.status,
+                                           fault))
         slow_ms = (rule.latency_ms or 1000) if rule is not None and rule.kind == "slow_body" else 0
         _send(handler, response, body, slow_ms / 1000.0, self.stopping)
 
@@ -180,10 +184,8 @@ class App:
         with self.connections_lock:
             socks = list(self.connections)
         for sock in socks:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def _read_body(handler):
@@ -305,7 +307,8 @@ class SandboxServer:
     def __init__(self, *, orgs=20, seed=7, scale=1.0, latency_ms=0, jitter_ms=0, faults=(), task_delay=0.5,
                  task_ttl=1800.0, ignore_paging=False, host="127.0.0.1", port=0, scenario=None,
                  fail_operations=()):
-        self.store = scenario if scenario is not None else generate_scenario(orgs=orgs, seed=seed, scale=scale)
+        self.store = scenario if scenario is not None else generate_scenario(orgs=orgs, seed=seed,
+                                                                             scale=scale)
         self.seed = seed
         self.host, self.port = host, port
         rules = parse_faults(faults) if isinstance(faults, str) else list(faults)
@@ -323,7 +326,10 @@ class SandboxServer:
 
     @property
     def fail_operations(self):
-        """Mutable set of operation names whose tasks end FAILED (``"instances.stop"``, ``"stop"``, ``"*"``)."""
+        """Mutable set of operation names whose tasks end FAILED.
+
+        Names: ``"instances.stop"`` (one entity's operation), ``"stop"`` (any entity), ``"*"``.
+        """
         return self.runner.fail_operations
 
     @property

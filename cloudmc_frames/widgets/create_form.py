@@ -93,7 +93,7 @@ class CreateForm(FormBase):
             if name in self.fields:
                 self.on_change(self.fields[name], self._on_offering)
         self.create_button.on_click(self.guarded(self._on_create))
-        self.field_rows = dict(zip(FIELDS[self.entity_type], rows))
+        self.field_rows = dict(zip(FIELDS[self.entity_type], rows, strict=True))
         self.box = widgets.VBox([self.org, self.env, *rows, self.form_error, self.create_button,
                                  self.progress_box, self.output])
 
@@ -244,8 +244,8 @@ def _options(frame: pd.DataFrame | None, optional: bool = False) -> list[tuple[s
     labels = frame["name"].astype(object).where(frame["name"].notna(), frame["id"])
     if "zone_name" in frame:
         zones = frame["zone_name"].astype(object)
-        labels = [f"{n} ({z})" if isinstance(z, str) else str(n) for n, z in zip(labels, zones)]
-    return head + [(str(label), str(i)) for label, i in zip(labels, frame["id"])]
+        labels = [f"{n} ({z})" if isinstance(z, str) else str(n) for n, z in zip(labels, zones, strict=True)]
+    return head + [(str(label), str(i)) for label, i in zip(labels, frame["id"], strict=True)]
 
 
 def _error_html(message: str) -> str:

@@ -136,7 +136,8 @@ class OperationForm(FormBase):
     def _on_confirm(self, _change: Any = None) -> None:
         spec, chosen = self._spec(), self.selected()
         self.summary.value = _summary(spec, chosen, self._where())
-        blocked = self.running or spec is None or chosen.empty or (spec.destructive and not self.confirm.value)
+        unconfirmed = spec is not None and spec.destructive and not self.confirm.value
+        blocked = self.running or spec is None or chosen.empty or unconfirmed
         self.run_button.disabled = blocked
         self.run_button.button_style = "danger" if spec is not None and spec.destructive else "primary"
 
@@ -166,7 +167,7 @@ class OperationForm(FormBase):
         try:
             submitted = batch.submit_many(self.client, targets, operation, body=body,
                                           max_workers=self.max_workers)
-            for target, sent in zip(targets, submitted):
+            for target, sent in zip(targets, submitted, strict=True):
                 if not isinstance(sent, Task):
                     self.show_error(sent, prefix=f"{operation} {target.label} refused: ")
             final = self._watch(targets, submitted)
@@ -190,7 +191,7 @@ class OperationForm(FormBase):
                                      labels=[targets[i].label for i in index], start=False,
                                      timeout=self.timeout, interval=self.interval)
         self.progress_box.children = (self.progress.box,)
-        for i, result in zip(index, self.progress.run()):
+        for i, result in zip(index, self.progress.run(), strict=True):
             final[i] = result
         return final
 
@@ -224,7 +225,8 @@ class OperationForm(FormBase):
         env = self._env_rows()
         if env.empty:
             return ""
-        return f"{_first(env, 'organization_path')} / {_first(env, 'environment_name')} ({_first(env, 'service_code')})"
+        org, name = _first(env, "organization_path"), _first(env, "environment_name")
+        return f"{org} / {name} ({_first(env, 'service_code')})"
 
     def _body_value(self) -> dict | None:
         if self.body.layout.display == "none" or not self.body.value.strip():

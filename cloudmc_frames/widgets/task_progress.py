@@ -52,7 +52,7 @@ class TaskProgress(FormBase):
         self.overall = widgets.IntProgress(value=0, min=0, max=max(1, len(self.tasks)),
                                            description="overall", style={"description_width": "10em"})
         self.summary = widgets.HTML(self._summary_text())
-        rows = [widgets.HBox([bar, status]) for bar, status in zip(self.bars, self.statuses)]
+        rows = [widgets.HBox([bar, status]) for bar, status in zip(self.bars, self.statuses, strict=True)]
         self.box = widgets.VBox([widgets.HBox([self.overall, self.summary]), *rows, self.output])
         if start:
             self.start()
@@ -102,7 +102,7 @@ class TaskProgress(FormBase):
         return html.escape(f"{self.ended} of {len(self.tasks)} ended, {ok} succeeded")
 
     def _report(self) -> None:
-        for label, result in zip(self.labels, self.results):
+        for label, result in zip(self.labels, self.results, strict=True):
             if isinstance(result, CloudMCError):
                 self.show_error(result, prefix=f"{label}: ")
             elif result.status == FAILED:
@@ -115,7 +115,7 @@ def _as_tasks(client: Client, tasks: Any, labels: Sequence[str] | None) -> tuple
     if isinstance(tasks, pd.DataFrame):
         names = tasks.dropna(subset=["task_id"])["name"] if "task_id" in tasks else None
         found = tasks_from_outcomes(client, tasks)
-        default = [str(n) if isinstance(n, str) else t.id[:8] for n, t in zip(names, found)]
+        default = [str(n) if isinstance(n, str) else t.id[:8] for n, t in zip(names, found, strict=True)]
     else:
         items = [tasks] if isinstance(tasks, Task | str) else list(tasks)
         found = [t if isinstance(t, Task) else Task.from_id(t, client) for t in items]

@@ -13,7 +13,7 @@ def client(sb, tmp_path):
 
 
 def visible_org_ids(store, key, include_deleted=False):
-    return [o for o in store.visible_org_ids(key, include_deleted=include_deleted)]
+    return list(store.visible_org_ids(key, include_deleted=include_deleted))
 
 
 def expected_users(store, key):

@@ -39,7 +39,8 @@ def test_a_forbidden_organization_becomes_one_issue_and_the_rest_is_read(start_s
     assert coverage.set_index("organization_id").loc[victim["id"], "status"] == "forbidden"
     assert sorted(coverage["organization_id"]) == sorted(cmf.organizations(client)["id"])
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "1 of" in warnings[0].getMessage() and "client.issues" in warnings[0].getMessage()
+    assert len(warnings) == 1
+    assert "1 of" in warnings[0].getMessage() and "client.issues" in warnings[0].getMessage()
 
 
 def test_errors_raise_raises_the_first_failure(start_sandbox):
@@ -112,7 +113,8 @@ def test_coverage_records_every_scope_and_the_cache(sb, tmp_path):
     assert list(sb.requests) == []  # the repeat was served from the client's memory
     assert second["from_cache"].all() and not first["from_cache"].all()
     assert second["call_id"].nunique() == 1 and second["call_id"].iloc[0] > first["call_id"].max()
-    assert (first.groupby("accessor", observed=True).size() == second.groupby("accessor", observed=True).size()).all()
+    assert (first.groupby("accessor", observed=True).size() == second.groupby("accessor",
+                                                                              observed=True).size()).all()
     cmf.instances(client, fresh=True)
     assert len(sb.requests) >= len(second)
 
@@ -198,7 +200,8 @@ def test_environment_members(sb, client):
     live = {e["id"] for e in store.environments.values()
             if e["organization"]["id"] in set(visible := store.visible_org_ids(sb.api_key))}
     expected = sorted((env_id, m["id"]) for env_id, ms in store.members.items() if env_id in live for m in ms)
-    assert sorted(zip(members["environment_id"].astype(object), members["id"].astype(object))) == expected
+    got = zip(members["environment_id"].astype(object), members["id"].astype(object), strict=True)
+    assert sorted(got) == expected
     assert list(members.columns[:5]) == ["organization_id", "organization_name", "organization_path",
                                          "environment_id", "environment_name"]
     assert members["role_name"].dtype == "category" and visible

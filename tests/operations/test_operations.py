@@ -10,9 +10,8 @@ from cloudmc_frames import batch
 from cloudmc_frames.tasks import Task
 from cloudmc_frames.widgets.sources import tasks_from_outcomes
 from tests.support.fakes import scripted_client as make_scripted_client
-from tests.support.scripted import Reply
-
 from tests.support.sandboxes import POLL, frame_of, posts, state_of
+from tests.support.scripted import Reply
 
 KEY = "k3y-" + "Z9y8X7w6" * 5
 
@@ -29,7 +28,8 @@ def test_operate_stops_an_instance_and_the_next_listing_shows_it(writable_sb, pi
     assert frame_of(client, [vm["id"]])["power_state"][0] == "Stopped"
 
 
-def test_operate_without_org_id_acts_in_the_keys_own_org_and_invalidates_its_listing(writable_sb, picker, client):
+def test_operate_without_org_id_acts_in_the_keys_own_org_and_invalidates_its_listing(writable_sb, picker,
+                                                                                     client):
     vm = picker.instance("Stopped", org_id=writable_sb.store.root_id)
     assert frame_of(client, [vm["id"]])["power_state"][0] == "Stopped"
     cmf.operate(client, vm["code"], vm["env"], "instances", vm["id"], "start").wait(10, interval=POLL)
@@ -49,7 +49,8 @@ def test_a_failed_task_raises_with_the_servers_reason(writable_sb, picker, clien
     vm = picker.instance("Running")
     writable_sb.fail_operations.add("instances.reboot")
     try:
-        task = cmf.operate(client, vm["code"], vm["env"], "instances", vm["id"], "reboot", org_id=vm["org_id"])
+        task = cmf.operate(client, vm["code"], vm["env"], "instances", vm["id"], "reboot",
+                           org_id=vm["org_id"])
         with pytest.raises(cmf.TaskFailedError) as caught:
             task.wait(timeout=10, interval=POLL)
     finally:

@@ -11,7 +11,6 @@ import time
 from collections import Counter
 
 import pandas as pd
-import pytest
 
 import cloudmc_frames as cmf
 from cloudmc_frames.client import Client

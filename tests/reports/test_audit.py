@@ -21,8 +21,8 @@ from . import oracle
 def found(audit, name):
     """``{subject_id or subject: severity}`` of one rule's findings."""
     rows = audit.frame[audit.frame["rule"] == name]
-    return {(i if isinstance(i, str) else s): sev
-            for i, s, sev in zip(rows["subject_id"].astype(object), rows["subject"], rows["severity"])}
+    triples = zip(rows["subject_id"].astype(object), rows["subject"], rows["severity"], strict=True)
+    return {(i if isinstance(i, str) else s): sev for i, s, sev in triples}
 
 
 def live_users(store, orgs):
@@ -48,7 +48,8 @@ def expected(store, now):
     }
     staff = {o: [u for u in store.users.values() if u["organization"]["id"] == o and not u.get("deleted")]
              for o in live_orgs}
-    admins = {o: sum(1 for u in users if u["id"] in admin and u["organization"]["id"] == o) for o in live_orgs}
+    admins = {o: sum(1 for u in users if u["id"] in admin and u["organization"]["id"] == o)
+              for o in live_orgs}
     out["administrators_per_org"] = {o: "medium" if admins[o] == 0 else "low" for o in live_orgs
                                      if staff[o] and (admins[o] == 0 or admins[o] > 3)}
     out["orgs_without_users"] = {o: "low" for o in live_orgs if not staff[o]}
@@ -67,7 +68,8 @@ def expected(store, now):
                                       for d in r.get("disks", {}).values() if not d["users"]})
     out["old_snapshots"] = {s["id"]: "low" for r in res for s in r.get("snapshots", {}).values()
                             if oracle.snapshot_age(now, s["name"]) > 90}
-    out["unassigned_public_ips"] = {ip["id"]: "low" for r in res for ip in r.get("publicipaddresses", {}).values()
+    out["unassigned_public_ips"] = {ip["id"]: "low" for r in res for ip in r.get("publicipaddresses",
+                                                                                 {}).values()
                                     if not ip["purposes"] and not ip.get("instances")}
     out["quota_exceeded"] = {(o, code, m) for (o, code, m), (ceiling, used) in
                              oracle.quota_rows(store, visible).items() if used is not None and used > ceiling}
@@ -126,7 +128,8 @@ def test_a_registered_rule_runs_in_every_audit(client, sb, monkeypatch):
     report = cmf.reports.audit(client, now=sb.store.now)
     rows = report.frame[report.frame["rule"] == "big_instances"]
     assert len(rows) > 0 and set(rows["severity"]) == {"low"}
-    assert report.summary.set_index("rule").loc["big_instances", "description"] == "Instances with at least 8 vCPU."
+    assert report.summary.set_index("rule").loc["big_instances",
+                                                "description"] == "Instances with at least 8 vCPU."
 
 
 def test_rules_can_be_chosen_by_name_function_or_partial(client, sb, audit):

@@ -21,7 +21,7 @@ class Api:
         self.session = requests.Session()
 
     def call(self, method, path, key=..., **kwargs):
-        """Send ``method`` to ``/api/v2`` + ``path`` with the root key unless ``key`` is given (None = no key)."""
+        """Send ``method`` to ``/api/v2`` + ``path`` with the root key, or ``key`` (None: no key)."""
         key = self.server.api_key if key is ... else key
         headers = dict(kwargs.pop("headers", {}))
         if key is not None:

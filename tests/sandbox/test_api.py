@@ -30,7 +30,8 @@ def test_deleted_org_is_reachable_with_org_id(api, store):
 
 def test_organization_detail_lists_assigned_quotas(api, store):
     detail = api.data(f"/organizations/{store.root_id}")
-    assert {q["serviceConnection"]["id"] for q in detail["quotas"]} == {c["id"] for c in detail["serviceConnections"]}
+    connections = {c["id"] for c in detail["serviceConnections"]}
+    assert {q["serviceConnection"]["id"] for q in detail["quotas"]} == connections
     assert detail["ldap"]["deleted"] is False and detail["notes"] == ""
 
 

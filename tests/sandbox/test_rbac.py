@@ -81,7 +81,8 @@ def test_non_admin_sees_member_environments_only(api, store):
               if e["organization"]["id"] == store.root_id and e["id"] not in member_of]
     for env in others:
         conn = store.env_connection(env)
-        assert api.get(f"/services/{conn['serviceCode']}/{env['name']}/instances", key=info.key).status_code == 403
+        assert api.get(f"/services/{conn['serviceCode']}/{env['name']}/instances",
+                       key=info.key).status_code == 403
     assert prod["id"] in member_of
 
 

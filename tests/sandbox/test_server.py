@@ -118,7 +118,8 @@ def test_500_instance_page_is_fast():
             times.append(time.perf_counter() - begin)
             assert len(response.json()["data"]) == 500
     median = statistics.median(times)
-    print(f"\n500-instance page ({count} in env, {len(response.content)} bytes): median {median * 1000:.1f} ms")
+    print(f"\n500-instance page ({count} in env, {len(response.content)} bytes): "
+          f"median {median * 1000:.1f} ms")
     assert median < 0.5
 
 
@@ -136,7 +137,8 @@ def test_unexpected_errors_answer_a_500_envelope(caplog):
         srv.app.router.add("GET", "/boom", boom)
         response = Api(srv).get("/boom")
     assert response.status_code == 500
-    assert response.json() == {"errors": [{"code": 9500, "message": "Unexpected server error", "context": {}}]}
+    assert response.json() == {"errors": [{"code": 9500, "message": "Unexpected server error",
+                                           "context": {}}]}
     assert "kaboom" in caplog.text and srv.api_key not in caplog.text
 
 

@@ -36,7 +36,8 @@ def service_records(api, store, conn_type, entity, detail=False):
         base = f"/services/{conn['serviceCode']}/{env['name']}/{entity}"
         params = {"org_id": env["organization"]["id"]}
         items = api.data(base, params=params)
-        out.extend(api.data(f"{base}/{i['id']}", params=params) for i in items) if detail else out.extend(items)
+        out.extend(api.data(f"{base}/{i['id']}",
+                            params=params) for i in items) if detail else out.extend(items)
     return out
 
 
@@ -91,7 +92,8 @@ def test_usage_summary(api, store):
     parity.check(records, ["usage_summary.list"])
 
 
-@pytest.mark.parametrize("entity", ["instances", "volumes", "snapshots", "publicipaddresses", "zones", "templates",
+@pytest.mark.parametrize("entity",
+                         ["instances", "volumes", "snapshots", "publicipaddresses", "zones", "templates",
                                     "computeofferings", "diskofferings", "networks"])
 def test_cloudstack_lists(api, store, entity):
     parity.check(service_records(api, store, "cloudstack", entity), [f"cloudstack.{entity}.list"])

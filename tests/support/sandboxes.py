@@ -45,7 +45,8 @@ class Picker:
         """An unused CloudStack volume of ``kind`` that is (not) attached."""
         for env in self._envs("cloudstack", None):
             for vol in self.store.resources.get(env["id"], {}).get("volumes", {}).values():
-                if vol["id"] not in self.taken and vol["type"] == kind and bool(vol.get("instanceId")) == attached:
+                fits = vol["type"] == kind and bool(vol.get("instanceId")) == attached
+                if vol["id"] not in self.taken and fits:
                     self.taken.add(vol["id"])
                     return self._described(env, vol)
         raise LookupError("no such volume")

@@ -72,7 +72,8 @@ def test_server_repeating_a_page_with_correct_numbers_raises():
 def test_max_pages_bounds_an_endless_list():
     def fetch(params):
         n = params["page_number"]
-        return Page([{"id": f"{n}-{i}"} for i in range(3)], {"pageSize": 3, "pageCurrent": n, "recordCount": 10**9})
+        return Page([{"id": f"{n}-{i}"} for i in range(3)],
+                    {"pageSize": 3, "pageCurrent": n, "recordCount": 10**9})
     with pytest.raises(ResponseFormatError, match="max_pages=5"):
         read(fetch, max_pages=5)
 

@@ -66,7 +66,8 @@ def wait(task: Task, fake: FakeSleep, **kwargs):
 @pytest.mark.parametrize("payload, expected", [
     (pending(), ("t1", "PENDING", None, None)),
     ({"taskId": "t1", "status": "SUCCESS", "result": {"id": "v1"}}, ("t1", "SUCCESS", {"id": "v1"}, None)),
-    ({"data": {"id": "t1", "status": "FAILED", "result": {"code": 9440}}}, ("t1", "FAILED", {"code": 9440}, None)),
+    ({"data": {"id": "t1", "status": "FAILED", "result": {"code": 9440}}},
+     ("t1", "FAILED", {"code": 9440}, None)),
     ({"taskId": "t1", "taskStatus": "PENDING", "data": {"id": "org-1", "name": "acme"}},
      ("t1", "PENDING", None, {"id": "org-1", "name": "acme"})),
     ({"taskId": "t1", "taskStatus": "SUCCESS", "data": {"id": "t1", "result": {"id": "v1"}}},

@@ -37,7 +37,8 @@ def created(writable_sb, env, entity, name):
 def test_a_volume_is_created_and_its_progress_goes_to_max(writable_sb, client):
     env = root_prod(writable_sb)
     form = in_env(CreateForm(client, "volumes", interval=POLL), env)
-    assert len(form.fields["diskOfferingId"].options) == len(writable_sb.store.resources[env["id"]]["diskofferings"])
+    offerings = writable_sb.store.resources[env["id"]]["diskofferings"]
+    assert len(form.fields["diskOfferingId"].options) == len(offerings)
     form.fields["name"].value = "scratch-a"
     seen = {}
     form.progress_box.observe(lambda change: seen.update(bar=record(form.progress.bars[0]),
@@ -118,6 +119,7 @@ def test_the_zone_narrows_networks_and_templates(writable_sb, client):
 def test_only_cloudstack_environments_are_offered_and_bad_types_are_refused(writable_sb, client):
     form = CreateForm(client, "volumes")
     assert set(form.envs["connection_type"]) == {"cloudstack"}
-    assert form.output.outputs == () and "application/vnd.jupyter.widget-view+json" in form._repr_mimebundle_()
+    assert form.output.outputs == ()
+    assert "application/vnd.jupyter.widget-view+json" in form._repr_mimebundle_()
     with pytest.raises(cmf.ConfigError, match="instances or volumes"):
         CreateForm(client, "snapshots")
