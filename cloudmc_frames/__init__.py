@@ -29,6 +29,7 @@ from .accessors import (
     users,
     volumes,
 )
+from .batch import operate_many
 from .client import Client, connect
 from .config import Settings
 from .embedded import Sandbox, sandbox
@@ -50,10 +51,10 @@ from .errors import (
     TaskFailedError,
     TaskTimeoutError,
     TransportError,
+    TruncatedReplyError,
     ValidationError,
 )
 from .ledger import COVERAGE_COLUMNS
-from .batch import operate_many
 from .operations import create, delete, operate
 from .tasks import Task
 
@@ -82,6 +83,7 @@ __all__ = [
     "TaskFailedError",
     "TaskTimeoutError",
     "TransportError",
+    "TruncatedReplyError",
     "ValidationError",
     "__version__",
     "activity_log",

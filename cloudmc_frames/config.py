@@ -16,8 +16,10 @@ import dataclasses
 import difflib
 import ipaddress
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
@@ -33,12 +35,71 @@ DEFAULT_RETRIES = 4
 DEFAULT_RETRY_BUDGET = 60.0
 DEFAULT_BACKOFF_FACTOR = 0.5
 DEFAULT_BACKOFF_MAX = 10.0
-DEFAULT_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 500
 DEFAULT_MAX_PAGES = 10_000
 DEFAULT_EXPIRE_AFTER = 300.0
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_CACHE_BACKEND = "sqlite"
-CACHE_FORMAT_VERSION = 1
+DEFAULT_MEMORY_CACHE_MB = 256.0
+CACHE_FORMAT_VERSION = 2
+
+
+# -- validators: each takes the option's name and value, returns the normalized value ----------
+
+def _non_negative(unit: str) -> Callable[[str, object], float]:
+    def check(name: str, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{name} must be a non-negative number of {unit}, got {value!r}")
+        return float(value)
+
+    return check
+
+
+_seconds = _non_negative("seconds")
+
+
+def _at_least(minimum: int) -> Callable[[str, object], int]:
+    def check(name: str, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        return value
+
+    return check
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _flag_or_none(name: str, value: object) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError(f"{name} must be True, False or None, got {value!r}")
+    return value
+
+
+def _text_or_path(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str | os.PathLike):
+        raise ConfigError(f"{name} must be a string, got {value!r}")
+    return os.fspath(value)
+
+
+def _url_expiry(name: str, value: object) -> tuple[tuple[str, float], ...]:
+    items = value.items() if isinstance(value, dict) else value
+    try:
+        return tuple((str(pattern), float(seconds)) for pattern, seconds in items)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{name} must map URL patterns to seconds, e.g. {{'*/templates*': 3600}}"
+        ) from None
+
+
+def _option(default: Any, check: Callable[[str, object], Any]) -> Any:
+    """A Settings field with its default and the validator :meth:`Settings.from_options` runs."""
+    return field(default=default, metadata={"check": check})
 
 
 @dataclass(frozen=True)
@@ -53,49 +114,48 @@ class Settings:
         backoff_factor, backoff_max: Exponential backoff ``factor * 2**n`` (with jitter), capped.
         page_size, max_pages: Paging of list endpoints.
         cache_backend: ``"sqlite"`` (default), ``"memory"``, ``"filesystem"``, ``"redis"``, ...
-        cache_dir: Folder of the SQLite/filesystem cache (default: the user cache dir).
+        cache_dir: Folder of the SQLite/filesystem cache (default: ``CLOUDMC_CACHE_DIR`` or the
+            user cache dir).
         expire_after: Seconds a cached listing stays fresh; ``urls_expire_after`` overrides per URL
             pattern (requests-cache syntax).
         offline: Answer only from the cache; a miss raises ``CacheMissError``.
         allow_insecure: Permit plain ``http://`` to a host that is not loopback.
         max_workers: Threads of the accessors' fan-out.
+        memory_cache_mb: Megabytes of replies a client keeps in memory for repeated calls (least
+            recently used go first; 0 keeps none).
         progress: Show a tqdm bar on long crawls (``None``: only when more than a few scopes).
     """
 
     endpoint: str
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    read_timeout: float = DEFAULT_READ_TIMEOUT
-    retries: int = DEFAULT_RETRIES
-    retry_budget: float = DEFAULT_RETRY_BUDGET
-    backoff_factor: float = DEFAULT_BACKOFF_FACTOR
-    backoff_max: float = DEFAULT_BACKOFF_MAX
-    page_size: int = DEFAULT_PAGE_SIZE
-    max_pages: int = DEFAULT_MAX_PAGES
-    cache_backend: str = DEFAULT_CACHE_BACKEND
-    cache_dir: str | None = None
-    expire_after: float = DEFAULT_EXPIRE_AFTER
-    urls_expire_after: tuple[tuple[str, float], ...] = ()
-    offline: bool = False
-    allow_insecure: bool = False
-    max_workers: int = DEFAULT_MAX_WORKERS
-    progress: bool | None = None
+    connect_timeout: float = _option(DEFAULT_CONNECT_TIMEOUT, _seconds)
+    read_timeout: float = _option(DEFAULT_READ_TIMEOUT, _seconds)
+    retries: int = _option(DEFAULT_RETRIES, _at_least(0))
+    retry_budget: float = _option(DEFAULT_RETRY_BUDGET, _seconds)
+    backoff_factor: float = _option(DEFAULT_BACKOFF_FACTOR, _seconds)
+    backoff_max: float = _option(DEFAULT_BACKOFF_MAX, _seconds)
+    page_size: int = _option(DEFAULT_PAGE_SIZE, _at_least(1))
+    max_pages: int = _option(DEFAULT_MAX_PAGES, _at_least(1))
+    cache_backend: str = _option(DEFAULT_CACHE_BACKEND, _text_or_path)
+    cache_dir: str | None = _option(None, _text_or_path)
+    expire_after: float = _option(DEFAULT_EXPIRE_AFTER, _seconds)
+    urls_expire_after: tuple[tuple[str, float], ...] = _option((), _url_expiry)
+    offline: bool = _option(False, _flag)
+    allow_insecure: bool = _option(False, _flag)
+    max_workers: int = _option(DEFAULT_MAX_WORKERS, _at_least(1))
+    memory_cache_mb: float = _option(DEFAULT_MEMORY_CACHE_MB, _non_negative("megabytes"))
+    progress: bool | None = _option(None, _flag_or_none)
 
     @classmethod
     def from_options(cls, endpoint: str, **options: object) -> Settings:
         """Validate ``endpoint`` and ``options`` into a Settings; unknown names raise ConfigError."""
-        known = {f.name for f in dataclasses.fields(cls)} - {"endpoint"}
+        checks = {f.name: f.metadata["check"] for f in dataclasses.fields(cls) if f.metadata}
         for name in options:
-            if name not in known:
-                raise ConfigError(_unknown_option_message(name, known))
-        values = {name: _coerce(name, value) for name, value in options.items()}
+            if name not in checks:
+                raise ConfigError(_unknown_option_message(name, set(checks)))
+        values = {name: checks[name](name, value) for name, value in options.items()}
         settings = cls(endpoint=normalize_endpoint(endpoint), **values)
         check_transport(settings.endpoint, allow_insecure=settings.allow_insecure)
         return settings
-
-    @property
-    def base_url(self) -> str:
-        """The endpoint without the ``/api/v2`` suffix (scheme://host[:port][/prefix])."""
-        return self.endpoint[: -len(API_PREFIX)]
 
     @property
     def cache_path(self) -> Path:
@@ -104,22 +164,33 @@ class Settings:
         return folder / f"http-cache-v{CACHE_FORMAT_VERSION}"
 
 
-def from_env(environ: dict[str, str] | None = None) -> tuple[str, str]:
-    """Return ``(endpoint, api_key)`` from ``CLOUDMC_ENDPOINT`` / ``CLOUDMC_API_KEY``.
+def credentials(endpoint: str | None = None, api_key: str | None = None,
+                environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """``(endpoint, api_key)``: the arguments, else ``CLOUDMC_ENDPOINT`` / ``CLOUDMC_API_KEY``.
 
-    Raises ConfigError naming both variables (and the sandbox) when either is missing.
+    Raises ConfigError naming the missing variables (and the sandbox) when either is still missing.
+
+    >>> credentials("https://h", None, {"CLOUDMC_API_KEY": "k"})
+    ('https://h', 'k')
     """
     environ = os.environ if environ is None else environ
-    endpoint = environ.get(ENV_ENDPOINT, "").strip()
-    api_key = environ.get(ENV_API_KEY, "").strip()
-    if not endpoint or not api_key:
-        missing = [n for n, v in ((ENV_ENDPOINT, endpoint), (ENV_API_KEY, api_key)) if not v]
+    if endpoint is None:
+        endpoint = environ.get(ENV_ENDPOINT, "").strip() or None
+    if api_key is None:
+        api_key = environ.get(ENV_API_KEY, "").strip() or None
+    if endpoint is None or api_key is None:
+        missing = [n for n, v in ((ENV_ENDPOINT, endpoint), (ENV_API_KEY, api_key)) if v is None]
         raise ConfigError(
             f"{' and '.join(missing)} not set: set {ENV_ENDPOINT} and {ENV_API_KEY} "
             "(or pass endpoint= and api_key= to cmf.connect()), or try the toolkit without an "
             "account: `with cmf.sandbox() as sb: client = sb.client()`"
         )
     return endpoint, api_key
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """``(endpoint, api_key)`` from ``CLOUDMC_ENDPOINT`` / ``CLOUDMC_API_KEY`` (ConfigError if unset)."""
+    return credentials(None, None, environ)
 
 
 def normalize_endpoint(endpoint: object) -> str:
@@ -171,47 +242,6 @@ def check_transport(endpoint: str, *, allow_insecure: bool) -> None:
         )
 
 
-_NUMBER_FIELDS = {
-    "connect_timeout", "read_timeout", "retry_budget", "backoff_factor", "backoff_max",
-    "expire_after",
-}
-_INT_FIELDS = {"retries", "page_size", "max_pages", "max_workers"}
-_MINIMUM = {"page_size": 1, "max_pages": 1, "max_workers": 1, "retries": 0}
-
-
-def _coerce(name: str, value: object) -> object:
-    """Check one option's type and range; return the normalized value."""
-    if name in _NUMBER_FIELDS:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(f"{name} must be a non-negative number of seconds, got {value!r}")
-        return float(value)
-    if name in _INT_FIELDS:
-        if isinstance(value, bool) or not isinstance(value, int) or value < _MINIMUM[name]:
-            raise ConfigError(f"{name} must be an integer >= {_MINIMUM[name]}, got {value!r}")
-        return value
-    if name in ("offline", "allow_insecure") and not isinstance(value, bool):
-        raise ConfigError(f"{name} must be True or False, got {value!r}")
-    if name == "progress" and value is not None and not isinstance(value, bool):
-        raise ConfigError(f"progress must be True, False or None, got {value!r}")
-    if name == "urls_expire_after":
-        return _coerce_url_expiry(value)
-    if name in ("cache_backend", "cache_dir") and value is not None:
-        if not isinstance(value, str | os.PathLike):
-            raise ConfigError(f"{name} must be a string, got {value!r}")
-        return os.fspath(value)
-    return value
-
-
-def _coerce_url_expiry(value: object) -> tuple[tuple[str, float], ...]:
-    items = value.items() if isinstance(value, dict) else value
-    try:
-        return tuple((str(pattern), float(seconds)) for pattern, seconds in items)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        raise ConfigError(
-            "urls_expire_after must map URL patterns to seconds, e.g. {'*/templates*': 3600}"
-        ) from None
-
-
 def _unknown_option_message(name: str, known: set[str]) -> str:
     close = difflib.get_close_matches(name, sorted(known), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -221,3 +251,16 @@ def _unknown_option_message(name: str, known: set[str]) -> str:
 def _user_cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "cloudmc-frames")
+
+
+def check_api_key(api_key: object) -> None:
+    """ConfigError unless ``api_key`` is a non-empty string without spaces or control characters."""
+    if api_key is not None and not isinstance(api_key, str):
+        raise ConfigError(f"the API key must be a string, got {type(api_key).__name__}: pass "
+                          "api_key= as text or set CLOUDMC_API_KEY")
+    if not isinstance(api_key, str) or not api_key.strip():
+        raise ConfigError("the API key is empty: pass api_key= or set CLOUDMC_API_KEY "
+                          "(CloudMC > your profile > API key)")
+    if any(ch.isspace() or ord(ch) < 32 for ch in api_key):
+        raise ConfigError("the API key contains spaces or control characters: copy it again "
+                          "without surrounding whitespace")

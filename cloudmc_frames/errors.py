@@ -17,18 +17,22 @@ Exception tree (every class carries keyword-only ``status``, ``code``, ``message
     │   ├── RateLimitError          429 (``retry_after`` seconds when the server said)
     │   └── ServerError             5xx
     ├── ResponseFormatError         a reply that is not CloudMC's JSON (HTML from a proxy, ...)
+    │   └── TruncatedReplyError     JSON cut short (a body that stopped arriving)
     ├── TaskFailedError             a task ended FAILED
     ├── TaskTimeoutError            a task did not end in time, or disappeared
     └── CrawlTimeoutError           a scope was not read: the crawl's ``timeout`` ran out first
 
 URLs held by errors never contain the API key (it travels in a header) nor URL credentials.
+Whether an error is worth another attempt is decided by one table, :data:`RETRYABLE`, read
+through :attr:`CloudMCError.retryable` (the retry policy in ``_retry`` and the issues frame both
+use it).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import astuple, dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,7 +43,6 @@ class CloudMCError(Exception):
     """Base of every error the toolkit raises on purpose."""
 
     hint = ""
-    retryable = False
 
     def __init__(
         self,
@@ -75,6 +78,14 @@ class CloudMCError(Exception):
             text += f" [{', '.join(facts + ([where] if where else []))}]"
         return f"{text}. {self.hint}" if self.hint else text
 
+    @property
+    def retryable(self) -> bool:
+        """Whether another attempt may succeed (transport faults, 429, 5xx, cut replies)."""
+        for cls, statuses in RETRYABLE:
+            if isinstance(self, cls):
+                return statuses is None or self.status in statuses
+        return False
+
     def __reduce__(self):  # keep keyword-only state through pickling (multiprocessing, caches)
         return (_rebuild, (type(self), self.message, self.__dict__))
 
@@ -100,7 +111,6 @@ class TransportError(CloudMCError):
     """No HTTP answer: the connection failed, was reset or closed early."""
 
     hint = "Check the endpoint, the network or VPN, and that CloudMC is up; the call can be retried"
-    retryable = True
 
 
 class RequestTimeout(TransportError):
@@ -110,9 +120,16 @@ class RequestTimeout(TransportError):
 
 
 class ApiError(CloudMCError):
-    """CloudMC answered with an error envelope (or an error status)."""
+    """CloudMC answered with an error envelope (or an error status).
+
+    ``retry_after``: the seconds a ``Retry-After`` header asked for (None when absent).
+    """
 
     hint = "See the message and context above"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
 
 
 class ValidationError(ApiError):
@@ -140,16 +157,10 @@ class MethodNotAllowedError(ApiError):
 
 class RateLimitError(ApiError):
     hint = "CloudMC is throttling this key: lower max_workers or retry after the delay it asked for"
-    retryable = True
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
 
 
 class ServerError(ApiError):
     hint = "CloudMC failed on its side: retry later; if it persists, report the code and context"
-    retryable = True
 
 
 class ResponseFormatError(CloudMCError):
@@ -159,6 +170,10 @@ class ResponseFormatError(CloudMCError):
         "Something between you and CloudMC (proxy, load balancer, wrong endpoint) answered, or "
         "the reply was cut: check the endpoint and retry"
     )
+
+
+class TruncatedReplyError(ResponseFormatError):
+    """The reply began as JSON but stopped before its end (a dropped or cut body)."""
 
 
 class TaskFailedError(CloudMCError):
@@ -177,8 +192,21 @@ class CrawlTimeoutError(CloudMCError):
     """A fan-out reached its ``timeout`` before this scope was read."""
 
     hint = "Run the call again (cached scopes are fast) or give it a larger timeout="
-    retryable = True
 
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+SUCCESS_STATUSES = frozenset(range(200, 300))
+
+# Which errors another attempt may cure: the first row whose class matches decides; None = any
+# status. A proxy's HTML page on a 502 is transient, the same page on a 404 is not.
+RETRYABLE: tuple[tuple[type[CloudMCError], frozenset[int] | None], ...] = (
+    (TransportError, None),                                         # refused, reset, timed out
+    (CrawlTimeoutError, None),                                      # the call may be run again
+    (RateLimitError, None),                                         # 429
+    (ServerError, RETRY_STATUSES),                                  # 500, 502, 503, 504
+    (TruncatedReplyError, SUCCESS_STATUSES | RETRY_STATUSES),       # a body cut short
+    (ResponseFormatError, RETRY_STATUSES),                          # a gateway's error page
+)
 
 ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
     400: ValidationError,
@@ -280,7 +308,7 @@ class Issue:
     def from_error(cls, error: CloudMCError, *, accessor: str, **scope: str | None) -> Issue:
         """Record ``error`` met while reading ``scope`` (organization_id/_path, environment, entity)."""
         return cls(
-            when=datetime.now(timezone.utc),
+            when=datetime.now(UTC),
             accessor=accessor,
             organization_id=scope.get("organization_id"),
             organization_path=scope.get("organization_path"),

@@ -103,5 +103,6 @@ def test_connection_refused_is_a_transport_error(make_client):
 
 
 def test_task_polls_are_retried(server, make_client):
-    server.route("/tasks/t1", [Reply(503, {"errors": []}), Reply(200, {"taskId": "t1", "taskStatus": "SUCCESS"})])
+    server.route("/tasks/t1", [Reply(503, {"errors": []}),
+                               Reply(200, {"taskId": "t1", "taskStatus": "SUCCESS"})])
     assert make_client().poll_task("t1")["taskStatus"] == "SUCCESS"

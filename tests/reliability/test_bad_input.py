@@ -132,7 +132,7 @@ def _endless(seen):
 SERVER_CASES = [
     # -- bodies that are not CloudMC JSON
     ("truncated-json", Reply(200, '{"data": [{"id": "u1", "userName": "a"}, {"id": '),
-     Refused(cmf.ResponseFormatError, r"JSON that is cut short or broken", status=200)),
+     Refused(cmf.TruncatedReplyError, r"JSON that is cut short or broken", status=200)),
     ("json-array-not-object", Reply(200, [{"id": "u1"}]),
      Refused(cmf.ResponseFormatError, r"a JSON list where CloudMC sends an object", status=200)),
     ("json-null", Reply(200, "null"),
@@ -140,7 +140,7 @@ SERVER_CASES = [
     ("json-number", Reply(200, "42"),
      Refused(cmf.ResponseFormatError, r"a JSON number where CloudMC sends an object", status=200)),
     ("deeply-nested-json", Reply(200, '{"data": ' + "[" * 5_000 + "]" * 5_000 + "}"),
-     Refused(cmf.ResponseFormatError, r"the reply is JSON that", status=200)),
+     Refused(cmf.TruncatedReplyError, r"the reply is JSON that", status=200)),
     ("plain-text-200", Reply(200, "OK", {"Content-Type": "text/plain"}),
      Refused(cmf.ResponseFormatError, r"the reply is not JSON: OK", status=200)),
     ("empty-body-200", Reply(200, b""),

@@ -65,4 +65,25 @@ def test_from_env_names_only_the_missing_variable():
 
 def test_cache_path_carries_a_format_version(tmp_path):
     settings = Settings.from_options("https://h", cache_dir=str(tmp_path))
-    assert settings.cache_path.parent == tmp_path and "v1" in settings.cache_path.name
+    from cloudmc_frames.config import CACHE_FORMAT_VERSION
+
+    assert settings.cache_path.parent == tmp_path
+    assert settings.cache_path.name == f"http-cache-v{CACHE_FORMAT_VERSION}"
+
+
+def test_every_option_has_its_validator_next_to_its_field():
+    import dataclasses
+
+    fields = [f for f in dataclasses.fields(Settings) if f.name != "endpoint"]
+    assert fields and all(callable(f.metadata.get("check")) for f in fields)
+
+
+def test_credentials_prefer_arguments_and_fall_back_to_the_environment():
+    from cloudmc_frames.config import credentials
+
+    env = {"CLOUDMC_ENDPOINT": " https://env ", "CLOUDMC_API_KEY": "env-key"}
+    assert credentials("https://arg", "arg-key", env) == ("https://arg", "arg-key")
+    assert credentials("https://arg", None, env) == ("https://arg", "env-key")
+    assert credentials(None, None, env) == ("https://env", "env-key")
+    with pytest.raises(ConfigError, match="^CLOUDMC_API_KEY not set"):
+        credentials("https://arg", None, {})

@@ -61,12 +61,13 @@ def test_version_matches_the_distribution():
 
 
 def test_one_owner_per_dependency():
-    """requests only in client.py; ipywidgets only in widgets/; matplotlib/tabulate only in reports/
-    (frames.py may use DataFrame.to_markdown); the sandbox imports nothing of ours."""
+    """requests only in the client's modules; ipywidgets only in widgets/; matplotlib/tabulate only in
+    reports/ (frames.py may use DataFrame.to_markdown); the sandbox imports nothing of ours."""
     import pathlib
     import re
     root = pathlib.Path(cmf.__file__).parent
-    owners = {"requests": r"^client\.py$", "requests_cache": r"^client\.py$",
+    http = r"^(client|_cache|_transport|_wire|_retry)\.py$"
+    owners = {"requests": http, "requests_cache": http, "urllib3": http,
               "ipywidgets": r"^widgets/", "matplotlib": r"^reports/", "tabulate": r"^reports/"}
     for path in root.rglob("*.py"):
         rel = path.relative_to(root).as_posix()
