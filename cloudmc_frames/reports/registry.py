@@ -50,7 +50,7 @@ class AuditRule:
         _check_severity(self.severity)
 
     @classmethod
-    def of(cls, func: Rule, severity: str = "medium", name: str | None = None) -> AuditRule:
+    def of(cls, func: Rule, severity: str = "medium", *, name: str | None = None) -> AuditRule:
         """A rule named after its function (a partial's underlying one) unless ``name`` is given."""
         return cls(name or _unwrap(func).__name__, severity, func)
 
@@ -103,7 +103,7 @@ class RuleRegistry(Mapping[str, AuditRule]):
         _check_severity(severity)
 
         def register(func: Rule) -> Rule:
-            self.add(AuditRule.of(func, severity, name))
+            self.add(AuditRule.of(func, severity, name=name))
             return func
 
         return register

@@ -57,7 +57,7 @@ class CreateForm(FormBase):
         if entity_type not in FIELDS:
             raise ConfigError(f"CreateForm creates {' or '.join(FIELDS)}, got {entity_type!r}")
         self.client, self.entity_type, self.timeout, self.interval = client, entity_type, timeout, interval
-        self.envs = creatable_environments(client, entity_type, orgs)
+        self.envs = creatable_environments(client, entity_type, orgs=orgs)
         self.choices: dict[str, pd.DataFrame] = {}
         self.task: Task | None = None
         self.progress: TaskProgress | None = None

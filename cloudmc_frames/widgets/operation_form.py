@@ -47,7 +47,8 @@ class OperationForm(FormBase):
                  max_workers: int | None = None) -> None:
         super().__init__()
         self.client, self.timeout, self.interval, self.max_workers = client, timeout, interval, max_workers
-        self.entity_type, self._source, self.rows = form_source(client, frame_or_filters, entity_type)
+        self.entity_type, self._source, self.rows = form_source(client, frame_or_filters,
+                                                                entity_type=entity_type)
         self.progress: TaskProgress | None = None
         self.outcomes: pd.DataFrame | None = None
         self.running = False
@@ -200,7 +201,7 @@ class OperationForm(FormBase):
         self.say(f"Reloaded {len(self.rows)} {self.entity_type}.")
 
     def _reload(self, fresh: bool) -> None:
-        self.rows = read_rows(self.client, self.entity_type, self._source, fresh)
+        self.rows = read_rows(self.client, self.entity_type, source=self._source, fresh=fresh)
         with self.muted():
             self._set_orgs()
 

@@ -42,7 +42,7 @@ def create_choices(client: Client, entity_type: str, *, org_id: str, service_cod
             for name, source in spec.sources.items()}
 
 
-def creatable_environments(client: Client, entity_type: str, orgs: Any) -> pd.DataFrame:
+def creatable_environments(client: Client, entity_type: str, *, orgs: Any = None) -> pd.DataFrame:
     """The live environments of ``orgs`` whose connection type the forms can create ``entity_type`` in."""
     envs = accessors.environments(client, orgs=orgs)
     keep = [r.deleted is not True and isinstance(r.connection_type, str)
@@ -66,7 +66,7 @@ def tasks_from_outcomes(client: Client, outcomes: pd.DataFrame) -> list[Task]:
     return tasks
 
 
-def form_source(client: Client, frame_or_filters: Any, entity_type: str | None):
+def form_source(client: Client, frame_or_filters: Any, *, entity_type: str | None = None):
     """(entity type, what to re-read, first rows) for a frame, a dict of filters or None."""
     if isinstance(frame_or_filters, pd.DataFrame):
         entity = entity_type or entity_type_of(frame_or_filters)
@@ -80,10 +80,10 @@ def form_source(client: Client, frame_or_filters: Any, entity_type: str | None):
     if unknown:
         raise ConfigError(f"unknown filter(s) {', '.join(sorted(unknown))}; use {', '.join(FILTER_KEYS)}")
     entity = entity_type or "instances"
-    return entity, filters, read_rows(client, entity, filters, False)
+    return entity, filters, read_rows(client, entity, source=filters)
 
 
-def read_rows(client: Client, entity_type: str, source: Any, fresh: bool) -> pd.DataFrame:
+def read_rows(client: Client, entity_type: str, *, source: Any, fresh: bool = False) -> pd.DataFrame:
     """The current rows: the filters' listing, or the source frame's rows read again."""
     if not isinstance(source, pd.DataFrame):
         return accessors.resources(client, entity_type, fresh=fresh, **source).reset_index(drop=True)
