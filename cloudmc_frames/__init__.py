@@ -29,6 +29,7 @@ from .accessors import (
     users,
     volumes,
 )
+from .batch import operate_many
 from .client import Client, connect
 from .config import Settings
 from .embedded import Sandbox, sandbox
@@ -54,7 +55,7 @@ from .errors import (
     ValidationError,
 )
 from .ledger import COVERAGE_COLUMNS
-from .operations import create, delete, operate, operate_many
+from .operations import create, delete, operate
 from .tasks import Task
 
 _LAZY_MODULES = ("reports", "widgets")
