@@ -29,6 +29,7 @@ from .accessors import (
     users,
     volumes,
 )
+from .batch import operate_many
 from .client import Client, connect
 from .config import Settings
 from .embedded import Sandbox, sandbox
@@ -55,7 +56,7 @@ from .errors import (
 )
 from .journal import resume, task_history
 from .ledger import COVERAGE_COLUMNS
-from .operations import create, delete, operate, operate_many
+from .operations import create, delete, operate
 from .tasks import Task
 
 _LAZY_MODULES = ("reports", "widgets")

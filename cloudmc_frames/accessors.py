@@ -32,8 +32,9 @@ import pandas as pd
 from . import catalog
 from .client import Client
 from .errors import CloudMCError, ConfigError
-from .fanout import CrawlOptions, Scope, check_client, crawl_options, read_scopes, record, since
+from .fanout import CrawlCall, Scope, read_scopes, record, since, start_call
 from .frames import build_frame, utc_timestamp
+from .options import CrawlOptions, check_client
 from .orgtree import organization_tree, select_organizations
 
 # -- organizations ------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ def environments(client: Client, orgs: Any = None, *, errors: str = "collect", *
 
     >>> cmf.environments(client)[["organization_path", "name", "service_code"]]   # doctest: +SKIP
     """
-    options = crawl_options(client, errors, crawl)
+    options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
     return _environment_frame(client, "environments", tree, selected, options)
 
@@ -110,7 +111,7 @@ def environment_members(client: Client, orgs: Any = None, *, environment: Any = 
 
     >>> cmf.environment_members(client)[["environment_name", "user_user_name", "role_name"]]  # doctest: +SKIP
     """
-    options = crawl_options(client, errors, crawl)
+    options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
     envs = _filter_environments(_environment_frame(client, "environment_members", tree, selected,
                                                    options), None, environment)
@@ -126,7 +127,7 @@ def environment_members(client: Client, orgs: Any = None, *, environment: Any = 
 def service_connections(client: Client, orgs: Any = None, *, errors: str = "collect",
                         **crawl: Any) -> pd.DataFrame:
     """One row per (organization, service connection it may use): code, type, owner, state."""
-    options = crawl_options(client, errors, crawl)
+    options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
     details = _connection_details(client, "service_connections", _connection_refs(selected), options)
     rename = {"organization_id": "owner_organization_id",
@@ -153,7 +154,7 @@ def quotas(client: Client, orgs: Any = None, *, type: str = "assigned", errors: 
     def params(org_id: str) -> dict:
         return {"organization_id": org_id, "type": type}
 
-    options = crawl_options(client, errors, crawl)
+    options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
     scopes = [Scope(*_org_triple(o), entity="quotas", path="/quotas", params=params(o.id))
               for o in _rows(selected, *ORG_FIELDS)]
@@ -191,7 +192,7 @@ def resources(client: Client, entity_type: str, *, service_code: Any = None, env
     >>> cmf.resources(client, "snapshots", service_code="compute-qc")       # doctest: +SKIP
     """
     _check_entity(entity_type)
-    options = crawl_options(client, errors, crawl)
+    options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
     envs = _environment_frame(client, "resources", tree, selected, options)
     envs = _filter_environments(envs, service_code, environment)
@@ -213,7 +214,10 @@ def _resource_scope(env: Any, entity_type: str) -> Scope | None:
 
 
 def instances(client: Client, **kw: Any) -> pd.DataFrame:
-    """``resources(client, "instances", ...)``: adds ``power_state``, ``is_running``, ``vcpus``, ``memory_gib``."""
+    """Every instance (``resources(client, "instances", ...)``) with vCPU, memory and running state.
+
+    Adds ``power_state``, ``is_running``, ``vcpus`` and ``memory_gib``.
+    """
     return resources(client, "instances", **kw)
 
 
@@ -224,7 +228,7 @@ def volumes(client: Client, **kw: Any) -> pd.DataFrame:
 
 def _per_org(client: Client, accessor: str, orgs: Any, errors: str, crawl: dict, *, path: str,
              params=None) -> pd.DataFrame:
-    options = crawl_options(client, errors, crawl)
+    options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
     scopes = [Scope(*_org_triple(o), entity=accessor, path=path,
                     params=params(o.id) if params else None)
@@ -235,14 +239,14 @@ def _per_org(client: Client, accessor: str, orgs: Any, errors: str, crawl: dict,
 
 # -- choosing organizations and environments ------------------------------------------------------
 
-def _select(client: Client, orgs: Any, options: CrawlOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _select(client: Client, orgs: Any, options: CrawlCall) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The visible tree (deleted included) and the organizations ``orgs`` selects from it."""
     tree, _ = organization_tree(client, True, options.fresh, options.deadline)
     return tree, select_organizations(tree, orgs)
 
 
 def _environment_frame(client: Client, accessor: str, tree: pd.DataFrame, selected: pd.DataFrame,
-                       options: CrawlOptions) -> pd.DataFrame:
+                       options: CrawlCall) -> pd.DataFrame:
     """Environments of the selected organizations, each with its connection's code and type."""
     scopes = [Scope(*_org_triple(o), entity="environments", path="/environments")
               for o in _rows(selected, *ORG_FIELDS)]
@@ -268,7 +272,7 @@ def _connection_refs(selected: pd.DataFrame) -> dict[str, tuple[Any, dict]]:
 
 
 def _connection_details(client: Client, accessor: str, refs: dict[str, tuple[Any, dict]],
-                        options: CrawlOptions) -> dict[str, dict]:
+                        options: CrawlCall) -> dict[str, dict]:
     """``id -> connection record`` (``GET /services/connections/:id``) for every referenced id."""
     scopes = [Scope(scope.organization_id, scope.organization_name, scope.organization_path,
                     entity="service_connections", single=True,
@@ -319,7 +323,8 @@ def _org_triple(org: Any) -> tuple[str, str, str]:
 
 
 def _org_context(org: Any) -> dict:
-    return dict(zip(("organization_id", "organization_name", "organization_path"), _org_triple(org)))
+    names = ("organization_id", "organization_name", "organization_path")
+    return dict(zip(names, _org_triple(org), strict=True))
 
 
 def _refs(value: Any) -> list[dict]:

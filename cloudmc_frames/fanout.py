@@ -14,14 +14,12 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any
 
 from tqdm.auto import tqdm
 
 from .client import Client
 from .errors import (
     CloudMCError,
-    ConfigError,
     CrawlTimeoutError,
     Issue,
     NotFoundError,
@@ -30,12 +28,11 @@ from .errors import (
     json_type,
 )
 from .ledger import Coverage
+from .options import CrawlOptions, check_client
 
 log = logging.getLogger("cloudmc_frames")
 
-ERRORS = ("raise", "collect")
 PROGRESS_MIN_SCOPES = 20
-
 
 
 @dataclass(frozen=True)
@@ -66,45 +63,42 @@ class Scope:
 
 
 @dataclass(frozen=True)
-class CrawlOptions:
-    """How one accessor call crawls: errors, workers, progress, fresh, deadline, call id."""
+class CrawlCall:
+    """One accessor call: its checked options, with threads, progress, deadline and call id resolved."""
 
-    errors: str
+    options: CrawlOptions
     max_workers: int
     progress: bool | None
-    fresh: bool
     deadline: float | None
     call_id: int
 
+    @property
+    def errors(self) -> str:
+        """``"raise"`` or ``"collect"``."""
+        return self.options.errors
 
-def crawl_options(client: Client, errors: str, crawl: dict) -> CrawlOptions:
-    """Check an accessor's ``errors=`` and crawl options; start a new call id."""
+    @property
+    def fresh(self) -> bool:
+        """True to refetch every scope."""
+        return self.options.fresh
+
+
+def start_call(client: Client, options: CrawlOptions) -> CrawlCall:
+    """Start one accessor call with ``options``: a new call id, and the deadline from ``timeout``."""
     check_client(client)
-    if errors not in ERRORS:
-        raise ConfigError(f"errors must be 'raise' or 'collect', got {errors!r}")
-    unknown = set(crawl) - {"max_workers", "progress", "fresh", "timeout"}
-    if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}: "
-                          "use max_workers=, progress=, fresh=, timeout=")
-    workers = crawl.get("max_workers", client.settings.max_workers)
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ConfigError(f"max_workers must be a positive integer, got {workers!r}")
-    timeout = crawl.get("timeout")
-    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
-        raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    deadline = time.monotonic() + timeout if timeout else None
-    return CrawlOptions(errors, workers, crawl.get("progress", client.settings.progress),
-                    bool(crawl.get("fresh", False)), deadline, client.ledger.next_call_id())
+    deadline = time.monotonic() + options.timeout if options.timeout else None
+    return CrawlCall(options, options.workers(client), options.show_progress(client), deadline,
+                     client.ledger.next_call_id())
 
 
 def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
-                options: CrawlOptions) -> list[tuple[Scope, list[dict]]]:
+                options: CrawlCall) -> list[tuple[Scope, list[dict]]]:
     """Read every scope, the ones this client does not remember in a thread pool; return
     ``(scope, records)`` in scope order.
 
     Failures become issues (collect) or are raised (raise); every scope gets a coverage row.
     """
-    done = {n: records for n, records in _remembered(client, accessor, scopes, options)}
+    done = dict(_remembered(client, accessor, scopes, options))
     pending = [n for n in range(len(scopes)) if n not in done]
     failed: Counter = Counter()
     show = options.progress if options.progress is not None else len(pending) > PROGRESS_MIN_SCOPES
@@ -132,7 +126,7 @@ def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
     return [(scopes[n], done[n]) for n in sorted(done)]
 
 
-def _remembered(client: Client, accessor: str, scopes: Sequence[Scope], options: CrawlOptions):
+def _remembered(client: Client, accessor: str, scopes: Sequence[Scope], options: CrawlCall):
     """``(index, records)`` of the list scopes the client still holds in memory, read inline:
     a warm crawl needs no thread pool."""
     if options.fresh:
@@ -151,7 +145,7 @@ def _remembered(client: Client, accessor: str, scopes: Sequence[Scope], options:
             yield n, listing.records
 
 
-def _read_scope(client: Client, scope: Scope, options: CrawlOptions):
+def _read_scope(client: Client, scope: Scope, options: CrawlCall):
     """``(scope, records, from_cache, seconds, error)``; only CloudMCError is caught."""
     started = time.perf_counter()
     if options.deadline is not None and time.monotonic() >= options.deadline:
@@ -171,7 +165,7 @@ def _read_scope(client: Client, scope: Scope, options: CrawlOptions):
     return scope, records, from_cache, since(started), None
 
 
-def _fetch(client: Client, scope: Scope, options: CrawlOptions) -> tuple[list[dict], bool]:
+def _fetch(client: Client, scope: Scope, options: CrawlCall) -> tuple[list[dict], bool]:
     if not scope.single:
         listing = client.list(scope.path, scope.params, org_id=scope.organization_id,
                               fresh=options.fresh, deadline=options.deadline)
@@ -212,10 +206,3 @@ def _status_of(error: CloudMCError) -> str:
     if isinstance(error, CrawlTimeoutError):
         return "skipped"
     return "error"
-
-
-def check_client(client: Any) -> None:
-    """ConfigError unless ``client`` comes from ``cmf.connect()`` or ``sandbox.client()``."""
-    if not isinstance(client, Client):
-        raise ConfigError(f"expected a client from cmf.connect() or sandbox.client(), got "
-                          f"{type(client).__name__}")

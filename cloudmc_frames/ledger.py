@@ -58,10 +58,6 @@ class Ledger:
             if issue is not None:
                 self.issues.append(issue)
 
-    def add_issue(self, issue: Issue) -> None:
-        with self._lock:
-            self.issues.append(issue)
-
     def snapshot(self) -> tuple[list[Issue], list[Coverage]]:
         """Copies of both lists, taken under the lock."""
         with self._lock:

@@ -4,11 +4,25 @@ import doctest
 
 import pytest
 
-from cloudmc_frames import _cache, catalog, client, config, errors, frames, journal, paging
+from cloudmc_frames import (
+    _cache,
+    catalog,
+    client,
+    config,
+    errors,
+    frames,
+    journal,
+    operation_catalog,
+    options,
+    paging,
+    tasks,
+)
+
+MODULES = [_cache, catalog, client, config, errors, frames, journal, operation_catalog, options, paging,
+           tasks]
 
 
-@pytest.mark.parametrize("module", [_cache, catalog, client, config, errors, frames, journal, paging],
-                         ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
