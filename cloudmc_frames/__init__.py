@@ -37,6 +37,7 @@ from .errors import (
     ISSUE_COLUMNS,
     ApiError,
     AuthenticationError,
+    BudgetExceededError,
     CacheMissError,
     CloudMCError,
     ConfigError,
@@ -57,6 +58,7 @@ from .errors import (
 from .journal import resume, task_history
 from .ledger import COVERAGE_COLUMNS
 from .operations import create, delete, operate
+from .plan import Plan, plan
 from .tasks import Task
 
 _LAZY_MODULES = ("reports", "widgets")
@@ -64,6 +66,7 @@ _LAZY_MODULES = ("reports", "widgets")
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "BudgetExceededError",
     "COVERAGE_COLUMNS",
     "CacheMissError",
     "Client",
@@ -74,6 +77,7 @@ __all__ = [
     "MethodNotAllowedError",
     "NotFoundError",
     "PermissionDeniedError",
+    "Plan",
     "RateLimitError",
     "RequestTimeout",
     "ResponseFormatError",
@@ -97,6 +101,7 @@ __all__ = [
     "operate",
     "operate_many",
     "organizations",
+    "plan",
     "quotas",
     "resources",
     "resume",

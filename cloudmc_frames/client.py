@@ -22,11 +22,11 @@ from typing import Any
 from ._cache import TASKS_PATH, HttpCache, MemoryPages, Sealer, credential_hash, listing_scope, scope_tag
 from ._retry import retry_delay
 from ._transport import RawReply, Secret, Transport, configure_session
-from ._wire import Reply, page_of, parse_reply, query_params
+from ._wire import Listing, Reply, page_of, parse_reply, query_params
 from .config import Settings, check_api_key, credentials
 from .errors import CloudMCError, ConfigError, ResponseFormatError
 from .ledger import Ledger
-from .paging import Listing, Page, PageSize, iter_records, read_all
+from .paging import Page, PageSize, iter_records, read_all
 from .tasks import Task, is_task_payload
 
 
@@ -111,7 +111,7 @@ class Client:
             records = list(self._records(fetch))
         except _NotRemembered:
             return None
-        return Listing(records, True, len(replies))
+        return Listing.of(records, replies)
 
     def list(self, path: str, params: dict | None = None, *, org_id: str | None = None,
              fresh: bool = False, deadline: float | None = None, sort_by: str | None = None,
@@ -124,7 +124,7 @@ class Client:
         pages = self._page_fetcher(path, params, org_id, fresh, deadline, replies)
         records = read_all(pages, sizes=self._page_size, max_pages=self.settings.max_pages,
                            sort_by=sort_by, sort_order=sort_order)
-        return Listing(records, all(r.from_cache for r in replies), len(replies))
+        return Listing.of(records, replies)
 
     def paginate(self, path: str, params: dict | None = None, *, org_id: str | None = None,
                  fresh: bool = False, sort_by: str | None = None,
@@ -135,6 +135,14 @@ class Client:
         """
         pages = self._page_fetcher(path, params, org_id, fresh, None, [])
         yield from self._records(pages, sort_by=sort_by, sort_order=sort_order)
+
+    def cached(self, path: str, params: dict | None = None, *, org_id: str | None = None,
+               paged: bool = True) -> bool:
+        """Whether this GET (the first page of a listing when ``paged``) needs no network call."""
+        paging = {"page_number": 1, "page_size": self._page_size.current} if paged else {}
+        url, query = self._url(path), query_params({**(params or {}), **paging}, org_id)
+        return (self._memory.get(path, url, query, time.time()) is not None
+                or self._cache.has_fresh(url, query, stale_ok=self.settings.offline))
 
     def poll_task(self, task_id: str) -> dict:
         """The raw payload of ``GET /tasks/:id``: retried like any GET, never cached."""
@@ -180,25 +188,19 @@ class Client:
         self._cache.flush()
 
     def cache_info(self) -> dict:
-        """Which cache backend answers (``"sqlite"`` after Redis failed), where, and why.
-
-        >>> client.cache_info()["backend"]                  # doctest: +SKIP
-        'redis'
-        """
+        """Which cache backend answers, where, and why: ``client.cache_info()["backend"] == "redis"``."""
         return self._cache.info()
 
     @property
     def issues(self):
         """Every failure collected by accessors with ``errors="collect"``, as a DataFrame."""
         from .frames import issues_frame  # frames imports pandas; the client itself does not
-
         return issues_frame(self.ledger.snapshot()[0])
 
     @property
     def coverage(self):
         """One row per scope visited by accessors (status ok/empty/forbidden/...), as a DataFrame."""
         from .frames import coverage_frame
-
         return coverage_frame(self.ledger.snapshot()[1])
 
     def close(self) -> None:

@@ -73,15 +73,6 @@ class PageSize:
             return False
 
 
-@dataclass(frozen=True)
-class Listing:
-    """Every record of a list endpoint, whether all its pages came from a cache, and how many."""
-
-    records: list[dict]
-    from_cache: bool
-    pages: int
-
-
 def iter_records(
     fetch_page: FetchPage,
     *,
