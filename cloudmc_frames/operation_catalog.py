@@ -22,7 +22,7 @@ from . import catalog
 from .errors import ConfigError
 
 DELETE = "delete"  # sent as ``DELETE .../:id``; every other operation as ``POST .../:id?operation=``
-STATE_COLUMNS = ("power_state", "state", "status")  # where a frame row keeps its state, in order
+STATE_COLUMNS = ("state", "status", "power_state")  # raw provider state first, in order
 
 
 @dataclass(frozen=True)
@@ -349,7 +349,7 @@ def _positive(value: Any) -> bool:
 # -- reading rows ------------------------------------------------------------------------------
 
 def row_state(row: Mapping[str, Any]) -> str | None:
-    """The lower-case state of a frame row (``power_state``, else ``state``, else ``status``)."""
+    """The lower-case state of a frame row (``state``, else ``status``, else ``power_state``)."""
     for column in STATE_COLUMNS:
         value = _text(row.get(column))
         if value:

@@ -262,7 +262,7 @@ def _read(client: Client, entity_type: str, source: Any, fresh: bool) -> pd.Data
 
 
 def _state(row: Any) -> str:
-    for column in ("power_state", "state", "status"):
+    for column in ("state", "status", "power_state"):  # the provider's own word first
         value = row.get(column) if hasattr(row, "get") else None
         if isinstance(value, str):
             return value
