@@ -6,8 +6,8 @@
 ...     vms = cmf.instances(client)
 >>> client = cmf.connect()                          # CLOUDMC_ENDPOINT / CLOUDMC_API_KEY  # doctest: +SKIP
 
-``cmf.widgets`` (ipywidgets forms) and ``cmf.reports`` (inventory, capacity, audit) are
-imported on first use.
+``cmf.widgets`` (ipywidgets forms) and ``cmf.reports`` (inventory, capacity, audit, drift) are
+imported on first use; DuckDB is imported by the first ``cmf.query`` or ``cmf.diff`` of files.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from .errors import (
     RequestTimeout,
     ResponseFormatError,
     ServerError,
+    SnapshotError,
     TaskFailedError,
     TaskTimeoutError,
     TransportError,
@@ -56,6 +57,8 @@ from .errors import (
 from .ledger import COVERAGE_COLUMNS
 from .operations import create, delete, operate, operate_many
 from .tasks import Task
+
+from .snapshots import Diff, Snapshot, diff, load, query, schema_drift, snapshot, snapshots
 
 _LAZY_MODULES = ("reports", "widgets")
 
@@ -68,6 +71,7 @@ __all__ = [
     "CloudMCError",
     "ConfigError",
     "CrawlTimeoutError",
+    "Diff",
     "ISSUE_COLUMNS",
     "MethodNotAllowedError",
     "NotFoundError",
@@ -78,6 +82,8 @@ __all__ = [
     "Sandbox",
     "ServerError",
     "Settings",
+    "Snapshot",
+    "SnapshotError",
     "Task",
     "TaskFailedError",
     "TaskTimeoutError",
@@ -89,16 +95,22 @@ __all__ = [
     "connect",
     "create",
     "delete",
+    "diff",
     "environment_members",
     "environments",
     "instances",
+    "load",
     "operate",
     "operate_many",
     "organizations",
+    "query",
     "quotas",
     "resources",
     "sandbox",
+    "schema_drift",
     "service_connections",
+    "snapshot",
+    "snapshots",
     "sub_organizations",
     "users",
     "volumes",

@@ -185,7 +185,7 @@ PROVIDER_FIELDS: dict[str, dict[str, dict[str, str]]] = {
             "short_users": "string", "short_zone": "string", "users": "json"},
         "aws": {
             "attachments": "json", "availability_zone": "string", "encrypted": "boolean",
-            "size": "Int64", "snapshot_id": "string", "iops": "Int64", "tags": "json",
+            "size": "Int64", "source_snapshot_id": "string", "iops": "Int64", "tags": "json",
             "volume_type": "string", "fast_restored": "boolean",
             "multi_attach_enabled": "boolean"},
         "azure": {
@@ -220,7 +220,8 @@ CREATED_NAMES = ("creation_date", "creation_timestamp", "launch_time", "created_
 RENAMES: dict[str, dict[str, str]] = {
     "instances": {**dict.fromkeys(CREATED_NAMES, "created"),
                   "power_state": "provider_power_state"},
-    "volumes": dict.fromkeys(CREATED_NAMES, "created"),
+    # AWS snapshotId (the snapshot a volume was made from) would clash with a snapshot's row column
+    "volumes": {**dict.fromkeys(CREATED_NAMES, "created"), "snapshot_id": "source_snapshot_id"},
     "snapshots": dict.fromkeys(CREATED_NAMES, "created"),
     "publicipaddresses": dict.fromkeys(CREATED_NAMES, "created"),
     **{name: {"creation_date": "created"} for name in

@@ -1,4 +1,5 @@
-"""The ``cloudmc-frames`` command: ``demo``, ``report`` and ``sandbox``.
+"""The ``cloudmc-frames`` command: ``demo``, ``report``, ``sandbox``, and (history) ``snapshot``,
+``snapshots``, ``diff``.
 
 Exit status: 0 when the report is complete, 2 when some scopes could not be read (partial
 data, see the report's Issues), 1 on failure; errors print one line (``--debug`` adds the
@@ -69,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_demo(commands, common)
     _add_report(commands, common)
+    from .snapshots.commands import add_commands as add_history_commands  # snapshot, snapshots, diff
+
+    add_history_commands(commands, common)
     from .sandbox import cli as sandbox_cli
 
     serve = commands.add_parser("sandbox", parents=[common],

@@ -147,7 +147,8 @@ def issues_frame(issues: Sequence[Issue]) -> pd.DataFrame:
 
 def coverage_frame(coverage: Sequence[Coverage]) -> pd.DataFrame:
     """``client.coverage``: one row per scope visited, columns :data:`~cloudmc_frames.ledger.COVERAGE_COLUMNS`."""
-    kinds = {"call_id": "Int64", "rows": "Int64", "from_cache": "boolean", "seconds": "Float64"}
+    kinds = {"call_id": "Int64", "rows": "Int64", "from_cache": "boolean", "seconds": "Float64",
+             "read_at": "datetime"}
     frame = _tuples_frame(COVERAGE_COLUMNS, [c.as_tuple() for c in coverage], kinds)
     frame["status"] = pd.Categorical(frame["status"].astype(object), categories=COVERAGE_STATUSES)
     return frame

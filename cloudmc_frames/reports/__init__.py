@@ -1,4 +1,4 @@
-"""Reports built from the accessors' frames: inventory, capacity and audit.
+"""Reports built from the accessors' frames (inventory, capacity, audit) and from snapshots (drift).
 
 Each returns a :class:`Report` (frames, a chart, text/markdown/CSV/JSON/HTML renderings). This
 package (with ``frames.py``'s tabulate use) is the only place that imports matplotlib and
@@ -14,6 +14,7 @@ Example::
 
 from .audit import audit
 from .capacity import capacity
+from .drift import drift
 from .inventory import inventory
 from .registry import FINDING_COLUMNS, RULES, SEVERITIES, AuditData, AuditRule, finding, rule
 from .report import Report
@@ -21,4 +22,4 @@ from .report import Report
 REPORTS = {"inventory": inventory, "capacity": capacity, "audit": audit}
 
 __all__ = ["FINDING_COLUMNS", "REPORTS", "RULES", "SEVERITIES", "AuditData", "AuditRule", "Report",
-           "audit", "capacity", "finding", "inventory", "rule"]
+           "audit", "capacity", "drift", "finding", "inventory", "rule"]
