@@ -78,8 +78,9 @@ def query(root: str | os.PathLike, sql: str) -> pd.DataFrame:
     import duckdb
 
     manifests = read_manifests(path)
-    con = connect(path, manifests)
+    con = None
     try:
+        con = connect(path, manifests)
         con.register("_cmf_manifests", snapshots(path))
         con.execute("CREATE VIEW manifests AS SELECT * FROM _cmf_manifests")
         return con.execute(sql).df()
@@ -89,4 +90,5 @@ def query(root: str | os.PathLike, sql: str) -> pd.DataFrame:
             raise SnapshotError(f"a snapshot file of {path} cannot be read: {text}") from None
         raise ConfigError(f"query failed: {text}") from None
     finally:
-        con.close()
+        if con is not None:
+            con.close()

@@ -204,7 +204,7 @@ def select_rows(frame: pd.DataFrame, orgs: Any) -> pd.Series:
                         else ("id", "path"))
     ids = frame[id_col].astype(object) if id_col in frame else pd.Series(None, index=frame.index)
     paths = frame[path_col].astype(object) if path_col in frame else pd.Series(None, index=frame.index)
-    keep = ids.isin(items).to_numpy()
+    keep = ids.isin(items).to_numpy().copy()
     for pattern in items:
         keep |= [isinstance(p, str) and fnmatch.fnmatchcase(p, pattern) for p in paths]
     return pd.Series(keep, index=frame.index)

@@ -81,8 +81,9 @@ def verdicts(rows: pd.DataFrame, collection: str, *, coverage: pd.DataFrame | No
     entity = "environments" if kind == "org" and collection == "environments" else collection
     own = _status_map(cov[cov["entity"].astype(object) == entity], env=kind == "env")
     parents = _status_map(cov[cov["entity"].astype(object) == "environments"], env=False)
-    orgs = rows["organization_id"].astype(object).tolist()
-    envs = rows["environment_name"].astype(object).tolist() if kind == "env" else [None] * len(rows)
+    orgs = [_text(v) for v in rows["organization_id"].astype(object)]
+    envs = ([_text(v) for v in rows["environment_name"].astype(object)]
+            if kind == "env" and "environment_name" in rows else [None] * len(rows))
     result = []
     for org, env in zip(orgs, envs):
         status = own.get((org, env))
@@ -109,7 +110,7 @@ def _status_map(cov: pd.DataFrame, *, env: bool) -> dict[tuple, str]:
     environments = cov["environment"].astype(object) if env else [None] * len(cov)
     for org, environment, status in zip(cov["organization_id"].astype(object), environments,
                                         cov["status"].astype(object)):
-        key = (org, environment)
+        key = (_text(org), _text(environment))
         if found.get(key) not in (None, *READ):
             continue
         found[key] = status
@@ -120,15 +121,20 @@ def _reasons(cov: pd.DataFrame, issues: pd.DataFrame | None) -> dict[tuple, str]
     """``(organization_id, environment) -> "status: message"`` from the issues frame."""
     if issues is None or not len(issues):
         return {}
-    status_of = dict(zip(zip(cov["organization_id"].astype(object), cov["environment"].astype(object)),
-                         cov["status"].astype(object)))
+    status_of = {(_text(o), _text(e)): s for o, e, s in zip(
+        cov["organization_id"].astype(object), cov["environment"].astype(object), cov["status"].astype(object))}
     reasons = {}
     for org, env, message in zip(issues["organization_id"].astype(object),
                                  issues["environment"].astype(object), issues["message"].astype(object)):
-        key = (org if isinstance(org, str) else None, env if isinstance(env, str) else None)
+        key = (_text(org), _text(env))
         status = status_of.get(key, "error")
         reasons[key] = f"{status}: {' '.join(str(message).split())}"
     return reasons
+
+
+def _text(value: object) -> str | None:
+    """A text value, or None for any missing marker (None, NaN, pd.NA)."""
+    return value if isinstance(value, str) else None
 
 
 def _tree_sets(tree: pd.DataFrame | None) -> tuple[set, set]:

@@ -4,10 +4,12 @@ import doctest
 
 import pytest
 
-from cloudmc_frames import catalog, client, config, errors, frames, paging
+from cloudmc_frames import catalog, client, config, errors, frames, jsonarray, paging
+from cloudmc_frames.snapshots import drift, layout, manifest, schema, scopes
 
 
-@pytest.mark.parametrize("module", [catalog, client, config, errors, frames, paging],
+@pytest.mark.parametrize("module", [catalog, client, config, errors, frames, jsonarray, paging,
+                                    layout, manifest, schema, scopes, drift],
                          ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
