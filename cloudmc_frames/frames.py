@@ -301,6 +301,8 @@ def _fits(value: Any, kind: str) -> bool:
 def _to_datetime(name: str, values: Sequence) -> Any:
     if all(v is None for v in values):  # a documented column no record has: no parsing
         return pd.array(np.full(len(values), np.datetime64("NaT", "ns")), dtype="datetime64[ns]").tz_localize("UTC")
+    if all(isinstance(v, datetime) and v.tzinfo is not None for v in values if v is not None):
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True).astype(DATETIME).array
     series = pd.Series(values, dtype=object)
     texts = series.map(lambda v: v if isinstance(v, str) else None)
     # Stamps with and without an offset are parsed apart: pandas 2.2 gives naive stamps the

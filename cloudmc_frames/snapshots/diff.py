@@ -104,9 +104,9 @@ def diff(first: Any, second: Any, *, a: Any = "previous", b: Any = "latest", key
         name = collection or "rows"
         keys = _keys(name, key, list(first.columns), list(second.columns))
         columns, notes = _columns(schema_of(first), schema_of(second), keys, ignore, tolerance)
-        added, candidates, changed, joined_orgs = compare_frames(
+        added, candidates, changed, joined = compare_frames(
             first, second, key=keys, columns=columns, kinds=schema_of(first), tolerance=tolerance)
-        return finish(name, "a", "b", keys, added, candidates, changed, joined_orgs, notes=notes,
+        return finish(name, "a", "b", keys, added, candidates, changed, joined, notes=notes,
                       engine="pandas", columns=columns, coverage=coverage_b, issues=issues_b,
                       tree=organizations_b, selected=None, paths=_paths(first, second))
     if not isinstance(second, str):
@@ -156,11 +156,14 @@ def _columns(schema_a: Mapping[str, str], schema_b: Mapping[str, str], keys: Seq
 
 
 def finish(collection: str, a: str, b: str, keys: tuple[str, ...], added: pd.DataFrame,
-           candidates: pd.DataFrame, changed: pd.DataFrame, joined_orgs: pd.Series, *,
+           candidates: pd.DataFrame, changed: pd.DataFrame, joined: pd.Series, *,
            notes: tuple[str, ...], engine: str, columns: tuple[str, ...], coverage: pd.DataFrame | None,
            issues: pd.DataFrame | None, tree: pd.DataFrame | None, selected: Sequence[str] | None,
            paths: Mapping[str, str]) -> Diff:
-    """Split removed / not covered, sort, and count per organization (both engines end here)."""
+    """Split removed / not covered, sort, and count per organization (both engines end here).
+
+    ``joined``: rows present in both snapshots, counted per organization id.
+    """
     reasons = verdicts(candidates, collection, coverage=coverage, issues=issues, tree=tree,
                        selected=selected) if len(candidates) else pd.Series([], dtype=object)
     gone = reasons.isna() | (reasons == GONE)
@@ -172,8 +175,8 @@ def finish(collection: str, a: str, b: str, keys: tuple[str, ...], added: pd.Dat
     if len(changed):
         changed = changed.assign(_o=changed["column"].map(order)).sort_values(
             [*keys, "_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
-    summary = _summary(collection, added, removed, changed, not_covered, joined_orgs, keys, paths)
-    unchanged = int(len(joined_orgs) - (changed[list(keys)].drop_duplicates().shape[0] if len(changed) else 0))
+    summary = _summary(collection, added, removed, changed, not_covered, joined, keys, paths)
+    unchanged = int(joined.sum() - (changed[list(keys)].drop_duplicates().shape[0] if len(changed) else 0))
     return Diff(collection, a, b, keys, added, removed, changed, not_covered, unchanged, summary,
                 notes, engine, columns)
 
@@ -193,7 +196,7 @@ def org_of(frame: pd.DataFrame) -> pd.Series:
 
 
 def _summary(collection: str, added: pd.DataFrame, removed: pd.DataFrame, changed: pd.DataFrame,
-             not_covered: pd.DataFrame, joined_orgs: pd.Series, keys: Sequence[str],
+             not_covered: pd.DataFrame, joined: pd.Series, keys: Sequence[str],
              paths: Mapping[str, str]) -> pd.DataFrame:
     counts: dict[str, pd.Series] = {
         "added": org_of(added).value_counts(dropna=False),
@@ -203,7 +206,6 @@ def _summary(collection: str, added: pd.DataFrame, removed: pd.DataFrame, change
     changed_rows = changed.drop_duplicates(list(keys)) if len(changed) else changed
     counts["changed"] = (changed_rows["organization_id"].astype(object).value_counts(dropna=False)
                          if len(changed_rows) else pd.Series(dtype="int64"))
-    joined = joined_orgs.astype(object).value_counts(dropna=False)
     counts["unchanged"] = joined.sub(counts["changed"], fill_value=0)
     orgs = sorted({o for s in counts.values() for o in s.index if o is not None and o == o},
                   key=lambda o: (paths.get(o) or "", o))
@@ -233,7 +235,7 @@ def _paths(*frames: pd.DataFrame) -> dict[str, str]:
 def compare_frames(a: pd.DataFrame, b: pd.DataFrame, *, key: Sequence[str], columns: Sequence[str],
                    kinds: Mapping[str, str], tolerance: Mapping[str, float] | None = None
                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.Series]:
-    """``(added, rows of a not in b, changed long form, organization of every row in both)``."""
+    """``(added, rows of a not in b, changed long form, rows in both counted per organization)``."""
     keys = list(key)
     for side, frame in (("older", a), ("newer", b)):
         duplicated = frame.duplicated(keys)
@@ -262,7 +264,7 @@ def compare_frames(a: pd.DataFrame, b: pd.DataFrame, *, key: Sequence[str], colu
             "column": column, "old": as_text(old.iloc[where], kinds.get(column, "")),
             "new": as_text(new.iloc[where], kinds.get(column, ""))}))
     changed = changed_frame(pieces, keys)
-    return added, gone, changed, pd.Series(org, dtype=object)
+    return added, gone, changed, pd.Series(org, dtype=object).value_counts(dropna=False)
 
 
 def changed_frame(pieces: list[pd.DataFrame], keys: Sequence[str]) -> pd.DataFrame:

@@ -152,7 +152,7 @@ def schema_drift(source: Any, *, baseline: Any = None) -> pd.DataFrame:
         if baseline is not None:
             manifests = read_manifests(check_root(baseline))
             previous = manifests[-1] if manifests else None
-        return drift_frame(live_rows(source, previous))
+        return drift_frame(live_rows(entries_of(source), previous))
     if not isinstance(source, str | os.PathLike):
         raise ConfigError("schema_drift takes a snapshot root or a mapping of collection -> frame, "
                           f"got {type(source).__name__}")
@@ -164,13 +164,17 @@ def schema_drift(source: Any, *, baseline: Any = None) -> pd.DataFrame:
     return across(manifests)
 
 
-def live_rows(frames: Mapping[str, pd.DataFrame], previous: Manifest | None) -> list[dict[str, Any]]:
-    """Drift rows of freshly crawled frames against the last snapshot (or the documented columns)."""
+def entries_of(frames: Mapping[str, pd.DataFrame]) -> dict[str, dict[str, Any]]:
+    """``collection -> {"schema", "stats"}`` of freshly crawled frames (as a manifest holds them)."""
+    return {name: {"schema": schema_of(frame), "stats": field_stats(frame)} for name, frame in frames.items()}
+
+
+def live_rows(entries: Mapping[str, Mapping[str, Any]], previous: Manifest | None) -> list[dict[str, Any]]:
+    """Drift rows of a fresh crawl's entries against the last snapshot (or the documented columns)."""
     rows: list[dict[str, Any]] = []
-    for collection, frame in frames.items():
+    for collection, entry in entries.items():
         if collection in ("issues", "coverage"):
             continue
-        entry = {"schema": schema_of(frame), "stats": field_stats(frame)}
         before = previous.collections.get(collection) if previous is not None else None
         if before is None and collection in catalog.SCHEMAS:
             documented = {**catalog.SCHEMAS[collection], **{c: entry["schema"][c] for c in IGNORED
@@ -184,9 +188,14 @@ def live_rows(frames: Mapping[str, pd.DataFrame], previous: Manifest | None) -> 
     return rows
 
 
-def warn_live(frames: Mapping[str, pd.DataFrame], previous: Manifest | None) -> pd.DataFrame:
-    """Log one warning per new (collection, field, change) this session; return the drift rows."""
-    frame = drift_frame(live_rows(frames, previous))
+def warn_live(entries: Mapping[str, Any], previous: Manifest | None) -> pd.DataFrame:
+    """Log one warning per new (collection, field, change) this session; return the drift rows.
+
+    ``entries``: ``collection -> {"schema", "stats"}`` (see :func:`entries_of`), or frames.
+    """
+    if any(isinstance(v, pd.DataFrame) for v in entries.values()):
+        entries = entries_of(entries)
+    frame = drift_frame(live_rows(entries, previous))
     fresh = 0
     for row in frame.itertuples(index=False):
         key = (row.collection, row.field, row.change)

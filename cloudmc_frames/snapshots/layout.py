@@ -6,7 +6,7 @@
     <root>/_manifests/<snapshot_id>.json        # written last; no manifest = incomplete
 
 Partitioned by date only (an ISO date has no ``:``; about 365 partitions a year). A snapshot id
-is its UTC time to the microsecond plus a random token (``20261201T145501.123456Z-3fa2``): ids
+is its UTC time to the microsecond plus a random token (``20261201T145501.123456Z-3fa2c01b``): ids
 sort by time, and two snapshots taken in the same second never share a file name.
 
 Example::
@@ -40,7 +40,7 @@ _COLLECTION = re.compile(r"^[a-z][a-z0-9_]*$")
 def snapshot_id(taken_at: pd.Timestamp, *, token: str | None = None) -> str:
     """A new snapshot id for ``taken_at`` (UTC): sortable, no ``:``, unique per call."""
     stamp = pd.Timestamp(taken_at).tz_convert("UTC")
-    return f"{stamp.strftime('%Y%m%dT%H%M%S.%f')}Z-{token or secrets.token_hex(2)}"
+    return f"{stamp.strftime('%Y%m%dT%H%M%S.%f')}Z-{token or secrets.token_hex(4)}"
 
 
 def is_snapshot_id(text: object) -> bool:

@@ -5,7 +5,7 @@ A snapshot stores, per collection, each column's *kind* (the vocabulary of
 ``datetime``, ``json``); :func:`restore` turns what Parquet gives back into exactly the live
 accessor's dtypes (fixed categories, nullable types, ``json`` values). :func:`field_stats`
 counts, per provider, how many records have each field, and which raw states were seen: the
-input of schema drift. Pure pandas: no files here.
+input of schema drift (counted with Arrow). No files here.
 
 Example::
 
@@ -22,7 +22,10 @@ import hashlib
 import json
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import catalog
 from ..frames import DATETIME
@@ -89,21 +92,35 @@ def _restored(column: pd.Series, name: str, kind: str) -> Any:
     return column.array
 
 
-def field_stats(frame: pd.DataFrame) -> dict[str, Any]:
+def field_stats(data: pd.DataFrame | pa.Table) -> dict[str, Any]:
     """Per provider group (``connection_type``, or ``""``): rows, records having each field, and
-    how many records have each value of the state columns. JSON-ready."""
-    groups: dict[str, Any] = {}
-    if "connection_type" in frame and len(frame):
-        keys = frame["connection_type"].astype(object).where(frame["connection_type"].notna(), "")
-        parts = {str(k): frame[keys.to_numpy() == k] for k in pd.unique(keys)}
+    how many records have each value of the state columns. JSON-ready; counted by Arrow."""
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    n = table.num_rows
+    if "connection_type" in table.column_names and n:
+        kinds = pc.fill_null(pc.cast(table.column("connection_type"), pa.string()), "")
+        encoded = pc.dictionary_encode(kinds).combine_chunks()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        names = [str(v) for v in encoded.dictionary.to_pylist()]
     else:
-        parts = {"": frame}
-    for group, part in parts.items():
-        present = part.notna().sum()
-        values = {c: {str(k): int(v) for k, v in
-                      part[c].dropna().astype(object).value_counts().head(MAX_VALUES).items()}
-                  for c in ENUM_COLUMNS if c in part}
-        groups[group] = {"rows": int(len(part)),
-                         "present": {str(k): int(v) for k, v in present.items()},
-                         "values": values}
-    return groups
+        codes, names = np.zeros(n, dtype=np.int64), [""]
+    sizes = np.bincount(codes, minlength=len(names)) if n else np.zeros(len(names), dtype=np.int64)
+    out: dict[str, Any] = {name: {"rows": int(sizes[i]), "present": {}, "values": {}}
+                           for i, name in enumerate(names)}
+    for column, values in zip(table.column_names, table.columns):
+        if values.null_count in (0, n):  # every row, or none: no per-row work
+            counts = sizes if values.null_count == 0 else np.zeros(len(names), dtype=np.int64)
+        else:
+            valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
+            counts = np.bincount(codes[valid], minlength=len(names))
+        for i, name in enumerate(names):
+            out[name]["present"][column] = int(counts[i])
+        if column in ENUM_COLUMNS and n and values.null_count < n:
+            pairs = pa.table({"g": pa.array(codes), "v": pc.cast(values, pa.string())})
+            counted = pairs.filter(pc.is_valid(pairs.column("v"))).group_by(["g", "v"]).aggregate(
+                [("g", "count")])
+            for code, value, count in zip(*(counted.column(c).to_pylist() for c in ("g", "v", "g_count"))):
+                seen = out[names[code]]["values"].setdefault(column, {})
+                if len(seen) < MAX_VALUES:
+                    seen[str(value)] = int(count)
+    return out

@@ -36,7 +36,7 @@ from ..orgtree import select_organizations
 from . import drift, layout
 from .manifest import Manifest, data_files, incomplete_ids, read_manifests
 from .scopes import level
-from .writer import write_manifest, write_parts
+from .writer import constant_times, write_manifest, write_parts
 
 log = logging.getLogger("cloudmc_frames")
 
@@ -127,7 +127,8 @@ def snapshot(client: Client, root: str | os.PathLike, *, collections: Sequence[s
         raise ConfigError(f"label must be a string, got {label!r}")
     path = _writable_root(root)
     endpoint_fp, credential_fp = endpoint_fingerprint(client.settings.endpoint), client.fingerprint
-    _check_same_key(path, credential_fp)
+    previous = read_manifests(path)
+    _check_same_key(path, credential_fp, previous)
     if clean_incomplete:
         remove_incomplete(path)
     stamp = _taken_at(taken_at)
@@ -153,11 +154,10 @@ def snapshot(client: Client, root: str | os.PathLike, *, collections: Sequence[s
                for name, frame in frames.items()}
     stamped["coverage"] = _stamp_ledger(coverage, "read_at", sid, stamp)
     stamped["issues"] = _stamp_ledger(issues, "when", sid, stamp)
-    previous = read_manifests(path)
-    drift.warn_live(stamped, previous[-1] if previous else None)
-
     parts = write_parts(path, sid, frames=stamped, taken_at=stamp, shard=0,
                         endpoint_fingerprint=endpoint_fp)
+    drift.warn_live({p.collection: {"schema": p.schema, "stats": p.stats} for p in parts},
+                    previous[-1] if previous else None)
     manifest = write_manifest(
         path, sid, parts=parts, taken_at=stamp, endpoint_fingerprint=endpoint_fp,
         credential_fingerprint=credential_fp, label=label, selection=_selection_text(orgs, selected),
@@ -196,7 +196,7 @@ def stamp_rows(frame: pd.DataFrame, collection: str, coverage: pd.DataFrame, *, 
     cov = coverage[coverage["collection"].astype(object) == collection]
     kind = level(collection)
     cov = cov[cov["entity"].astype(object) == collection] if kind != "tree" else cov
-    fetched = pd.Series(pd.NaT, index=frame.index, dtype=DATETIME)
+    fetched = pd.Series(constant_times(None, n), index=frame.index)
     cached = pd.Series(pd.NA, index=frame.index, dtype="boolean")
     if len(cov) and n:
         last = cov.drop_duplicates(["organization_id", "environment"], keep="last")
@@ -213,8 +213,7 @@ def stamp_rows(frame: pd.DataFrame, collection: str, coverage: pd.DataFrame, *, 
             fetched = pd.Series(joined["read_at"].astype(DATETIME).array, index=frame.index)
             cached = pd.Series(joined["from_cache"].astype("boolean").array, index=frame.index)
     stamped = frame.reset_index(drop=True).assign(
-        snapshot_id=pd.array([sid] * n, dtype="string"),
-        snapshot_at=pd.Series([taken_at] * n, dtype=DATETIME).array,
+        snapshot_id=pd.array([sid] * n, dtype="string"), snapshot_at=constant_times(taken_at, n),
         fetched_at=fetched.array, from_cache=cached.array)
     return stamped
 
@@ -222,8 +221,7 @@ def stamp_rows(frame: pd.DataFrame, collection: str, coverage: pd.DataFrame, *, 
 def _stamp_ledger(frame: pd.DataFrame, time_column: str, sid: str, taken_at: pd.Timestamp) -> pd.DataFrame:
     n = len(frame)
     return frame.reset_index(drop=True).assign(
-        snapshot_id=pd.array([sid] * n, dtype="string"),
-        snapshot_at=pd.Series([taken_at] * n, dtype=DATETIME).array,
+        snapshot_id=pd.array([sid] * n, dtype="string"), snapshot_at=constant_times(taken_at, n),
         fetched_at=frame[time_column].astype(DATETIME).array,
         from_cache=(frame["from_cache"].array if "from_cache" in frame
                     else pd.array([pd.NA] * n, dtype="boolean")))
@@ -262,8 +260,8 @@ def _writable_root(root: Any) -> Path:
     return path
 
 
-def _check_same_key(root: Path, credential_fp: str) -> None:
-    others = {m.credential_fingerprint for m in read_manifests(root)} - {credential_fp}
+def _check_same_key(root: Path, credential_fp: str, manifests: list[Manifest]) -> None:
+    others = {m.credential_fingerprint for m in manifests} - {credential_fp}
     if others:
         raise ConfigError(f"snapshot root {str(root)!r} holds snapshots taken with another endpoint or "
                           "API key; diffs across keys would mix what each key can see: use one root "

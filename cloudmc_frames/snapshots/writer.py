@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -61,14 +62,19 @@ class PartsWritten:
 def with_row_columns(frame: pd.DataFrame, sid: str, taken_at: pd.Timestamp) -> pd.DataFrame:
     """``frame`` plus the per-row snapshot columns it lacks (``fetched_at``/``from_cache`` missing)."""
     n = len(frame)
-    extra = {"snapshot_id": pd.array([sid] * n, dtype="string"),
-             "snapshot_at": pd.array([taken_at] * n, dtype=DATETIME) if n else pd.array([], dtype=DATETIME),
-             "fetched_at": pd.array([pd.NaT] * n, dtype=DATETIME),
-             "from_cache": pd.array([pd.NA] * n, dtype="boolean")}
-    missing = {k: v for k, v in extra.items() if k not in frame}
-    if not missing:
+    if all(k in frame for k in layout.ROW_COLUMNS):
         return frame
+    extra = {"snapshot_id": pd.array([sid] * n, dtype="string"),
+             "snapshot_at": constant_times(taken_at, n), "fetched_at": constant_times(None, n),
+             "from_cache": pd.array(np.full(n, pd.NA, dtype=object), dtype="boolean")}
+    missing = {k: v for k, v in extra.items() if k not in frame}
     return pd.concat([frame.reset_index(drop=True), pd.DataFrame(missing, index=pd.RangeIndex(n))], axis=1)
+
+
+def constant_times(stamp: pd.Timestamp | None, n: int) -> pd.api.extensions.ExtensionArray:
+    """``n`` copies of one UTC time (NaT for None) as a UTC datetime array, without a Python loop."""
+    value = np.datetime64("NaT", "ns") if stamp is None else pd.Timestamp(stamp).tz_convert(None).to_datetime64()
+    return pd.array(np.full(n, value, dtype="datetime64[ns]")).tz_localize("UTC")
 
 
 def write_parts(root: str | os.PathLike, sid: str, *, frames: Mapping[str, pd.DataFrame],
@@ -98,7 +104,7 @@ def write_parts(root: str | os.PathLike, sid: str, *, frames: Mapping[str, pd.Da
             _write_file(table.slice(start, max_rows_per_file), path)
             files.append(path.relative_to(root).as_posix())
         written.append(PartsWritten(collection, shard, tuple(files), len(full), schema,
-                                    field_stats(frame)))
+                                    field_stats(table)))
     return written
 
 

@@ -25,7 +25,7 @@ def add_user(client, sb, org_id, name):
     task = client.post("/users", {"userName": name, "email": f"{name}@example.com", "firstName": "New",
                                   "lastName": "Person", "organization": {"id": org_id},
                                   "primaryRoleBinding": {"role": {"id": role["id"]}}})
-    task.wait(timeout=30)
+    task.wait(timeout=30, interval=0.1)
     return next(u["id"] for u in sb.store.users.values() if u["userName"] == name)
 
 

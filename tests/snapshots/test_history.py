@@ -29,9 +29,9 @@ def history(sb, tmp_path_factory):
         first = cmf.snapshot(client, root, label="before", collections=COLLECTIONS)
         stopped = running_instances(sb, 2)
         for org, code, env, vm in stopped:
-            cmf.operate(client, code, env, "instances", vm, "stop", org_id=org).wait(timeout=30)
+            cmf.operate(client, code, env, "instances", vm, "stop", org_id=org).wait(timeout=30, interval=0.1)
         org, code, env, volume = detached_data_volume(sb)
-        cmf.delete(client, code, env, "volumes", volume, org_id=org).wait(timeout=30)
+        cmf.delete(client, code, env, "volumes", volume, org_id=org).wait(timeout=30, interval=0.1)
         user_org = sb.store.root_id
         user = add_user(client, sb, user_org, "snapshot-newcomer")
         second = cmf.snapshot(client, root, label="after", collections=COLLECTIONS, fresh=True)
