@@ -11,7 +11,7 @@ import sys
 import threading
 
 from .faults import parse_faults
-from .server import SandboxServer
+from .server import USAGE_METADATA, SandboxServer
 
 DEMO_ROLES = ("Administrator", "User", "Guest")
 
@@ -28,6 +28,12 @@ def add_arguments(parser):
     parser.add_argument("--faults", default="", help="fault spec, e.g. '500:0.1@/services/*;429:0.05;latency:20+5'")
     parser.add_argument("--task-delay", type=float, default=0.5, help="seconds before a task completes (default 0.5)")
     parser.add_argument("--ignore-paging", action="store_true", help="admin lists ignore paging parameters")
+    parser.add_argument("--usage-days", type=int, default=365, help="days of usage and metric history (default 365)")
+    parser.add_argument("--hourly-days", type=int, default=30,
+                        help="most recent days of that history also served hourly (default 30; 365 = a year)")
+    parser.add_argument("--usage-metadata", choices=USAGE_METADATA, default="camel",
+                        help="/service/usage paging metadata spelling (default camel: totalCount, ...)")
+    parser.add_argument("--csv-bom", action="store_true", help="start CSV answers with a UTF-8 byte-order mark")
     return parser
 
 
@@ -67,10 +73,15 @@ def run(args):
     except ValueError as exc:
         print(f"error: --faults: {exc}", file=sys.stderr)
         return 2
-    server = SandboxServer(orgs=args.orgs, seed=args.seed, scale=args.scale, latency_ms=args.latency_ms,
-                           jitter_ms=getattr(args, "jitter_ms", 0), faults=faults,
-                           task_delay=getattr(args, "task_delay", 0.5), ignore_paging=args.ignore_paging,
-                           host=args.host, port=args.port)
+    try:
+        server = SandboxServer(orgs=args.orgs, seed=args.seed, scale=args.scale, latency_ms=args.latency_ms,
+                               jitter_ms=getattr(args, "jitter_ms", 0), faults=faults,
+                               task_delay=getattr(args, "task_delay", 0.5), ignore_paging=args.ignore_paging,
+                               host=args.host, port=args.port, usage_days=args.usage_days,
+                               hourly_days=args.hourly_days, usage_metadata=args.usage_metadata, csv_bom=args.csv_bom)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     done = threading.Event()
     previous = _on_sigterm(done)
     try:

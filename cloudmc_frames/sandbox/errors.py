@@ -21,6 +21,8 @@ code   meaning
 9414   unknown or unsupported ``?operation=``
 9415   quota ceiling exceeded (context metric, ceiling, requestedTotal)
 9416   precondition failed (e.g. delete an org that has sub-orgs)
+9417   the connection's plugin does not support this (metrics; context ``flag``, e.g. supportsMetric)
+9418   date span over the endpoint's limit (context ``maxDays``; see ``windows``)
 9421   start: wrong state            9422   reboot: wrong state
 9423   delete: wrong state           9424   purge: wrong state
 9425   recover: wrong state          9426   changeComputeOffering: wrong state
@@ -49,6 +51,8 @@ DUPLICATE = 9413
 UNKNOWN_OPERATION = 9414
 QUOTA_EXCEEDED = 9415
 PRECONDITION_FAILED = 9416
+UNSUPPORTED = 9417
+SPAN_TOO_LONG = 9418
 WRONG_STATE = {
     "stop": STOP_WRONG_STATE,
     "start": 9421,

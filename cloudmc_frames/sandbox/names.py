@@ -51,6 +51,13 @@ CONNECTIONS = [
      "assign_rate": 0.45},
 ]
 
+# What each plugin type can do beyond inventory (``GET /services/descriptors/:type`` flags).  GCP
+# supports neither, so clients meet a connection without usage and metrics in the default scenario.
+PLUGIN_SUPPORT = {
+    "cloudstack": {"supportsUsage": True, "supportsMetric": True},
+    "gcp": {"supportsUsage": False, "supportsMetric": False},
+}
+
 CLOUDSTACK_ENTITIES = ("instances", "volumes", "snapshots", "publicipaddresses", "zones", "templates",
                        "computeofferings", "diskofferings", "networks")
 GCP_ENTITIES = ("instances", "disks", "snapshots")  # GCP documents snapshots (REFERENCE 4); none are generated

@@ -16,6 +16,11 @@ class Request:
     caller: object
     app: object
     params: dict = field(default_factory=dict)
+    headers: object = field(default_factory=dict)
+
+    def accepts(self, media_type):
+        """True if the ``Accept`` header names ``media_type``."""
+        return media_type in self.headers.get("Accept", "")
 
     @property
     def store(self):

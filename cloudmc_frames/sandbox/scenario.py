@@ -16,7 +16,10 @@ What gets built (numbers for the default ``orgs=20, seed=7`` are in the package 
 * environments (0-3 per org), members, and per environment the CloudStack or
   GCP resources (``scale`` multiplies the per-environment counts);
 * one quota per (org, connection), a few orgs over their ceiling;
-* an activity log.
+* an activity log;
+* usage, prices, commitments and metric profiles (``gen_usage``, from a separate random stream, so
+  the draws above do not depend on them): ``usage_days`` of history, the last ``hourly_days`` of it
+  also hourly.
 
 The pieces live in ``gen_people`` (roles, users, keys), ``gen_envs``
 (environments, members), ``gen_cloudstack`` / ``gen_gcp`` (resources),
@@ -26,11 +29,11 @@ connections and the org records, and runs the steps in order.
 import random
 from datetime import timedelta
 
-from . import clock, gen_cloudstack, gen_gcp, quotas
+from . import clock, gen_cloudstack, gen_gcp, gen_usage, quotas
 from .gen_activity import make_activity
 from .gen_envs import make_environments
 from .gen_people import make_roles, make_users
-from .names import CONNECTIONS, INSTANCE_STATES, ORG_NAMES, ROOT_NAME, slug
+from .names import CONNECTIONS, INSTANCE_STATES, ORG_NAMES, PLUGIN_SUPPORT, ROOT_NAME, slug
 from .store import IdFactory, Store
 
 MAX_DEPTH = 4
@@ -75,7 +78,7 @@ class Ctx:
         return "02:00:" + ":".join(f"{(self._mac >> s) & 255:02x}" for s in (24, 16, 8, 0))
 
 
-def generate_scenario(orgs=20, seed=7, scale=1.0, now=None):
+def generate_scenario(orgs=20, seed=7, scale=1.0, now=None, usage_days=365, hourly_days=30):
     """Build and return a populated ``Store`` (see the module docstring)."""
     if int(orgs) < 1:
         raise ValueError("orgs must be >= 1")
@@ -94,6 +97,7 @@ def generate_scenario(orgs=20, seed=7, scale=1.0, now=None):
     _make_quotas(ctx, store, tree)
     make_activity(ctx, store)
     store.ids = IdFactory(f"cloudmc-sandbox-runtime:{seed}")
+    store.usage = gen_usage.build(store, usage_days, hourly_days)
     return store
 
 
@@ -190,8 +194,9 @@ def _make_connections(ctx, store, tree):
             "name": spec["name"], "type": spec["type"],
             "status": {"lastUpdated": clock.iso_ms(ctx.now - timedelta(minutes=7)), "reachable": True},
             "organization": {"name": tree.name[tree.root], "id": tree.root},
-            "metricsEnabled": True, "supportsQuotas": True, "supportsPricingV2": True, "supportsPolicies": True,
-            "hasWidgets": False, "supportsUsage": True, "supportsInfra": spec["type"] == "cloudstack",
+            "metricsEnabled": PLUGIN_SUPPORT[spec["type"]]["supportsMetric"], "supportsQuotas": True,
+            "supportsPricingV2": True, "supportsPolicies": True, "hasWidgets": False,
+            "supportsUsage": PLUGIN_SUPPORT[spec["type"]]["supportsUsage"], "supportsInfra": spec["type"] == "cloudstack",
             "lastUsageRecord": clock.iso_ms(ctx.now - timedelta(hours=1, seconds=1)), "brownfield": False,
             "quotas": [],
         }

@@ -15,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from . import admin_writes, api, errors, rbac, services
+from . import (admin_writes, api, commitments, descriptors, errors, metrics, rbac, reports, service_usage, services,
+               usage_summary)
 from .faults import FaultSet, parse_faults
 from .routing import Request, Response, Router
 from .scenario import generate_scenario
@@ -26,6 +27,7 @@ LOG = logging.getLogger("cloudmc_frames.sandbox")
 NGINX_PAGE = ("<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
               "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
 SLOW_PIECES = 20
+USAGE_METADATA = ("camel", "snake")
 
 
 class RequestRecord(NamedTuple):
@@ -81,12 +83,13 @@ class App:
         self.store, self.faults, self.runner = store, faults, runner
         self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
         self.ignore_paging = ignore_paging
+        self.usage_metadata, self.csv_bom = "camel", False
         self.requests = RequestLog()
         self.stopping = threading.Event()
         self.router = Router()
-        api.register(self.router)
-        admin_writes.register(self.router)
-        services.register(self.router)
+        for module in (api, admin_writes, usage_summary, service_usage, descriptors, metrics, commitments, reports,
+                       services):
+            module.register(self.router)
         self.connections = set()
         self.connections_lock = threading.Lock()
 
@@ -135,7 +138,7 @@ class App:
             if query.get("org_id"):
                 rbac.check_org(self.store, caller, query["org_id"])  # any call: 404 unknown, 403 outside
             body = _parse_json(raw_body)
-            req = Request(handler.command, path, query, body, caller, self, params)
+            req = Request(handler.command, path, query, body, caller, self, params, handler.headers)
             with self.store.lock:  # handlers only build dicts and sort; JSON encoding happens unlocked
                 result = endpoint(req)
             return result if isinstance(result, Response) else Response(200, result)
@@ -304,14 +307,17 @@ class SandboxServer:
 
     def __init__(self, *, orgs=20, seed=7, scale=1.0, latency_ms=0, jitter_ms=0, faults=(), task_delay=0.5,
                  task_ttl=1800.0, ignore_paging=False, host="127.0.0.1", port=0, scenario=None,
-                 fail_operations=()):
-        self.store = scenario if scenario is not None else generate_scenario(orgs=orgs, seed=seed, scale=scale)
+                 fail_operations=(), usage_days=365, hourly_days=30, usage_metadata="camel", csv_bom=False):
+        self.store = scenario if scenario is not None else generate_scenario(
+            orgs=orgs, seed=seed, scale=scale, usage_days=usage_days, hourly_days=hourly_days)
         self.seed = seed
         self.host, self.port = host, port
         rules = parse_faults(faults) if isinstance(faults, str) else list(faults)
         self.faults = FaultSet(rules, seed=seed)
         self.runner = TaskRunner(self.store, task_delay, task_ttl, fail_operations)
         self.app = App(self.store, self.faults, self.runner, latency_ms, jitter_ms, ignore_paging)
+        self.usage_metadata = usage_metadata
+        self.csv_bom = csv_bom
         self._httpd = None
         self._thread = None
 
@@ -335,6 +341,28 @@ class SandboxServer:
     def ignore_paging(self, value):
         """Switch the ignore-paging behaviour at run time."""
         self.app.ignore_paging = bool(value)
+
+    @property
+    def usage_metadata(self):
+        """``/service/usage`` metadata spelling: "camel" (totalCount...) or "snake" (total_record_count...)."""
+        return self.app.usage_metadata
+
+    @usage_metadata.setter
+    def usage_metadata(self, value):
+        """Switch the ``/service/usage`` metadata spelling at run time."""
+        if value not in USAGE_METADATA:
+            raise ValueError(f"usage_metadata must be one of {', '.join(USAGE_METADATA)}")
+        self.app.usage_metadata = value
+
+    @property
+    def csv_bom(self):
+        """True if CSV answers start with a UTF-8 byte-order mark."""
+        return self.app.csv_bom
+
+    @csv_bom.setter
+    def csv_bom(self, value):
+        """Switch the CSV byte-order mark at run time."""
+        self.app.csv_bom = bool(value)
 
     @property
     def api_key(self):

@@ -12,11 +12,16 @@ FIXTURE = json.loads((Path(__file__).parent.parent / "fixtures" / "vendor_fields
 OPAQUE = set(FIXTURE["opaque"])
 
 
-def paths(records, out=None):
-    """``{path: set(types)}`` over all ``records`` (same syntax as the fixture)."""
-    out = {} if out is None else out
+def opaque(*names):
+    """The free-form paths of payloads ``names``: the shared ones plus each payload's own."""
+    return frozenset(OPAQUE.union(*(FIXTURE["entities"][n].get("opaque", ()) for n in names)))
+
+
+def paths(records, skip=frozenset(OPAQUE)):
+    """``{path: set(types)}`` over all ``records`` (same syntax as the fixture), not below ``skip`` paths."""
+    out = {}
     for record in records:
-        walk(record, "", out, OPAQUE)
+        walk(record, "", out, skip)
     return out
 
 
@@ -33,7 +38,7 @@ def vendor(*names, prefix=None):
 def check(records, required, allowed=(), prefix=None):
     """Assert required ⊆ served ⊆ required ∪ allowed, and matching non-null types."""
     assert records, "nothing served to compare"
-    served = paths(records)
+    served = paths(records, opaque(*required, *allowed))
     if prefix is not None:
         served = {p: t for p, t in served.items() if p == prefix or p.startswith(prefix + ".")}
     want = vendor(*required, prefix=prefix)

@@ -1,4 +1,4 @@
-"""Administration reads: org scoping, detail views, connections, quotas, activity, usage, 404/405/400."""
+"""Administration reads: org scoping, detail views, connections, quotas, activity, 404/405/400."""
 import json
 
 import pytest
@@ -75,14 +75,6 @@ def test_activity_log_filters(api, store):
     assert {a["eventCode"] for a in created} == {"users.created"}
     assert isinstance(json.loads(created[0]["eventContext"]), dict)
     assert api.get("/activity_log", params={"start": "yesterday"}).status_code == 400
-
-
-def test_usage_summary(api, store):
-    path = f"/usage_summary/organizations/{store.root_id}"
-    day = api.data(path, params={"start_date": "2024-03-01", "end_date": "2024-03-02", "period": "DAY"})
-    hours = api.data(path, params={"start_date": "2024-03-01", "end_date": "2024-03-02"})
-    assert len(hours) == 24 * len(day) and day
-    assert api.get(path, params={"start_date": "2024-03-01"}).status_code == 400
 
 
 def test_roles_include_org_and_env_roles(api):

@@ -25,10 +25,25 @@ def test_add_arguments_defaults_and_options():
             args.host) == (9, 5, 3, 2.5, 10, "429:0.1", True, "0.0.0.0")
 
 
+def test_usage_options():
+    parser = cli.add_arguments(argparse.ArgumentParser())
+    defaults = parser.parse_args([])
+    assert (defaults.usage_days, defaults.hourly_days, defaults.usage_metadata, defaults.csv_bom) == (
+        365, 30, "camel", False)
+    args = parser.parse_args(["--usage-days", "90", "--hourly-days", "90", "--usage-metadata", "snake", "--csv-bom"])
+    assert (args.usage_days, args.hourly_days, args.usage_metadata, args.csv_bom) == (90, 90, "snake", True)
+
+
 def test_bad_fault_spec_exits_2(capsys):
     args = cli.add_arguments(argparse.ArgumentParser()).parse_args(["--faults", "nonsense"])
     assert cli.run(args) == 2
     assert "nonsense" in capsys.readouterr().err
+
+
+def test_bad_usage_days_exit_2(capsys):
+    args = cli.add_arguments(argparse.ArgumentParser()).parse_args(["--orgs", "2", "--hourly-days", "400"])
+    assert cli.run(args) == 2
+    assert "hourly_days" in capsys.readouterr().err
 
 
 def test_foreground_run_prints_exports_and_stops_on_ctrl_c():
