@@ -36,7 +36,6 @@ import pyarrow.parquet as pq
 
 from .._version import __version__
 from ..errors import SnapshotError
-from ..frames import DATETIME
 from . import layout
 from .manifest import Manifest, write_manifest_file
 from .schema import field_stats, fingerprint, schema_of
