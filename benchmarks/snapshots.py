@@ -51,12 +51,35 @@ def instance_frame(rows: int, orgs: int) -> tuple[pd.DataFrame, pd.DataFrame, pd
         if not records:
             continue
         org, conn = store.orgs[env["organization"]["id"]], store.connections[env["serviceConnection"]["id"]]
-        chunks.append(({"organization_id": org["id"], "organization_name": org["name"],
-                        "organization_path": org["entryPoint"], "service_code": conn["serviceCode"],
-                        "connection_type": conn["type"], "environment_id": env["id"],
-                        "environment_name": env["name"]}, records))
-        scopes.append(Coverage(1, "resources", org["id"], org["entryPoint"], env["name"], "instances", "ok",
-                               len(records), False, 0.01, pd.Timestamp.now(tz="UTC").to_pydatetime()))
+        chunks.append(
+            (
+                {
+                    "organization_id": org["id"],
+                    "organization_name": org["name"],
+                    "organization_path": org["entryPoint"],
+                    "service_code": conn["serviceCode"],
+                    "connection_type": conn["type"],
+                    "environment_id": env["id"],
+                    "environment_name": env["name"],
+                },
+                records,
+            )
+        )
+        scopes.append(
+            Coverage(
+                1,
+                "resources",
+                org["id"],
+                org["entryPoint"],
+                env["name"],
+                "instances",
+                "ok",
+                len(records),
+                False,
+                0.01,
+                pd.Timestamp.now(tz="UTC").to_pydatetime(),
+            )
+        )
         made += len(records)
         if made >= rows:
             break
@@ -79,15 +102,26 @@ def timed(fn, *args, repeat: int = 1, **kwargs):
 def take(root: Path, frames: dict[str, pd.DataFrame], taken_at: pd.Timestamp) -> str:
     """One snapshot of ``frames`` written the way ``cmf.snapshot`` writes it (shard 0, then the manifest)."""
     sid = layout.snapshot_id(taken_at)
-    stamped = {name: stamp_rows(frame, name, frames["coverage"], sid=sid, taken_at=taken_at)
-               for name, frame in frames.items() if name not in ("coverage", "issues")}
-    stamped["coverage"] = frames["coverage"].assign(snapshot_id=sid, snapshot_at=taken_at,
-                                                    fetched_at=frames["coverage"]["read_at"])
+    stamped = {
+        name: stamp_rows(frame, name, frames["coverage"], sid=sid, taken_at=taken_at)
+        for name, frame in frames.items()
+        if name not in ("coverage", "issues")
+    }
+    stamped["coverage"] = frames["coverage"].assign(
+        snapshot_id=sid, snapshot_at=taken_at, fetched_at=frames["coverage"]["read_at"]
+    )
     stamped["issues"] = issues_frame([]).assign(collection=pd.array([], dtype="string"))
     parts = write_parts(root, sid, frames=stamped, taken_at=taken_at)
-    write_manifest(root, sid, parts=parts, taken_at=taken_at, endpoint_fingerprint="bench",
-                   credential_fingerprint="bench", organization_ids=list(frames["organizations"]["id"]),
-                   coverage=coverage_summary(frames["coverage"]))
+    write_manifest(
+        root,
+        sid,
+        parts=parts,
+        taken_at=taken_at,
+        endpoint_fingerprint="bench",
+        credential_fingerprint="bench",
+        organization_ids=list(frames["organizations"]["id"]),
+        coverage=coverage_summary(frames["coverage"]),
+    )
     return sid
 
 
@@ -96,7 +130,7 @@ def changed_copy(vms: pd.DataFrame, share: float, seed: int = 5) -> pd.DataFrame
     rng = np.random.default_rng(seed)
     n = max(10, int(len(vms) * share))
     picked = rng.choice(len(vms), size=n, replace=False)
-    change, drop, dup = picked[: n * 8 // 10], picked[n * 8 // 10: n * 9 // 10], picked[n * 9 // 10:]
+    change, drop, dup = picked[: n * 8 // 10], picked[n * 8 // 10 : n * 9 // 10], picked[n * 9 // 10 :]
     out = vms.copy()
     running = out["power_state"].to_numpy()[change] == "running"
     out.loc[change, "power_state"] = np.where(running, "stopped", "running")
@@ -122,7 +156,11 @@ def pandas_diff(a: pd.DataFrame, b: pd.DataFrame, key: list[str]) -> tuple[int, 
         differs = left_na != right_na
         differs[present] = left[present] != right[present]
         changed += int(differs.sum())
-    return (int((merged["_merge"] == "right_only").sum()), int((merged["_merge"] == "left_only").sum()), changed)
+    return (
+        int((merged["_merge"] == "right_only").sum()),
+        int((merged["_merge"] == "left_only").sum()),
+        changed,
+    )
 
 
 def main() -> None:
@@ -163,22 +201,52 @@ def main() -> None:
         key = ["environment_id", "id"]
         base_s, base = timed(pandas_diff, vms, second_vms, key, repeat=args.repeat)
     table = [
-        [f"write a {len(vms):,}-instance snapshot vs to_parquet", f"{write_s:.3f} s", f"{plain_s:.3f} s",
-         write_s / plain_s, "<= 1.5"],
-        ["cmf.load vs read_parquet + dtype restoration", f"{load_s:.3f} s", f"{read_s:.3f} s",
-         load_s / read_s, "<= 1.5"],
-        [f"diff two {len(vms):,}-row snapshots ({args.changes:.0%} changed), DuckDB on files",
-         f"{diff_s:.3f} s", "2 s", diff_s / 2.0, "< 1 (under 2 s)"],
-        ["diff vs pandas merge(indicator=True) + compare (frames in memory)", f"{diff_s:.3f} s",
-         f"{base_s:.3f} s", diff_s / base_s, "<= 0.5"],
+        [
+            f"write a {len(vms):,}-instance snapshot vs to_parquet",
+            f"{write_s:.3f} s",
+            f"{plain_s:.3f} s",
+            write_s / plain_s,
+            "<= 1.5",
+        ],
+        [
+            "cmf.load vs read_parquet + dtype restoration",
+            f"{load_s:.3f} s",
+            f"{read_s:.3f} s",
+            load_s / read_s,
+            "<= 1.5",
+        ],
+        [
+            f"diff two {len(vms):,}-row snapshots ({args.changes:.0%} changed), DuckDB on files",
+            f"{diff_s:.3f} s",
+            "2 s",
+            diff_s / 2.0,
+            "< 1 (under 2 s)",
+        ],
+        [
+            "diff vs pandas merge(indicator=True) + compare (frames in memory)",
+            f"{diff_s:.3f} s",
+            f"{base_s:.3f} s",
+            diff_s / base_s,
+            "<= 0.5",
+        ],
     ]
-    print(f"{len(vms):,} instances x {vms.shape[1]} columns (frame built in {build_s:.1f} s); "
-          f"{os.cpu_count()} CPUs; best of {args.repeat}")
-    print(f"diff found: {len(d.added)} added, {len(d.removed)} removed, {d.changed_rows} changed rows "
-          f"({len(d.changed)} values), {len(d.not_covered)} not covered; baseline: {base[0]} added, "
-          f"{base[1]} removed\n")
-    print(tabulate(table, headers=["measure", "value", "against", "ratio", "target"],
-                   floatfmt=".3f", tablefmt="github"))
+    print(
+        f"{len(vms):,} instances x {vms.shape[1]} columns (frame built in {build_s:.1f} s); "
+        f"{os.cpu_count()} CPUs; best of {args.repeat}"
+    )
+    print(
+        f"diff found: {len(d.added)} added, {len(d.removed)} removed, {d.changed_rows} changed rows "
+        f"({len(d.changed)} values), {len(d.not_covered)} not covered; baseline: {base[0]} added, "
+        f"{base[1]} removed\n"
+    )
+    print(
+        tabulate(
+            table,
+            headers=["measure", "value", "against", "ratio", "target"],
+            floatfmt=".3f",
+            tablefmt="github",
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ Categoricals only where the categories are fixed (:data:`CATEGORIES`: ``power_st
 
 from __future__ import annotations
 
+from typing import Any
+
 # -- entity types per connection type (REFERENCE 3.2 and 4) -------------------------------------
 
 _K8S = ("namespaces", "pods", "deployments", "daemonsets", "statefulsets", "services", "ingresses",
@@ -76,6 +78,20 @@ def provider_entity(entity_type: str, connection_type: str | None) -> str | None
         return entity_type  # unknown provider: ask for the name as given
     name = ENTITY_ALIASES.get(entity_type, {}).get(provider, entity_type)
     return name if name in ENTITY_TYPES[provider] else None
+
+
+def state_text(row: Any) -> str | None:
+    """The state of a frame row (a dict or Series) as CloudMC spells it: the first text of
+    :data:`STATE_COLUMNS`, or None.
+
+    >>> state_text({"power_state": None, "state": "Stopped"})
+    'Stopped'
+    """
+    for column in STATE_COLUMNS:
+        value = row.get(column)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def known_entity_types() -> list[str]:
@@ -329,7 +345,10 @@ DATETIME_SUFFIXES = ("_date", "date", "_at", "timestamp", "created", "updated", 
 
 CPU_COLUMNS = ("cpu_count", "number_of_cores", "core_count")
 MEMORY_COLUMNS_GIB = (("memory_in_mb", 1.0 / 1024), ("memory_in_gb", 1.0))  # column, factor to GiB
-STATE_COLUMNS = ("state", "status", "display_power_state")  # raw provider state, first wins
+POWER_STATE_SOURCES = ("state", "status", "display_power_state")  # raw provider state, first wins
+# Where a frame row keeps its state, in order: the provider's own word first (power_state is the
+# normalized vocabulary, see POWER_STATES).
+STATE_COLUMNS = ("state", "status", "power_state")
 SIZE_COLUMNS_GIB = (("size_in_gb", 1.0), ("size_gb", 1.0), ("size", 1.0),
                     ("size_in_bytes", 1.0 / 1024 ** 3))
 ATTACHED_STATES = frozenset({"attached", "in-use"})

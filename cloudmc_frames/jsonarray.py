@@ -33,8 +33,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionArray, ExtensionDtype, register_extension_dtype
 
-_DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          default=str).encode
+_DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
 def canonical(value: Any) -> str | None:
@@ -97,8 +96,7 @@ _MISSING_TYPES = {float, type(pd.NA), type(pd.NaT), np.float64}
 
 
 def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (
-        isinstance(value, float) and value != value)
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
 
 
 class JsonArray(ExtensionArray):
@@ -155,8 +153,13 @@ class JsonArray(ExtensionArray):
             return NotImplemented
         if isinstance(other, JsonArray | np.ndarray | list) and len(other) == len(self):
             others = other._data if isinstance(other, JsonArray) else other
-            return np.array([a is not None and b is not None and canonical(a) == canonical(b)
-                             for a, b in zip(self._data, others)], dtype=bool)
+            return np.array(
+                [
+                    a is not None and b is not None and canonical(a) == canonical(b)
+                    for a, b in zip(self._data, others, strict=False)
+                ],
+                dtype=bool,
+            )
         text = canonical(other)
         return np.array([v is not None and canonical(v) == text for v in self._data], dtype=bool)
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from .errors import Issue
 
-COVERAGE_STATUSES = ("ok", "empty", "forbidden", "not_found", "error", "skipped")
+COVERAGE_STATUSES = ("ok", "empty", "forbidden", "not_found", "error", "skipped", "skipped_budget")
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,6 @@ class Ledger:
             self.coverage.append(coverage)
             if issue is not None:
                 self.issues.append(issue)
-
-    def add_issue(self, issue: Issue) -> None:
-        with self._lock:
-            self.issues.append(issue)
 
     def snapshot(self) -> tuple[list[Issue], list[Coverage]]:
         """Copies of both lists, taken under the lock."""

@@ -82,7 +82,8 @@ def _visible_env(req):
     """The environment named in the path, if the caller may use it."""
     env = req.store.environments.get(req.params["id"])
     if env is None:
-        raise errors.not_found(f"Unknown environment {req.params['id']}", id=req.params["id"], type="environments")
+        raise errors.not_found(f"Unknown environment {req.params['id']}", id=req.params["id"],
+                               type="environments")
     rbac.check_env(req.store, req.caller, env)
     return env
 
@@ -119,8 +120,8 @@ def get_connection(req):
         raise errors.not_found(f"Unknown service connection {req.params['id']}", id=req.params["id"],
                                type="serviceConnections")
     visible = _visible_orgs(store, caller)
-    users = {conn["organization"]["id"]} | {o for o in visible
-                                              if any(c["id"] == conn["id"] for c in store.orgs[o]["serviceConnections"])}
+    users = {conn["organization"]["id"]} | {
+        o for o in visible if any(c["id"] == conn["id"] for c in store.orgs[o]["serviceConnections"])}
     if not users & visible:
         raise errors.forbidden("Service connection outside the caller's scope", id=conn["id"])
     return {"data": conn}
@@ -133,7 +134,8 @@ def list_quotas(req):
     org_id = rbac.acting_org(store, req.caller, req.query, "organization_id")
     kind = req.query.get("type", "").lower()
     if kind not in ("", "assigned", "owned"):
-        raise errors.bad_request("type must be assigned or owned", parameter="type", value=req.query.get("type"))
+        raise errors.bad_request("type must be assigned or owned", parameter="type",
+                                 value=req.query.get("type"))
     found = {}
     if kind in ("", "assigned"):
         found.update({q["id"]: q for q in quotas.assigned_to(store, org_id)})
@@ -164,7 +166,8 @@ def _instant(query, name):
     try:
         return clock.iso_ms(clock.parse_instant(query[name]))
     except ValueError:
-        raise errors.bad_request(f"{name} must be an RFC 3339 date-time", parameter=name, value=query[name]) from None
+        raise errors.bad_request(f"{name} must be an RFC 3339 date-time", parameter=name,
+                                 value=query[name]) from None
 
 
 def list_activity(req):
@@ -194,7 +197,8 @@ def get_task(req):
     """GET /tasks/:id (404 once expired)."""
     task = req.app.runner.lookup(req.params["id"])
     if task is None:
-        raise errors.not_found(f"Unknown or expired task {req.params['id']}", id=req.params["id"], type="tasks")
+        raise errors.not_found(f"Unknown or expired task {req.params['id']}", id=req.params["id"],
+                               type="tasks")
     return task.body()
 
 

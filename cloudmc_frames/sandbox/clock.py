@@ -3,9 +3,9 @@
 The vendor payloads mix several date formats; each helper below reproduces one
 of them exactly (examples from the docs in the docstrings).
 """
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
-UTC = timezone.utc
+UTC = UTC
 EDT = timezone(timedelta(hours=-4), "EDT")
 
 

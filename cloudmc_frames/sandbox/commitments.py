@@ -6,6 +6,7 @@
 one commitment (404 unknown, 403 outside the caller's scope).  Administrators only.  The
 records are drawn by ``gen_commitments``; writes (create, update, terminate) are not served.
 """
+
 from . import clock, errors, rbac, windows
 
 
@@ -28,7 +29,9 @@ def get_commitment(req):
     rbac.require_admin(req.caller, "read commitments")
     record = req.store.usage.commitments.get(req.params["id"])
     if record is None:
-        raise errors.not_found(f"Unknown commitment {req.params['id']}", id=req.params["id"], type="commitments")
+        raise errors.not_found(
+            f"Unknown commitment {req.params['id']}", id=req.params["id"], type="commitments"
+        )
     rbac.check_org(req.store, req.caller, record["organization"]["id"], "id")
     return {"data": record}
 

@@ -12,6 +12,7 @@ with any valid key, built from what the sandbox really does:
 * ``quotaMetricIdentifiers``: the quota metrics of the type's generated quotas;
 * ``entityRelationships``: child type -> ``[{entityType: parent type, relationshipType: PARENT}]``.
 """
+
 from . import errors, operations, signals
 from .names import PLUGIN_SUPPORT, QUOTA_METRICS, UNKNOWN_QUOTA_METRIC
 from .services import ENTITIES, WRITES
@@ -42,15 +43,26 @@ def descriptor(plugin):
     return {
         "type": plugin,
         "entityDescriptors": [_entity(plugin, entity) for entity in ENTITIES[plugin]],
-        "infraEntityDescriptors": [], "supportsInfra": plugin == "cloudstack", "supportedWidgets": [],
-        "hasPluginEnvironmentRoles": plugin == "cloudstack", "quotaMetricIdentifiers": quota_metrics,
-        "supportsQuota": True, "supportsEnvironmentMetrics": False, "supportsApiCredentials": False,
-        "supportsPolicies": True, "supportsUsage": support["supportsUsage"],
-        "supportsPricingV2": support["supportsUsage"], "supportsCaching": False,
+        "infraEntityDescriptors": [],
+        "supportsInfra": plugin == "cloudstack",
+        "supportedWidgets": [],
+        "hasPluginEnvironmentRoles": plugin == "cloudstack",
+        "quotaMetricIdentifiers": quota_metrics,
+        "supportsQuota": True,
+        "supportsEnvironmentMetrics": False,
+        "supportsApiCredentials": False,
+        "supportsPolicies": True,
+        "supportsUsage": support["supportsUsage"],
+        "supportsPricingV2": support["supportsUsage"],
+        "supportsCaching": False,
         "supportsMetric": support["supportsMetric"],
-        "metricDescriptors": [_metric(m) for m in signals.METRICS.values()] if support["supportsMetric"] else [],
-        "entityRelationships": {child: [{"entityType": parent, "relationshipType": "PARENT"}]
-                                for child, parent in PARENTS[plugin].items()},
+        "metricDescriptors": [_metric(m) for m in signals.METRICS.values()]
+        if support["supportsMetric"]
+        else [],
+        "entityRelationships": {
+            child: [{"entityType": parent, "relationshipType": "PARENT"}]
+            for child, parent in PARENTS[plugin].items()
+        },
         "extensions": {},
     }
 
@@ -63,19 +75,36 @@ def _entity(plugin, entity):
     named += [("delete", "DELETE")] if "DELETE" in item else []
     named += [(op, "EXECUTE") for op in OPERATIONS.get((plugin, entity), ())]
     return {
-        "type": entity, "serviceType": plugin, "system": False,
-        "operations": {name: {"name": name, "serviceType": plugin, "immediateAction": False, "isDownload": False,
-                              "defaultOperationType": kind, "permissionLevel": "BASE"} for name, kind in named},
+        "type": entity,
+        "serviceType": plugin,
+        "system": False,
+        "operations": {
+            name: {
+                "name": name,
+                "serviceType": plugin,
+                "immediateAction": False,
+                "isDownload": False,
+                "defaultOperationType": kind,
+                "permissionLevel": "BASE",
+            }
+            for name, kind in named
+        },
         "costEstimators": [],
-        "viewBuilders": [{"serviceType": plugin, "view": "LIST", "defaultView": True, "defaultSpecificView": False}],
+        "viewBuilders": [
+            {"serviceType": plugin, "view": "LIST", "defaultView": True, "defaultSpecificView": False}
+        ],
     }
 
 
 def _metric(metric):
     """One ``metricDescriptors`` item."""
-    return {"metricIdentifier": metric.identifier, "nameLabelKey": f"metrics.{metric.entity_type}.{metric.label}.label",
-            "unitLabelKey": f"metrics.{metric.entity_type}.{metric.label}.unit", "entityType": metric.entity_type,
-            "resourceMetricType": metric.kind}
+    return {
+        "metricIdentifier": metric.identifier,
+        "nameLabelKey": f"metrics.{metric.entity_type}.{metric.label}.label",
+        "unitLabelKey": f"metrics.{metric.entity_type}.{metric.label}.unit",
+        "entityType": metric.entity_type,
+        "resourceMetricType": metric.kind,
+    }
 
 
 def register(router):

@@ -115,5 +115,6 @@ def wrong_state(operation, entity_type, entity_id, current, expected):
     verb = {"stop": "stop", "delete": "destroy"}.get(operation, operation)
     message = (f"Cannot {verb} an instance that isn't in the running state" if operation == "stop"
                else f"Cannot {verb} {entity_type} {entity_id} in state {current}")
-    context = {"id": entity_id, "currentState": current, "expectedStates": list(expected), "type": entity_type}
+    context = {"id": entity_id, "currentState": current, "expectedStates": list(expected),
+               "type": entity_type}
     return ApiError(400, code, message, context)

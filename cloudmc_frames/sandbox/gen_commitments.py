@@ -19,6 +19,7 @@ two, get one commitment each, planned in this order, then drawn:
 ``ledger.committed[(org, connection, usage type)]`` is the hourly ``min(actual, committed)``: the
 ``resourceCommitmentUsage`` of the top-level usage summary.
 """
+
 from datetime import timedelta
 
 from . import clock
@@ -38,18 +39,27 @@ def make(rng, ids, store, ledger):
     chosen = rng.sample(pairs, min(len(pairs), max(2, round(len(pairs) / 3))))
     pieces = {}
     for index, (org_id, conn_id) in enumerate(chosen):
-        status = PLANNED_STATUSES[index] if index < len(PLANNED_STATUSES) else rng.choices(
-            ("IN_PROGRESS", "EXPIRED", "UPCOMING"), (60, 20, 20))[0]
+        status = (
+            PLANNED_STATUSES[index]
+            if index < len(PLANNED_STATUSES)
+            else rng.choices(("IN_PROGRESS", "EXPIRED", "UPCOMING"), (60, 20, 20))[0]
+        )
         fit = PLANNED_FITS[index] if index < len(PLANNED_FITS) else rng.choice(PLANNED_FITS)
         start, end = _term(rng, store.now, status)
-        amounts = {t: round(FACTORS[fit] * _average(ledger, (org_id, conn_id, t), start, end), 1)
-                   for t in COMMITTED_TYPES}
-        record = _record(rng, ids, store, ledger.prices[conn_id], org_id, status, amounts, start, end, index % 2 == 0)
+        amounts = {
+            t: round(FACTORS[fit] * _average(ledger, (org_id, conn_id, t), start, end), 1)
+            for t in COMMITTED_TYPES
+        }
+        record = _record(
+            rng, ids, store, ledger.prices[conn_id], org_id, status, amounts, start, end, index % 2 == 0
+        )
         ledger.commitments[record["id"]] = record
         if status != "UPCOMING":
             ledger.commitment_fit[record["id"]] = fit
         for usage_type, amount in amounts.items():
-            pieces.setdefault((org_id, conn_id, usage_type), []).append((clock.epoch(start), clock.epoch(end), amount))
+            pieces.setdefault((org_id, conn_id, usage_type), []).append(
+                (clock.epoch(start), clock.epoch(end), amount)
+            )
     for key, parts in pieces.items():
         ledger.committed[key] = ledger.series[key].minimum(Series.of(parts))
 
@@ -59,8 +69,8 @@ def _candidates(store, ledger):
     out = []
     for (org_id, conn_id, usage_type), series in ledger.series.items():
         org = store.orgs[org_id]
-        if usage_type == "cpu_type" and org_id != store.root_id and not org["deleted"]:
-            if series.integral(ledger.now - 90 * 86400, ledger.now) / (90 * 24) >= 2:
+        busy = series.integral(ledger.now - 90 * 86400, ledger.now) / (90 * 24) >= 2
+        if usage_type == "cpu_type" and org_id != store.root_id and not org["deleted"] and busy:
                 out.append((org_id, conn_id))
     return out
 
@@ -77,7 +87,7 @@ def _term(rng, now, status):
 
 
 def _average(ledger, key, start, end):
-    """The average actual rate of ``key`` over the past part of ``[start, end)`` (the last 90 days if none)."""
+    """The average actual rate of ``key`` over the past part of ``[start, end)`` (else the last 90 days)."""
     low, high = max(clock.epoch(start), ledger.start), min(clock.epoch(end), ledger.now)
     if low >= high:
         low, high = ledger.now - 90 * 86400, ledger.now
@@ -90,18 +100,36 @@ def _record(rng, ids, store, table, org_id, status, amounts, start, end, fixed):
     reseller = store.orgs[org["reseller"]["id"]]
     created = start - timedelta(days=rng.randint(5, 40), seconds=rng.randrange(86400))
     products = [_product(rng, ids, table.line(t), amount, created, fixed) for t, amount in amounts.items()]
-    list_price = sum(amount * table.line(t).price for t, amount in amounts.items()) * (end - start) / timedelta(hours=1)
-    record = {"committedProducts": products, "endDate": clock.iso_seconds(end),
-              "pricingMethod": "FIXED_PRICE" if fixed else "UTILITY_DISCOUNT", "type": "RESOURCE"}
-    record.update({"fixedPrice": round(0.8 * list_price, 2), "fixedPriceTaxCode": dict(TAX_CODE)} if fixed
-                  else {"rateType": "FIXED_RATE"})
+    list_price = (
+        sum(amount * table.line(t).price for t, amount in amounts.items())
+        * (end - start)
+        / timedelta(hours=1)
+    )
+    record = {
+        "committedProducts": products,
+        "endDate": clock.iso_seconds(end),
+        "pricingMethod": "FIXED_PRICE" if fixed else "UTILITY_DISCOUNT",
+        "type": "RESOURCE",
+    }
+    record.update(
+        {"fixedPrice": round(0.8 * list_price, 2), "fixedPriceTaxCode": dict(TAX_CODE)}
+        if fixed
+        else {"rateType": "FIXED_RATE"}
+    )
     conn = store.connections[table.connection_id]
-    record.update({
-        "createdAt": clock.iso_seconds(created), "organization": {"name": org["name"], "id": org_id},
-        "reseller": {"name": reseller["name"], "id": reseller["id"]},
-        "name": f"{org['name']} {conn['serviceCode']} commitment", "id": ids.uuid(), "terminated": False,
-        "startDate": clock.iso_seconds(start), "updatedAt": clock.iso_seconds(created), "status": status,
-    })
+    record.update(
+        {
+            "createdAt": clock.iso_seconds(created),
+            "organization": {"name": org["name"], "id": org_id},
+            "reseller": {"name": reseller["name"], "id": reseller["id"]},
+            "name": f"{org['name']} {conn['serviceCode']} commitment",
+            "id": ids.uuid(),
+            "terminated": False,
+            "startDate": clock.iso_seconds(start),
+            "updatedAt": clock.iso_seconds(created),
+            "status": status,
+        }
+    )
     return record
 
 

@@ -25,6 +25,7 @@ usage-enabled connection (``names.PLUGIN_SUPPORT``: CloudStack):
 Runtime writes (instances created, stopped or purged through the API after start-up) happen
 after ``now`` and leave the ledger as it is.
 """
+
 import hashlib
 import random
 from datetime import timedelta
@@ -65,8 +66,11 @@ def _hour(text):
 
 def _creations(env, resources):
     """``{instance id: creation hour}`` of one environment's instances."""
-    roots = {v["instanceId"]: _hour(v["creationDate"]) for v in resources["volumes"].values()
-             if v["type"] == "os" and "instanceId" in v}
+    roots = {
+        v["instanceId"]: _hour(v["creationDate"])
+        for v in resources["volumes"].values()
+        if v["type"] == "os" and "instanceId" in v
+    }
     start = _hour(env["creationDate"])
     return {i: clock.from_epoch(max(start, roots[i])) for i in resources["instances"]}
 
@@ -108,8 +112,13 @@ def _env_items(rng, store, ledger, env, created):
 
 def _instance_items(make, inst, spans):
     """vCPU and memory of an instance during its compute ``spans``."""
-    fields = {"resourceType": "instance", "resourceId": inst["id"], "resourceName": inst["name"],
-              "zone": inst["zoneName"], "offering": inst["computeOfferingName"]}
+    fields = {
+        "resourceType": "instance",
+        "resourceId": inst["id"],
+        "resourceName": inst["name"],
+        "zone": inst["zoneName"],
+        "offering": inst["computeOfferingName"],
+    }
     make("cpu_type", inst["cpuCount"], spans, "instances", fields)
     make("memory_type", inst["memoryInMB"] / 1024, spans, "instances", fields)
 
@@ -119,8 +128,13 @@ def _storage_items(make, volumes, lives, end):
     for vol in volumes:
         start = max(make.env_start, _hour(vol["creationDate"]))
         owner = lives.get(vol.get("instanceId"))
-        fields = {"resourceType": "volume", "resourceId": vol["id"], "resourceName": vol["name"],
-                  "zone": vol["zoneName"], "volumeType": vol["type"]}
+        fields = {
+            "resourceType": "volume",
+            "resourceId": vol["id"],
+            "resourceName": vol["name"],
+            "zone": vol["zoneName"],
+            "volumeType": vol["type"],
+        }
         make("storage_type", vol["sizeInGb"], [(start, owner[1] if owner else end)], "volumes", fields)
 
 
@@ -129,10 +143,20 @@ def _address_items(make, addresses, lives, end):
     for ip in addresses:
         owner = lives.get(ip["instances"][0]["id"]) if ip.get("instances") else None
         purpose = ip["purposes"][0] if ip["purposes"] else "UNASSIGNED"
-        fields = {"resourceType": "publicip", "resourceId": ip["id"], "resourceName": ip["ipAddress"],
-                  "zone": ip["zoneName"], "purpose": purpose}
-        make("source_nat_type" if purpose == "SOURCE_NAT" else "public_ip_type", 1,
-             [owner or (make.env_start, end)], "publicipaddresses", fields)
+        fields = {
+            "resourceType": "publicip",
+            "resourceId": ip["id"],
+            "resourceName": ip["ipAddress"],
+            "zone": ip["zoneName"],
+            "purpose": purpose,
+        }
+        make(
+            "source_nat_type" if purpose == "SOURCE_NAT" else "public_ip_type",
+            1,
+            [owner or (make.env_start, end)],
+            "publicipaddresses",
+            fields,
+        )
 
 
 class _Maker:
@@ -150,14 +174,19 @@ class _Maker:
         low, high = self.ledger.start, self.ledger.now
         intervals = tuple((max(a, low), min(b, high)) for a, b in spans if max(a, low) < min(b, high))
         if intervals and rate > 0:
-            key = hashlib.md5(f"{fields['resourceId']}:{usage_type}".encode("utf-8")).hexdigest()
-            self.items.append(Item(key, usage_type, float(rate), intervals, *self.context, entity_type, fields))
+            key = hashlib.md5(f"{fields['resourceId']}:{usage_type}".encode()).hexdigest()
+            self.items.append(
+                Item(key, usage_type, float(rate), intervals, *self.context, entity_type, fields)
+            )
 
 
 def _profile(rng, past, now, deleted):
     """A usage profile: idle only for instances of live orgs running without a break for 40 days or more."""
     running_since = past.spans()[-1][0] if past.state == "Running" else now
-    draw, kinds = rng.random(), (IDLE_ODDS if not deleted and running_since <= now - 40 * DAY else ACTIVE_ODDS)
+    draw, kinds = (
+        rng.random(),
+        (IDLE_ODDS if not deleted and running_since <= now - 40 * DAY else ACTIVE_ODDS),
+    )
     kind = next(k for k, bound in kinds if draw < bound)
     if kind != "idle":
         return Profile(kind)

@@ -18,6 +18,7 @@ Compute (vCPU, memory, CPU samples) accrues in ``COMPUTE_STATES``; storage and a
 until the instance is Destroyed.  ``until`` caps everything: the scenario's ``now``, or the
 deletion time of a deleted organization.
 """
+
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -53,7 +54,7 @@ class History:
         """``[(start, end)]`` of the periods spent in ``states``, capped at ``until``."""
         out = []
         bounds = [t for t, _ in self.events[1:]] + [self.until]
-        for (start, state), end in zip(self.events, bounds):
+        for (start, state), end in zip(self.events, bounds, strict=False):
             end = min(end, self.until)
             if state in states and start < end:
                 out.append((start, end))
@@ -65,12 +66,15 @@ def plan(rng, instance_id, state, created, now, until):
     events = [(created, "Running")]
     if state in ("Running", "Stopping", "Destroyed") and now - created > 3 * DAY and rng.random() < 0.3:
         stopped = hour_between(rng, created + HOUR, now - 2 * DAY)
-        events += [(stopped, "Stopped"), (hour_between(rng, stopped + HOUR, min(stopped + 30 * DAY, now - DAY)),
-                                          "Running")]
+        events += [
+            (stopped, "Stopped"),
+            (hour_between(rng, stopped + HOUR, min(stopped + 30 * DAY, now - DAY)), "Running"),
+        ]
     if state in ("Stopped", "Starting"):
         long_ago = created < now - 60 * DAY and rng.random() < 0.4
-        events.append((hour_between(rng, events[-1][0] + HOUR, now - (45 * DAY if long_ago else 2 * HOUR)),
-                       "Stopped"))
+        events.append(
+            (hour_between(rng, events[-1][0] + HOUR, now - (45 * DAY if long_ago else 2 * HOUR)), "Stopped")
+        )
     if state in ("Error", "Destroyed"):
         events.append((hour_between(rng, events[-1][0] + HOUR, now - HOUR), state))
     if state in ("Stopping", "Starting"):

@@ -9,6 +9,7 @@ data for 200 organizations costs no memory until someone reads it.
 
 Times inside are whole epoch seconds; usage is in units x hours (``rate x seconds / 3600``).
 """
+
 import bisect
 from collections import defaultdict
 from typing import NamedTuple
@@ -114,7 +115,9 @@ class Ledger:
             key = (item.org_id, item.connection_id, item.usage_type)
             pieces[key].extend((start, end, item.rate) for start, end in item.intervals)
             if item.usage_type == "cpu_type":
-                self.metric_entities.setdefault(item.env_id, []).append((item.fields["resourceId"], item.intervals))
+                self.metric_entities.setdefault(item.env_id, []).append(
+                    (item.fields["resourceId"], item.intervals)
+                )
         order = {t: i for i, t in enumerate(TYPE_ORDER)}
         for key in sorted(pieces, key=lambda k: (k[0], k[1], order[k[2]])):
             self.series[key] = Series.of(pieces[key])
@@ -122,5 +125,8 @@ class Ledger:
 
     def org_series(self, org_id, connection_id=None):
         """``[((org, connection, usage type), Series)]`` of one organization (optionally one connection)."""
-        return [(key, s) for key, s in self.series_by_org.get(org_id, ())
-                if connection_id is None or key[1] == connection_id]
+        return [
+            (key, s)
+            for key, s in self.series_by_org.get(org_id, ())
+            if connection_id is None or key[1] == connection_id
+        ]

@@ -19,12 +19,19 @@ descriptor's ids); a bad parameter 400; more than 366 days or ``MAX_BUCKETS`` bu
 9418.  Administrators read every environment of the acting organization (``org_id`` within
 their scope, else 403); other users only the environments they are members of.
 """
+
 from . import clock, errors, rbac, signals, windows
 from .names import PLUGIN_SUPPORT
 
 UNITS = {"SECONDS": 1, "MINUTES": 60, "HOURS": 3600, "HALF_DAYS": 43200, "DAYS": 86400, "WEEKS": 604800}
-AGGREGATIONS = {"avg": lambda v: sum(v) / len(v), "average": lambda v: sum(v) / len(v), "sum": sum,
-                "count": len, "min": min, "max": max}
+AGGREGATIONS = {
+    "avg": lambda v: sum(v) / len(v),
+    "average": lambda v: sum(v) / len(v),
+    "sum": sum,
+    "count": len,
+    "min": min,
+    "max": max,
+}
 
 
 def get_metrics(req):
@@ -39,15 +46,27 @@ def get_metrics(req):
     low, high = clock.epoch(start), clock.epoch(end)
     buckets = -(-(high - low // width * width) // width)
     if buckets > windows.MAX_BUCKETS:
-        raise errors.ApiError(400, errors.SPAN_TOO_LONG, f"At most {windows.MAX_BUCKETS} buckets per entity: "
-                              "widen size/unit or shorten the span", {"maxBuckets": windows.MAX_BUCKETS,
-                                                                       "requestedBuckets": buckets})
+        raise errors.ApiError(
+            400,
+            errors.SPAN_TOO_LONG,
+            f"At most {windows.MAX_BUCKETS} buckets per entity: widen size/unit or shorten the span",
+            {"maxBuckets": windows.MAX_BUCKETS, "requestedBuckets": buckets},
+        )
     points = []
     if query.get("entityType", metric.entity_type) == metric.entity_type:
         for entity_id, intervals in _entities(req, conn):
             if query.get("entityId", entity_id) == entity_id:
-                points.extend(_points(store.usage.profiles[entity_id], metric.identifier, entity_id, intervals,
-                                      (low, high), width, aggregate))
+                points.extend(
+                    _points(
+                        store.usage.profiles[entity_id],
+                        metric.identifier,
+                        entity_id,
+                        intervals,
+                        (low, high),
+                        width,
+                        aggregate,
+                    )
+                )
     return {"data": {metric.identifier: points}}
 
 
@@ -57,16 +76,24 @@ def _connection(store, code):
     if conn is None:
         raise errors.not_found(f"Unknown service connection {code!r}", serviceCode=code)
     if not PLUGIN_SUPPORT[conn["type"]]["supportsMetric"]:
-        raise errors.ApiError(400, errors.UNSUPPORTED, f"The {conn['type']} plugin of {code!r} does not support "
-                              "metrics", {"serviceCode": code, "type": conn["type"], "flag": "supportsMetric"})
+        raise errors.ApiError(
+            400,
+            errors.UNSUPPORTED,
+            f"The {conn['type']} plugin of {code!r} does not support metrics",
+            {"serviceCode": code, "type": conn["type"], "flag": "supportsMetric"},
+        )
     return conn
 
 
 def _metric(conn, metric_id):
     """The metric descriptor of ``metric_id`` (404 listing the known ids)."""
     if metric_id not in signals.METRICS:
-        raise errors.not_found(f"Unknown metric {metric_id!r} for {conn['serviceCode']!r}", metricId=metric_id,
-                               serviceCode=conn["serviceCode"], metricIdentifiers=sorted(signals.METRICS))
+        raise errors.not_found(
+            f"Unknown metric {metric_id!r} for {conn['serviceCode']!r}",
+            metricId=metric_id,
+            serviceCode=conn["serviceCode"],
+            metricIdentifiers=sorted(signals.METRICS),
+        )
     return signals.METRICS[metric_id]
 
 
@@ -74,8 +101,11 @@ def _aggregation(query):
     """The aggregation function of ``aggregationType`` (400 if unknown)."""
     name = query.get("aggregationType", "avg").lower()
     if name not in AGGREGATIONS:
-        raise errors.bad_request("aggregationType must be sum, count, min, max or avg", parameter="aggregationType",
-                                 value=query["aggregationType"])
+        raise errors.bad_request(
+            "aggregationType must be sum, count, min, max or avg",
+            parameter="aggregationType",
+            value=query["aggregationType"],
+        )
     return AGGREGATIONS[name]
 
 
@@ -87,8 +117,11 @@ def _width(query):
     except ValueError:
         size = 0
     if size < 1 or unit not in UNITS:
-        raise errors.bad_request(f"size must be a positive integer and unit one of {', '.join(UNITS)}",
-                                 parameter="size" if size < 1 else "unit", value=query.get("unit"))
+        raise errors.bad_request(
+            f"size must be a positive integer and unit one of {', '.join(UNITS)}",
+            parameter="size" if size < 1 else "unit",
+            value=query.get("unit"),
+        )
     return size * UNITS[unit]
 
 
@@ -99,14 +132,21 @@ def _entities(req, conn):
     if req.query.get("environment"):
         env = store.env_by_name(org_id, req.query["environment"])
         if env is None or env["serviceConnection"]["id"] != conn["id"]:
-            raise errors.not_found(f"Unknown environment {req.query['environment']!r} on {conn['serviceCode']!r}",
-                                   environmentName=req.query["environment"], serviceCode=conn["serviceCode"])
+            raise errors.not_found(
+                f"Unknown environment {req.query['environment']!r} on {conn['serviceCode']!r}",
+                environmentName=req.query["environment"],
+                serviceCode=conn["serviceCode"],
+            )
         rbac.check_env(store, caller, env)
         envs = [env]
     else:
-        envs = [e for e in store.environments.values() if e["organization"]["id"] == org_id
-                and e["serviceConnection"]["id"] == conn["id"]
-                and (rbac.is_admin(caller) or rbac.is_member(store, caller, e["id"]))]
+        envs = [
+            e
+            for e in store.environments.values()
+            if e["organization"]["id"] == org_id
+            and e["serviceConnection"]["id"] == conn["id"]
+            and (rbac.is_admin(caller) or rbac.is_member(store, caller, e["id"]))
+        ]
     return sorted(entity for env in envs for entity in store.usage.metric_entities.get(env["id"], ()))
 
 
@@ -117,9 +157,17 @@ def _points(profile, metric_id, entity_id, intervals, window, width, aggregate):
     for start, end in intervals:
         first = max(start, -(-window[0] // 3600) * 3600)
         for hour in range(first, min(end, window[1]), 3600):
-            buckets.setdefault(hour // width * width, []).append(signals.value(profile, metric_id, seed, hour))
-    return [{"entityId": entity_id, "label": clock.metric_label(clock.from_epoch(start)),
-             "value": float(round(aggregate(values), 2))} for start, values in sorted(buckets.items())]
+            buckets.setdefault(hour // width * width, []).append(
+                signals.value(profile, metric_id, seed, hour)
+            )
+    return [
+        {
+            "entityId": entity_id,
+            "label": clock.metric_label(clock.from_epoch(start)),
+            "value": float(round(aggregate(values), 2)),
+        }
+        for start, values in sorted(buckets.items())
+    ]
 
 
 def register(router):

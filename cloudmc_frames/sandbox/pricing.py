@@ -18,6 +18,7 @@ source_nat_type   ip-hour         3          SOURCE_NAT      Networking  <CODE>-
 ``<CODE>`` is the upper-cased service code (``COMPUTE-QC-VCPU``); each connection's prices are
 the base prices times ``PRICE_FACTORS[serviceCode]`` (compute-on is 10% cheaper).
 """
+
 from dataclasses import dataclass
 
 from .names import PLUGIN_SUPPORT
@@ -25,8 +26,11 @@ from .views import derived_id
 
 CURRENCY = "CAD"
 PRICE_FACTORS = {"compute-qc": 1.0, "compute-on": 0.9}
-CATEGORY_NAMES = {"Compute": {"en": "Compute", "fr": "Calcul"}, "Disk": {"en": "Disk", "fr": "Disque"},
-                  "Networking": {"en": "Networking", "fr": "Réseau"}}
+CATEGORY_NAMES = {
+    "Compute": {"en": "Compute", "fr": "Calcul"},
+    "Disk": {"en": "Disk", "fr": "Disque"},
+    "Networking": {"en": "Networking", "fr": "Réseau"},
+}
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,15 @@ class Product:
 PRODUCTS = (
     Product("cpu_type", "vcpu-hour", "1", "CPU", "Compute", "VCPU", "vCPU", "VCPU", 0.0125),
     Product("memory_type", "gibibyte-hour", "1", "RAM", "Compute", "RAM", "Memory (GiB)", "GIB", 0.005),
-    Product("storage_type", "gigabyte-hour", "2", "STORAGE", "Disk", "BLOCK", "Block storage (GB)", "GB", 0.00015),
-    Product("public_ip_type", "ip-hour", "3", "PUBLIC_IP", "Networking", "PUBLIC-IP", "Public IP", "HOUR", 0.004),
-    Product("source_nat_type", "ip-hour", "3", "SOURCE_NAT", "Networking", "SNAT-IP", "Source NAT IP", "HOUR", 0.0),
+    Product(
+        "storage_type", "gigabyte-hour", "2", "STORAGE", "Disk", "BLOCK", "Block storage (GB)", "GB", 0.00015
+    ),
+    Product(
+        "public_ip_type", "ip-hour", "3", "PUBLIC_IP", "Networking", "PUBLIC-IP", "Public IP", "HOUR", 0.004
+    ),
+    Product(
+        "source_nat_type", "ip-hour", "3", "SOURCE_NAT", "Networking", "SNAT-IP", "Source NAT IP", "HOUR", 0.0
+    ),
 )
 PRODUCT_BY_TYPE = {p.usage_type: p for p in PRODUCTS}
 
@@ -81,15 +91,28 @@ class PriceTable:
 
 def tables(store):
     """``{connection id: PriceTable}`` for every connection whose plugin supports usage."""
-    return {c["id"]: _table(c) for c in store.connections.values() if PLUGIN_SUPPORT[c["type"]]["supportsUsage"]}
+    return {
+        c["id"]: _table(c) for c in store.connections.values() if PLUGIN_SUPPORT[c["type"]]["supportsUsage"]
+    }
 
 
 def _table(conn):
     """The price table of one connection."""
     code = conn["serviceCode"]
     factor = PRICE_FACTORS[code]
-    lines = {p.usage_type: Line(p, f"{code.upper()}-{p.sku_suffix}", derived_id("product", conn["id"], p.usage_type),
-                                round(p.price * factor, 6)) for p in PRODUCTS}
-    return PriceTable(derived_id("pricing", conn["id"]), {"en": f"{conn['name']} pricing",
-                                                          "fr": f"Tarification {conn['name']}"},
-                      CURRENCY, conn["id"], lines)
+    lines = {
+        p.usage_type: Line(
+            p,
+            f"{code.upper()}-{p.sku_suffix}",
+            derived_id("product", conn["id"], p.usage_type),
+            round(p.price * factor, 6),
+        )
+        for p in PRODUCTS
+    }
+    return PriceTable(
+        derived_id("pricing", conn["id"]),
+        {"en": f"{conn['name']} pricing", "fr": f"Tarification {conn['name']}"},
+        CURRENCY,
+        conn["id"],
+        lines,
+    )

@@ -19,6 +19,7 @@ within half a cent per product.
 
 Administrators only; organizations outside the caller's scope are 403.
 """
+
 from collections import defaultdict
 
 from . import clock, errors, rbac, windows
@@ -31,15 +32,23 @@ def organization_pricing(req):
     rbac.require_admin(req.caller, "read reports")
     org_id = rbac.acting_org(store, req.caller, query, "organization_id")
     if query.get("environment_id") and not query.get("service_connection_id"):
-        raise errors.bad_request("environment_id needs service_connection_id", parameter="service_connection_id")
+        raise errors.bad_request(
+            "environment_id needs service_connection_id", parameter="service_connection_id"
+        )
     window = _window(query)
-    lines = [line for per_conn in _priced(store.usage, org_id, window, query.get("service_connection_id"),
-                                          query.get("environment_id")).values() for line in per_conn]
+    lines = [
+        line
+        for per_conn in _priced(
+            store.usage, org_id, window, query.get("service_connection_id"), query.get("environment_id")
+        ).values()
+        for line in per_conn
+    ]
     currencies = []
     if lines:
         categories = _categories(lines, products=True)
-        currencies.append({"currency": lines[0][0].currency, "total": _money(_sum(categories)),
-                           "categories": categories})
+        currencies.append(
+            {"currency": lines[0][0].currency, "total": _money(_sum(categories)), "categories": categories}
+        )
     return {"data": {"currencies": currencies, **_dates(window), "reportGenerated": True}}
 
 
@@ -49,7 +58,9 @@ def customers(req):
     rbac.require_admin(req.caller, "read reports")
     org_id = rbac.acting_org(store, req.caller, query, "organization_id")
     if not store.orgs[org_id]["isReseller"]:
-        raise errors.bad_request(f"Organization {org_id} is not a reseller", parameter="organization_id", id=org_id)
+        raise errors.bad_request(
+            f"Organization {org_id} is not a reseller", parameter="organization_id", id=org_id
+        )
     window = _window(query)
     rows = []
     for member in store.subtree(org_id, True):
@@ -57,9 +68,17 @@ def customers(req):
         for lines in _priced(store.usage, member, window, query.get("service_connection_id")).values():
             table = lines[0][0]
             categories = _categories(lines, products=False)
-            rows.append({"id": member, "name": org["name"], "total": _money(_sum(categories)),
-                         "currency": table.currency, "orgDeleted": str(org["deleted"]).lower(),
-                         "categories": categories, "appliedPricing": {"id": table.id, "name": dict(table.name)}})
+            rows.append(
+                {
+                    "id": member,
+                    "name": org["name"],
+                    "total": _money(_sum(categories)),
+                    "currency": table.currency,
+                    "orgDeleted": str(org["deleted"]).lower(),
+                    "categories": categories,
+                    "appliedPricing": {"id": table.id, "name": dict(table.name)},
+                }
+            )
     return {"data": {"organizations": rows, "reportGenerated": True, **_dates(window)}}
 
 
@@ -76,11 +95,13 @@ def _dates(window):
 
 
 def _priced(ledger, org_id, window, connection_id=None, env_id=None):
-    """``{connection id: [(table, line, usage, cost)]}`` of one organization (products with usage, in order)."""
+    """``{connection id: [(table, line, usage, cost)]}`` of one organization (products used, in order)."""
     low, high = clock.epoch(window[0]), clock.epoch(window[1])
     usage = defaultdict(float)
     for item in ledger.by_org.get(org_id, ()):
-        if (connection_id or item.connection_id) == item.connection_id and (env_id or item.env_id) == item.env_id:
+        if (connection_id or item.connection_id) == item.connection_id and (
+            env_id or item.env_id
+        ) == item.env_id:
             usage[(item.connection_id, item.usage_type)] += item.usage(low, high)
     out = {}
     for conn_id, table in ledger.prices.items():
@@ -110,9 +131,15 @@ def _categories(lines, products):
 def _product(line, amount, cost):
     """One product of the pricing report, with its single pricing tier."""
     tier = {"usage": f"{amount:.4f}", "price": _price(line.price), "cost": _money(cost)}
-    return {"sku": line.sku, "name": {"en": line.product.name, "fr": line.product.name}, "cost": _money(cost),
-            "usage": f"{amount:.4f}", "period": "HOUR", "unit": {"unit": line.product.pricing_unit, "name": {}},
-            "pricingTiers": [tier]}
+    return {
+        "sku": line.sku,
+        "name": {"en": line.product.name, "fr": line.product.name},
+        "cost": _money(cost),
+        "usage": f"{amount:.4f}",
+        "period": "HOUR",
+        "unit": {"unit": line.product.pricing_unit, "name": {}},
+        "pricingTiers": [tier],
+    }
 
 
 def _sum(categories):

@@ -56,7 +56,7 @@ class Router:
     def add(self, methods, pattern, handler):
         """Register ``handler`` for ``methods`` (str or iterable) on ``pattern``."""
         methods = {methods} if isinstance(methods, str) else set(methods)
-        self._routes.append((methods, [s for s in pattern.strip("/").split("/")], handler))
+        self._routes.append((methods, pattern.strip("/").split("/"), handler))
 
     @staticmethod
     def _match(parts, segments):
@@ -64,7 +64,7 @@ class Router:
         if len(parts) != len(segments):
             return None
         params = {}
-        for part, segment in zip(parts, segments):
+        for part, segment in zip(parts, segments, strict=True):
             if part.startswith("{") and part.endswith("}"):
                 if not segment:
                     return None

@@ -196,7 +196,8 @@ def _make_connections(ctx, store, tree):
             "organization": {"name": tree.name[tree.root], "id": tree.root},
             "metricsEnabled": PLUGIN_SUPPORT[spec["type"]]["supportsMetric"], "supportsQuotas": True,
             "supportsPricingV2": True, "supportsPolicies": True, "hasWidgets": False,
-            "supportsUsage": PLUGIN_SUPPORT[spec["type"]]["supportsUsage"], "supportsInfra": spec["type"] == "cloudstack",
+            "supportsUsage": PLUGIN_SUPPORT[spec["type"]]["supportsUsage"],
+            "supportsInfra": spec["type"] == "cloudstack",
             "lastUsageRecord": clock.iso_ms(ctx.now - timedelta(hours=1, seconds=1)), "brownfield": False,
             "quotas": [],
         }
@@ -238,7 +239,8 @@ def _make_orgs(ctx, store, tree):
     for org_id in tree.order:
         parent = tree.parent[org_id]
         if parent is not None:
-            created[org_id] = min(created[parent] + timedelta(days=rng.randrange(10, 400), seconds=rng.randrange(86400)),
+            created[org_id] = min(created[parent] + timedelta(days=rng.randrange(10, 400),
+                                                              seconds=rng.randrange(86400)),
                                   ctx.now - timedelta(days=45))
         entry = slug(tree.name[org_id]) or "org"
         while entry in entry_points:
@@ -264,7 +266,8 @@ def _org_record(ctx, store, tree, org_id, entry, created):
     rng = ctx.rng
     trial = tree.has(org_id, "trial")
     billable = not trial and rng.random() < 0.85
-    tags = ([{"system": True, "name": "billable", "id": "5a84485f-7eed-11ec-b819-0242ac120002"}] if billable else [])
+    tags = ([{"system": True, "name": "billable",
+              "id": "5a84485f-7eed-11ec-b819-0242ac120002"}] if billable else [])
     if rng.random() < 0.3:
         tags.append({"system": False, "name": rng.choice(["enterprise", "smb", "partner", "internal"]),
                      "id": ctx.ids.uuid()})
@@ -311,7 +314,8 @@ def _make_resources(ctx, store, tree, scale):
         if conn["id"] not in catalogs:
             catalogs[conn["id"]] = gen_cloudstack.make_catalog(ctx, spec)
         forced = INSTANCE_STATES if (org["id"] == tree.root and env["name"] == "prod") else ()
-        store.resources[env["id"]] = gen_cloudstack.generate_env(ctx, env, catalogs[conn["id"]], scale, forced)
+        store.resources[env["id"]] = gen_cloudstack.generate_env(ctx, env, catalogs[conn["id"]], scale,
+                                                                 forced)
 
 
 # -------------------------------------------------------------------- quotas
@@ -323,16 +327,19 @@ def _make_quotas(ctx, store, tree):
         gcp = conn["type"] == "gcp"
         base = {"INSTANCE_VCPUS": 64, "INSTANCE_MEMORY": 131072, "DISK_SIZE": 2000, "INSTANCE_COUNT": 40}
         trial = {"INSTANCE_VCPUS": 4, "INSTANCE_MEMORY": 8192, "DISK_SIZE": 100, "INSTANCE_COUNT": 3}
-        for name, ceilings, is_default, is_trial in (("Default", base, True, False), ("Trial", trial, False, True)):
+        for name, ceilings, is_default, is_trial in (("Default", base, True, False),
+                                                     ("Trial", trial, False, True)):
             if gcp:
                 ceilings = {**ceilings, "workload_cpu_count": 24}
-            quota = quotas.quota_record(ctx.ids, f"{name} {conn['serviceCode']}", f"{name} quota for {conn['name']}",
+            quota = quotas.quota_record(ctx.ids, f"{name} {conn['serviceCode']}",
+                                        f"{name} quota for {conn['name']}",
                                         root, conn, ceilings, created, is_default, is_trial)
             store.quotas[quota["id"]] = quota
     pairs = [(o, c["id"]) for o in tree.order for c in store.orgs[o]["serviceConnections"]
              if c["state"] == "PROVISIONED"]
     used = {pair: quotas.usage(store, *pair) for pair in pairs}
-    busy = [p for p in pairs if used[p]["INSTANCE_VCPUS"] > 0 and p[0] != tree.root and not tree.has(p[0], "deleted")]
+    busy = [p for p in pairs if used[p]["INSTANCE_VCPUS"] > 0 and p[0] != tree.root and not tree.has(p[0],
+                                                                                                     "deleted")]
     over = set(ctx.rng.sample(busy, min(len(busy), max(1, round(0.1 * len(busy)))))) if busy else set()
     compute = [p for p in busy if store.connections[p[1]]["type"] == "cloudstack"]
     if compute and not over & set(compute):

@@ -6,6 +6,7 @@ per connection.  Every answer carries ``Content-Length``; JSON answers are
 ``application/json`` (UTF-8).  Request lines are not logged, and API keys
 never appear in bodies, headers, the request log or log lines.
 """
+import contextlib
 import json
 import logging
 import socket
@@ -15,8 +16,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from . import (admin_writes, api, commitments, descriptors, errors, metrics, rbac, reports, service_usage, services,
-               usage_summary)
+from . import (
+    admin_writes,
+    api,
+    commitments,
+    descriptors,
+    errors,
+    metrics,
+    rbac,
+    reports,
+    service_usage,
+    services,
+    usage_summary,
+)
 from .faults import FaultSet, parse_faults
 from .routing import Request, Response, Router
 from .scenario import generate_scenario
@@ -25,7 +37,8 @@ from .tasks import TaskRunner
 API_PREFIX = "/api/v2"
 LOG = logging.getLogger("cloudmc_frames.sandbox")
 NGINX_PAGE = ("<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-              "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+              "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+              "</body>\r\n</html>\r\n")
 SLOW_PIECES = 20
 USAGE_METADATA = ("camel", "snake")
 
@@ -87,8 +100,8 @@ class App:
         self.requests = RequestLog()
         self.stopping = threading.Event()
         self.router = Router()
-        for module in (api, admin_writes, usage_summary, service_usage, descriptors, metrics, commitments, reports,
-                       services):
+        for module in (api, admin_writes, usage_summary, service_usage, descriptors, metrics, commitments,
+                       reports, services):
             module.register(self.router)
         self.connections = set()
         self.connections_lock = threading.Lock()
@@ -102,7 +115,8 @@ class App:
             raw_body = _read_body(handler)
         except ValueError:
             handler.close_connection = True
-            response = Response(400, errors.envelope(errors.MALFORMED_BODY, "Unreadable request body framing"))
+            response = Response(400,
+                                errors.envelope(errors.MALFORMED_BODY, "Unreadable request body framing"))
             return _send(handler, response, self._encode(response), 0, self.stopping)
         path = (split.path[len(API_PREFIX):] or "/") if split.path.startswith(API_PREFIX) else split.path
         info = self.store.key_info(handler.headers.get("MC-Api-Key"))
@@ -124,7 +138,8 @@ class App:
         if rule is not None and rule.kind == "malformed":
             response.status, response.content_type = 200, "application/json"
             body = body[:max(1, len(body) // 2)]
-        self.requests.append(RequestRecord(handler.command, path, _redact(query), org_id, response.status, fault))
+        self.requests.append(RequestRecord(handler.command, path, _redact(query), org_id, response.status,
+                                           fault))
         slow_ms = (rule.latency_ms or 1000) if rule is not None and rule.kind == "slow_body" else 0
         _send(handler, response, body, slow_ms / 1000.0, self.stopping)
 
@@ -183,10 +198,8 @@ class App:
         with self.connections_lock:
             socks = list(self.connections)
         for sock in socks:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def _read_body(handler):
@@ -307,7 +320,8 @@ class SandboxServer:
 
     def __init__(self, *, orgs=20, seed=7, scale=1.0, latency_ms=0, jitter_ms=0, faults=(), task_delay=0.5,
                  task_ttl=1800.0, ignore_paging=False, host="127.0.0.1", port=0, scenario=None,
-                 fail_operations=(), usage_days=365, hourly_days=30, usage_metadata="camel", csv_bom=False):
+                 fail_operations=(), usage_days=365, hourly_days=30, usage_metadata="camel",
+                 csv_bom=False):
         self.store = scenario if scenario is not None else generate_scenario(
             orgs=orgs, seed=seed, scale=scale, usage_days=usage_days, hourly_days=hourly_days)
         self.seed = seed
@@ -329,7 +343,10 @@ class SandboxServer:
 
     @property
     def fail_operations(self):
-        """Mutable set of operation names whose tasks end FAILED (``"instances.stop"``, ``"stop"``, ``"*"``)."""
+        """Mutable set of operation names whose tasks end FAILED.
+
+        Names: ``"instances.stop"`` (one entity's operation), ``"stop"`` (any entity), ``"*"``.
+        """
         return self.runner.fail_operations
 
     @property
@@ -344,7 +361,7 @@ class SandboxServer:
 
     @property
     def usage_metadata(self):
-        """``/service/usage`` metadata spelling: "camel" (totalCount...) or "snake" (total_record_count...)."""
+        """``/service/usage`` metadata spelling: "camel" (totalCount...) or "snake" (total_record_count)."""
         return self.app.usage_metadata
 
     @usage_metadata.setter

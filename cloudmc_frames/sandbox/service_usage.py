@@ -26,6 +26,7 @@ deleted ones included), ``environment_Id`` (sic), ``connection_id``, ``usage_typ
   number of records in this answer, ``page_size`` the requested size.
 * Span: at most 31 days with HOURLY, 366 otherwise.  Administrators only.
 """
+
 import base64
 import bisect
 import hashlib
@@ -37,8 +38,21 @@ from .pricing import PRODUCT_BY_TYPE
 GRAINS = {"HOURLY": "HOUR", "DAILY": "DAY", "MONTHLY": "MONTH", "YEARLY": "YEAR"}
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
-CSV_COLUMNS = ("id", "usageType", "usage", "unit", "connectionId", "connectionName", "organizationId",
-               "organizationName", "environmentId", "environmentName", "startDate", "endDate", "metricType")
+CSV_COLUMNS = (
+    "id",
+    "usageType",
+    "usage",
+    "unit",
+    "connectionId",
+    "connectionName",
+    "organizationId",
+    "organizationName",
+    "environmentId",
+    "environmentName",
+    "startDate",
+    "endDate",
+    "metricType",
+)
 FIELD_NAMES = ("resourceType", "resourceId", "resourceName", "zone", "offering", "volumeType", "purpose")
 METADATA_NAMES = ("serviceCode", "entityType")
 
@@ -50,8 +64,12 @@ def list_usage(req):
     org_id = rbac.acting_org(store, req.caller, query, "organization_id")
     grain = _grain(query)
     start, end = windows.instant(query, "start_date"), windows.instant(query, "end_date")
-    windows.check_span(start, end, windows.MAX_HOURLY_DAYS if grain == "HOUR" else windows.MAX_DAYS,
-                       ("start_date", "end_date"))
+    windows.check_span(
+        start,
+        end,
+        windows.MAX_HOURLY_DAYS if grain == "HOUR" else windows.MAX_DAYS,
+        ("start_date", "end_date"),
+    )
     bounds = _bounds(store.usage, start, end, grain)
     plan = [(item, _bucket_indexes(item, bounds)) for item in _selected(store.usage, org_id, query)]
     if req.accepts("text/csv"):
@@ -63,8 +81,11 @@ def _grain(query):
     """The bucket grain of ``granularity`` (days without it; 400 if unknown)."""
     granularity = query.get("granularity", "").upper()
     if granularity and granularity not in GRAINS:
-        raise errors.bad_request("granularity must be YEARLY, MONTHLY, DAILY or HOURLY", parameter="granularity",
-                                 value=query["granularity"])
+        raise errors.bad_request(
+            "granularity must be YEARLY, MONTHLY, DAILY or HOURLY",
+            parameter="granularity",
+            value=query["granularity"],
+        )
     return GRAINS.get(granularity, "DAY")
 
 
@@ -96,13 +117,19 @@ def _bounds(ledger, start, end, grain):
 
 def _selected(ledger, org_id, query):
     """The organization's items that pass every filter."""
-    wanted = {"env_id": query.get("environment_Id"), "connection_id": query.get("connection_id"),
-              "usage_type": query.get("usage_type")}
+    wanted = {
+        "env_id": query.get("environment_Id"),
+        "connection_id": query.get("connection_id"),
+        "usage_type": query.get("usage_type"),
+    }
     wanted = {k: v for k, v in wanted.items() if v}
-    fields = {k[len("fields."):]: v for k, v in query.items() if k.startswith("fields.")}
-    return [item for item in ledger.by_org.get(org_id, ())
-            if all(getattr(item, k) == v for k, v in wanted.items())
-            and all(item.fields.get(k) == v for k, v in fields.items())]
+    fields = {k[len("fields.") :]: v for k, v in query.items() if k.startswith("fields.")}
+    return [
+        item
+        for item in ledger.by_org.get(org_id, ())
+        if all(getattr(item, k) == v for k, v in wanted.items())
+        and all(item.fields.get(k) == v for k, v in fields.items())
+    ]
 
 
 def _bucket_indexes(item, bounds):
@@ -125,7 +152,7 @@ def _window(plan, offset, size):
         if offset >= len(indexes):
             offset -= len(indexes)
             continue
-        out.extend((item, i) for i in indexes[offset:offset + size - len(out)])
+        out.extend((item, i) for i in indexes[offset : offset + size - len(out)])
         offset = 0
         if len(out) == size:
             break
@@ -137,12 +164,20 @@ def _record(store, item, bounds, index, grain):
     low, high = bounds[index], bounds[index + 1]
     conn = store.connections[item.connection_id]
     return {
-        "id": f"{item.key}:{windows.ordinal(low, grain)}", "usageType": item.usage_type,
-        "usage": round(item.usage(low, high), 8), "unit": PRODUCT_BY_TYPE[item.usage_type].unit,
-        "connectionId": conn["id"], "connectionName": conn["name"], "organizationId": item.org_id,
-        "organizationName": store.orgs[item.org_id]["name"], "environmentId": item.env_id,
-        "environmentName": item.env_name, "startDate": clock.iso_seconds(clock.from_epoch(low)),
-        "endDate": clock.iso_seconds(clock.from_epoch(high)), "fields": dict(item.fields), "metricType": "GAUGE",
+        "id": f"{item.key}:{windows.ordinal(low, grain)}",
+        "usageType": item.usage_type,
+        "usage": round(item.usage(low, high), 8),
+        "unit": PRODUCT_BY_TYPE[item.usage_type].unit,
+        "connectionId": conn["id"],
+        "connectionName": conn["name"],
+        "organizationId": item.org_id,
+        "organizationName": store.orgs[item.org_id]["name"],
+        "environmentId": item.env_id,
+        "environmentName": item.env_name,
+        "startDate": clock.iso_seconds(clock.from_epoch(low)),
+        "endDate": clock.iso_seconds(clock.from_epoch(high)),
+        "fields": dict(item.fields),
+        "metricType": "GAUGE",
         "metadata": {"serviceCode": conn["serviceCode"], "entityType": item.entity_type},
     }
 
@@ -194,16 +229,21 @@ def _offset(query):
     except (ValueError, TypeError, KeyError):
         valid = False
     if not valid:
-        raise errors.bad_request("next_page_token is malformed or belongs to another query",
-                                 parameter="next_page_token")
+        raise errors.bad_request(
+            "next_page_token is malformed or belongs to another query", parameter="next_page_token"
+        )
     return offset
 
 
 def _csv(req, records):
     """The CSV answer: flat columns, nested ``fields``/``metadata`` as dotted ones."""
     header = [*CSV_COLUMNS, *(f"fields.{n}" for n in FIELD_NAMES), *(f"metadata.{n}" for n in METADATA_NAMES)]
-    rows = [[r[c] for c in CSV_COLUMNS] + [r["fields"].get(n, "") for n in FIELD_NAMES]
-            + [r["metadata"][n] for n in METADATA_NAMES] for r in records]
+    rows = [
+        [r[c] for c in CSV_COLUMNS]
+        + [r["fields"].get(n, "") for n in FIELD_NAMES]
+        + [r["metadata"][n] for n in METADATA_NAMES]
+        for r in records
+    ]
     return csvout.response(req.app, header, rows)
 
 

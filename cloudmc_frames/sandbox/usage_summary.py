@@ -29,13 +29,29 @@ optional ``page_number``/``page_size`` paging applies to JSON answers.
 * Span: at most 31 days with ``period=HOUR``, 366 otherwise (``windows``).
 * Administrators only; the organization must be in the caller's scope (403 outside, 404 unknown).
 """
+
 from . import api, clock, csvout, errors, rbac, windows
 
 PERIODS = ("HOUR", "DAY", "PERIOD")
-CSV_COLUMNS = ("organizationId", "serviceConnectionId", "startDate", "endDate", "usageType", "secondaryType",
-               "serviceConnectionPricingId", "utilityCost", "utilityUsage")
+CSV_COLUMNS = (
+    "organizationId",
+    "serviceConnectionId",
+    "startDate",
+    "endDate",
+    "usageType",
+    "secondaryType",
+    "serviceConnectionPricingId",
+    "utilityCost",
+    "utilityUsage",
+)
 CSV_FORMATS = {"utilityCost": "{:.6f}", "utilityUsage": "{:.8f}"}
-TYPE_FIELDS = ("serviceConnectionPricingId", "usageType", "secondaryType", "utilityUsage", "resourceCommitmentUsage")
+TYPE_FIELDS = (
+    "serviceConnectionPricingId",
+    "usageType",
+    "secondaryType",
+    "utilityUsage",
+    "resourceCommitmentUsage",
+)
 COST_FIELDS = ("utilityCost", "serviceConnectionPricingId")
 
 
@@ -56,19 +72,28 @@ def _answer(req, top_level):
     org = rbac.check_org(store, req.caller, req.params["id"], "id")
     include_deleted = api.flag(query, "include_deleted")
     if org["deleted"] and not include_deleted:
-        raise errors.not_found(f"Organization {org['id']} is deleted: pass include_deleted=true", id=org["id"],
-                               type="organizations")
+        raise errors.not_found(
+            f"Organization {org['id']} is deleted: pass include_deleted=true",
+            id=org["id"],
+            type="organizations",
+        )
     buckets = _buckets(store.usage, query)
     csv = not top_level and _format(query) == "CSV"
-    org_ids = store.subtree(org["id"], include_deleted) if api.flag(query, "include_sub_orgs") else [org["id"]]
-    records = [r for org_id in org_ids
-               for r in _org_records(store.usage, org_id, query.get("service_connection_id"), buckets, top_level)]
+    org_ids = (
+        store.subtree(org["id"], include_deleted) if api.flag(query, "include_sub_orgs") else [org["id"]]
+    )
+    records = [
+        r
+        for org_id in org_ids
+        for r in _org_records(store.usage, org_id, query.get("service_connection_id"), buckets, top_level)
+    ]
     records.sort(key=lambda r: r["startDate"])
     records = _shape(records, query)
     if csv:
         columns = [c for c in CSV_COLUMNS if c not in _removed(query)]
-        return csvout.response(req.app, columns, [[CSV_FORMATS.get(c, "{}").format(r[c]) for c in columns]
-                                                  for r in records])
+        return csvout.response(
+            req.app, columns, [[CSV_FORMATS.get(c, "{}").format(r[c]) for c in columns] for r in records]
+        )
     return api.list_response(req, records)
 
 
@@ -81,18 +106,24 @@ def _format(query):
 
 
 def _buckets(ledger, query):
-    """``[(start, end)]`` epoch-second buckets of the query (400 if bad); HOUR ones only in the hourly window."""
+    """``[(start, end)]`` epoch-second buckets of the query (400 if bad); HOUR only in the hourly window."""
     start, end = windows.day(query, "start_date"), windows.day(query, "end_date")
     period = query.get("period", "HOUR").upper()
     if period not in PERIODS:
-        raise errors.bad_request("period must be HOUR, DAY or PERIOD", parameter="period", value=query["period"])
-    windows.check_span(start, end, windows.MAX_HOURLY_DAYS if period == "HOUR" else windows.MAX_DAYS,
-                       ("start_date", "end_date"))
+        raise errors.bad_request(
+            "period must be HOUR, DAY or PERIOD", parameter="period", value=query["period"]
+        )
+    windows.check_span(
+        start,
+        end,
+        windows.MAX_HOURLY_DAYS if period == "HOUR" else windows.MAX_DAYS,
+        ("start_date", "end_date"),
+    )
     low, high = clock.epoch(start), clock.epoch(end)
     if period == "HOUR":
         low = max(low, ledger.hourly_start)
     bounds = windows.grid(low, high, period)
-    return list(zip(bounds, bounds[1:]))
+    return list(zip(bounds, bounds[1:], strict=False))
 
 
 def _org_records(ledger, org_id, connection_id, buckets, top_level):
@@ -108,14 +139,24 @@ def _org_records(ledger, org_id, connection_id, buckets, top_level):
                 continue
             covered = committed.integral(low, high) if committed else 0.0
             utility = actual - covered
-            record = {"organizationId": org_id, "serviceConnectionId": conn_id,
-                      "serviceConnectionPricingId": table.id, "utilityCost": round(utility * line.price, 6),
-                      "utilityUsage": round(utility, 8)}
+            record = {
+                "organizationId": org_id,
+                "serviceConnectionId": conn_id,
+                "serviceConnectionPricingId": table.id,
+                "utilityCost": round(utility * line.price, 6),
+                "utilityUsage": round(utility, 8),
+            }
             if top_level:
                 record.update({"resourceCommitmentUsage": round(covered, 8)})
             stamp = clock.iso_seconds if top_level else clock.iso_ms
-            record.update({"startDate": stamp(clock.from_epoch(low)), "endDate": stamp(clock.from_epoch(high)),
-                           "usageType": line.product.summary_type, "secondaryType": line.product.secondary_type})
+            record.update(
+                {
+                    "startDate": stamp(clock.from_epoch(low)),
+                    "endDate": stamp(clock.from_epoch(high)),
+                    "usageType": line.product.summary_type,
+                    "secondaryType": line.product.secondary_type,
+                }
+            )
             out.append(record)
     return out
 
@@ -140,7 +181,12 @@ def _combine(records):
     """One record per organization x connection x bucket, with the summed ``utilityCost``."""
     combined = {}
     for record in records:
-        key = (record["organizationId"], record["serviceConnectionId"], record["startDate"], record["endDate"])
+        key = (
+            record["organizationId"],
+            record["serviceConnectionId"],
+            record["startDate"],
+            record["endDate"],
+        )
         if key not in combined:
             combined[key] = {k: v for k, v in record.items() if k not in TYPE_FIELDS}
             combined[key]["utilityCost"] = 0.0

@@ -18,6 +18,7 @@ Grids follow UTC calendar boundaries (hour, day, month, year); the first and las
 clipped to the requested window, and ``PERIOD`` is the window itself.  All times here are whole
 epoch seconds (``clock.epoch``).
 """
+
 from datetime import timedelta
 
 from . import clock, errors
@@ -33,7 +34,9 @@ def day(query, name):
     try:
         return clock.parse_date(query[name])
     except (KeyError, ValueError):
-        raise errors.bad_request(f"{name} is required as YYYY-MM-DD", parameter=name, value=query.get(name)) from None
+        raise errors.bad_request(
+            f"{name} is required as YYYY-MM-DD", parameter=name, value=query.get(name)
+        ) from None
 
 
 def instant(query, name):
@@ -41,8 +44,9 @@ def instant(query, name):
     try:
         return clock.parse_instant(query[name])
     except (KeyError, ValueError):
-        raise errors.bad_request(f"{name} is required as an ISO-8601 date-time", parameter=name,
-                                 value=query.get(name)) from None
+        raise errors.bad_request(
+            f"{name} is required as an ISO-8601 date-time", parameter=name, value=query.get(name)
+        ) from None
 
 
 def check_span(start, end, max_days, names):
@@ -50,9 +54,12 @@ def check_span(start, end, max_days, names):
     if start >= end:
         raise errors.bad_request(f"{names[1]} must be after {names[0]}", parameter=names[1])
     if end - start > timedelta(days=max_days):
-        raise errors.ApiError(400, errors.SPAN_TOO_LONG,
-                              f"At most {max_days} days per call from {names[0]} to {names[1]}: split the span",
-                              {"parameter": names[1], "maxDays": max_days, "requestedDays": (end - start).days})
+        raise errors.ApiError(
+            400,
+            errors.SPAN_TOO_LONG,
+            f"At most {max_days} days per call from {names[0]} to {names[1]}: split the span",
+            {"parameter": names[1], "maxDays": max_days, "requestedDays": (end - start).days},
+        )
 
 
 def grid(start, end, grain):

@@ -5,8 +5,9 @@ Modules (one job each): :mod:`.layout` (paths and ids), :mod:`.manifest` (the ma
 last), :mod:`.schema` (column kinds, dtype restoration, field statistics), :mod:`.writer`
 (Parquet parts per shard, then the manifest), :mod:`.take` (``snapshot``: crawl and write),
 :mod:`.reader` (``snapshots``, ``load``), :mod:`.query` (DuckDB views), :mod:`.scopes` (was a
-row's scope read? pure), :mod:`.diff` / :mod:`.diff_duckdb` (the diff, in pandas or DuckDB),
-:mod:`.drift` (schema drift, pure classification). pyarrow and duckdb are imported only here.
+row's scope read? pure), :mod:`.diff` (the entry point), :mod:`.compare` (what both engines
+share, and the pandas engine), :mod:`.diff_duckdb` (the DuckDB engine), :mod:`.drift` (schema
+drift, pure classification). pyarrow and duckdb are imported only here.
 
 Layout::
 
@@ -35,5 +36,17 @@ from .reader import load, snapshots
 from .take import Snapshot, snapshot
 from .writer import PartsWritten, write_manifest, write_parts
 
-__all__ = ["Diff", "Manifest", "PartsWritten", "Snapshot", "diff", "load", "query", "schema_drift",
-           "snapshot", "snapshots", "write_manifest", "write_parts"]
+__all__ = [
+    "Diff",
+    "Manifest",
+    "PartsWritten",
+    "Snapshot",
+    "diff",
+    "load",
+    "query",
+    "schema_drift",
+    "snapshot",
+    "snapshots",
+    "write_manifest",
+    "write_parts",
+]

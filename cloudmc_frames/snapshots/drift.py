@@ -39,8 +39,17 @@ from .schema import field_stats, schema_of
 
 log = logging.getLogger("cloudmc_frames")
 
-DRIFT_COLUMNS = ("collection", "field", "change", "old", "new", "provider", "first_snapshot",
-                 "records", "severity")
+DRIFT_COLUMNS = (
+    "collection",
+    "field",
+    "change",
+    "old",
+    "new",
+    "provider",
+    "first_snapshot",
+    "records",
+    "severity",
+)
 CHANGES = ("added", "removed", "type_changed", "new_value")
 SEVERITIES = ("info", "warn", "error")
 IGNORED = frozenset({"snapshot_id", "snapshot_at", "fetched_at", "from_cache"})
@@ -48,9 +57,15 @@ FREE_FORM = ("custom_fields_",)  # fields of free-form objects (customFields): n
 _WARNED: set[tuple[str, str, str]] = set()  # (collection, field, change) already logged
 
 
-def classify(collection: str, before: Mapping[str, Any] | None, after: Mapping[str, Any], *,
-             snapshot_id: str, covered: bool = True,
-             seen_values: Mapping[str, Mapping[str, set]] | None = None) -> list[dict[str, Any]]:
+def classify(
+    collection: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    *,
+    snapshot_id: str,
+    covered: bool = True,
+    seen_values: Mapping[str, Mapping[str, set]] | None = None,
+) -> list[dict[str, Any]]:
     """The drift rows from one snapshot's collection entry to the next (pure).
 
     ``before``/``after``: manifest entries (``schema`` and ``stats``); ``covered``: every scope of
@@ -64,9 +79,19 @@ def classify(collection: str, before: Mapping[str, Any] | None, after: Mapping[s
     old_stats, new_stats = before.get("stats", {}), after.get("stats", {})
 
     def row(field: str, change: str, old: Any, new: Any, provider: str, records: int, severity: str):
-        rows.append({"collection": collection, "field": field, "change": change, "old": old,
-                     "new": new, "provider": provider or None, "first_snapshot": snapshot_id,
-                     "records": records, "severity": severity})
+        rows.append(
+            {
+                "collection": collection,
+                "field": field,
+                "change": change,
+                "old": old,
+                "new": new,
+                "provider": provider or None,
+                "first_snapshot": snapshot_id,
+                "records": records,
+                "severity": severity,
+            }
+        )
 
     for name, kind in new_schema.items():
         if name in IGNORED or name.startswith(FREE_FORM):
@@ -81,20 +106,38 @@ def classify(collection: str, before: Mapping[str, Any] | None, after: Mapping[s
         if not covered or not now or not now.get("rows"):
             continue
         for name, count in facts.get("present", {}).items():
-            if name in IGNORED or name.startswith(FREE_FORM) or not count or now.get("present", {}).get(name, 0):
+            if (
+                name in IGNORED
+                or name.startswith(FREE_FORM)
+                or not count
+                or now.get("present", {}).get(name, 0)
+            ):
                 continue
-            row(name, "removed", "present", "absent", provider, int(now["rows"]),
-                "warn" if name in documented else "info")
-    seen = seen_values if seen_values is not None else {
-        p: {c: set(v) for c, v in f.get("values", {}).items()} for p, f in old_stats.items()}
+            row(
+                name,
+                "removed",
+                "present",
+                "absent",
+                provider,
+                int(now["rows"]),
+                "warn" if name in documented else "info",
+            )
+    seen = (
+        seen_values
+        if seen_values is not None
+        else {p: {c: set(v) for c, v in f.get("values", {}).items()} for p, f in old_stats.items()}
+    )
     for provider, facts in new_stats.items():
         for column, counts in facts.get("values", {}).items():
             earlier = seen.get(provider, {}).get(column, set())
             for value, count in sorted(counts.items()):
                 if value in earlier:
                     continue
-                unknown = (collection == "instances" and column == "state"
-                           and value.lower() not in catalog.POWER_STATE_OF)
+                unknown = (
+                    collection == "instances"
+                    and column == "state"
+                    and value.lower() not in catalog.POWER_STATE_OF
+                )
                 row(column, "new_value", None, value, provider, int(count), "warn" if unknown else "info")
     return rows
 
@@ -109,8 +152,7 @@ def drift_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = frame.astype({c: "string" for c in DRIFT_COLUMNS if c not in ("records",)})
     frame["records"] = frame["records"].astype("Int64")
     frame["change"] = pd.Categorical(frame["change"].astype(object), categories=CHANGES)
-    frame["severity"] = pd.Categorical(frame["severity"].astype(object), categories=SEVERITIES,
-                                       ordered=True)
+    frame["severity"] = pd.Categorical(frame["severity"].astype(object), categories=SEVERITIES, ordered=True)
     return frame.reset_index(drop=True)
 
 
@@ -126,8 +168,14 @@ def across(manifests: list[Manifest]) -> pd.DataFrame:
             before = previous.collections.get(collection) if previous else None
             failed = manifest.coverage.get("by_collection", {}).get(collection, {}).get("failed", 0)
             earlier = seen.setdefault(collection, {})
-            rows += classify(collection, before, entry, snapshot_id=manifest.snapshot_id,
-                             covered=not failed, seen_values=earlier)
+            rows += classify(
+                collection,
+                before,
+                entry,
+                snapshot_id=manifest.snapshot_id,
+                covered=not failed,
+                seen_values=earlier,
+            )
             for provider, facts in entry.get("stats", {}).items():
                 for column, counts in facts.get("values", {}).items():
                     earlier.setdefault(provider, {}).setdefault(column, set()).update(counts)
@@ -154,13 +202,16 @@ def schema_drift(source: Any, *, baseline: Any = None) -> pd.DataFrame:
             previous = manifests[-1] if manifests else None
         return drift_frame(live_rows(entries_of(source), previous))
     if not isinstance(source, str | os.PathLike):
-        raise ConfigError("schema_drift takes a snapshot root or a mapping of collection -> frame, "
-                          f"got {type(source).__name__}")
+        raise ConfigError(
+            "schema_drift takes a snapshot root or a mapping of collection -> frame, "
+            f"got {type(source).__name__}"
+        )
     manifests = read_manifests(check_root(source))
     keys = {m.credential_fingerprint for m in manifests}
     if len(keys) > 1:
-        raise ConfigError(f"{source} holds snapshots of {len(keys)} endpoints or keys: drift is "
-                          "only meaningful within one")
+        raise ConfigError(
+            f"{source} holds snapshots of {len(keys)} endpoints or keys: drift is only meaningful within one"
+        )
     return across(manifests)
 
 
@@ -177,10 +228,11 @@ def live_rows(entries: Mapping[str, Mapping[str, Any]], previous: Manifest | Non
             continue
         before = previous.collections.get(collection) if previous is not None else None
         if before is None and collection in catalog.SCHEMAS:
-            documented = {**catalog.SCHEMAS[collection], **{c: entry["schema"][c] for c in IGNORED
-                                                           if c in entry["schema"]}}
-            before = {"schema": {c: entry["schema"].get(c, k) for c, k in documented.items()},
-                      "stats": {}}
+            documented = {
+                **catalog.SCHEMAS[collection],
+                **{c: entry["schema"][c] for c in IGNORED if c in entry["schema"]},
+            }
+            before = {"schema": {c: entry["schema"].get(c, k) for c, k in documented.items()}, "stats": {}}
         found = classify(collection, before, entry, snapshot_id="(live)")
         if previous is None or collection not in previous.collections:  # no states to compare with
             found = [r for r in found if r["change"] != "new_value"]
@@ -203,12 +255,16 @@ def warn_live(entries: Mapping[str, Any], previous: Manifest | None) -> pd.DataF
             continue
         _WARNED.add(key)
         fresh += 1
-        what = {"added": f"is new ({row.new})", "removed": "is no longer sent",
-                "type_changed": f"changed type ({row.old} -> {row.new})",
-                "new_value": f"has a new value {row.new!r}"}[row.change]
+        what = {
+            "added": f"is new ({row.new})",
+            "removed": "is no longer sent",
+            "type_changed": f"changed type ({row.old} -> {row.new})",
+            "new_value": f"has a new value {row.new!r}",
+        }[row.change]
         provider = f" from {row.provider}" if isinstance(row.provider, str) else ""
-        log.warning("schema drift in %s%s: field %r %s [%s]", row.collection, provider, row.field,
-                    what, row.severity)
+        log.warning(
+            "schema drift in %s%s: field %r %s [%s]", row.collection, provider, row.field, what, row.severity
+        )
     if fresh:
         log.warning("schema drift: %d new change(s) this session; see cmf.schema_drift(root)", fresh)
     return frame

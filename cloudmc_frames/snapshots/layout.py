@@ -30,8 +30,12 @@ MANIFESTS = "_manifests"
 PARTITION = "snapshot_date"
 FORMAT_VERSION = 1
 # Per-row columns every snapshot file carries (after the collection's own columns).
-ROW_COLUMNS: dict[str, str] = {"snapshot_id": "string", "snapshot_at": "datetime",
-                               "fetched_at": "datetime", "from_cache": "boolean"}
+ROW_COLUMNS: dict[str, str] = {
+    "snapshot_id": "string",
+    "snapshot_at": "datetime",
+    "fetched_at": "datetime",
+    "from_cache": "boolean",
+}
 _ID = re.compile(r"^(\d{8}T\d{6}\.\d{6})Z-([0-9a-f]{4,})$")
 _PART = re.compile(r"^(?P<id>\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{4,})-(?P<shard>\d{3,})-(?P<part>\d{3,})\.parquet$")
 _COLLECTION = re.compile(r"^[a-z][a-z0-9_]*$")

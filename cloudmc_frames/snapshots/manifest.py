@@ -61,7 +61,7 @@ class Manifest:
         if not isinstance(data, dict):
             raise ValueError("a manifest is a JSON object")
         data["organization_ids"] = tuple(data.get("organization_ids") or ())
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @property
@@ -79,8 +79,9 @@ def write_manifest_file(root: Path, manifest: Manifest) -> Path:
     final = layout.manifest_path(root, manifest.snapshot_id)
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
-        raise SnapshotError(f"snapshot {manifest.snapshot_id} already has a manifest ({final}); "
-                            "snapshot ids are never reused")
+        raise SnapshotError(
+            f"snapshot {manifest.snapshot_id} already has a manifest ({final}); snapshot ids are never reused"
+        )
     temporary = final.with_name(f".{final.name}.tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(manifest.to_json())
@@ -99,12 +100,14 @@ def read_manifests(root: Path) -> list[Manifest]:
         try:
             manifest = Manifest.from_json(path.read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError, TypeError) as error:
-            log.warning("snapshot manifest %s is unreadable (%s): that snapshot counts as incomplete",
-                        path, error)
+            log.warning(
+                "snapshot manifest %s is unreadable (%s): that snapshot counts as incomplete", path, error
+            )
             continue
         if manifest.snapshot_id != path.stem:
-            log.warning("snapshot manifest %s names another snapshot (%s): skipped", path,
-                        manifest.snapshot_id)
+            log.warning(
+                "snapshot manifest %s names another snapshot (%s): skipped", path, manifest.snapshot_id
+            )
             continue
         manifests.append(manifest)
     return sorted(manifests, key=lambda m: m.snapshot_id)

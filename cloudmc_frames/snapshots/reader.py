@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from datetime import date
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,9 @@ def check_root(root: Any, *, must_exist: bool = True) -> Path:
         raise ConfigError(f"root must be a folder path, got {root!r}")
     path = Path(root)
     if must_exist and not path.is_dir():
-        raise ConfigError(f"snapshot root {str(path)!r} is not a folder (cmf.snapshot(client, root) creates one)")
+        raise ConfigError(
+            f"snapshot root {str(path)!r} is not a folder (cmf.snapshot(client, root) creates one)"
+        )
     return path
 
 
@@ -52,33 +54,59 @@ def snapshots(root: str | os.PathLike, *, include_incomplete: bool = False) -> p
     ``complete`` is False for a snapshot with files but no manifest (a crash, or shards still
     writing): listed only with ``include_incomplete=True``, and never read by ``load``.
 
-    >>> cmf.snapshots("snapshots/")[["snapshot_id", "taken_at", "rows_instances", "partial"]]  # doctest: +SKIP
+    >>> cmf.snapshots("snapshots/")[["snapshot_id", "taken_at", "partial"]]  # doctest: +SKIP
     """
     path = check_root(root)
     manifests = read_manifests(path)
     rows = [_row(m) for m in manifests]
     if include_incomplete:
-        rows += [{"snapshot_id": sid, "taken_at": layout.taken_at_of(sid), "complete": False}
-                 for sid in incomplete_ids(path, manifests)]
+        rows += [
+            {"snapshot_id": sid, "taken_at": layout.taken_at_of(sid), "complete": False}
+            for sid in incomplete_ids(path, manifests)
+        ]
     collections = sorted({c for m in manifests for c in m.collections})
-    columns = ["snapshot_id", "taken_at", "label", "endpoint_fingerprint", "credential_fingerprint",
-               "selection", *(f"rows_{c}" for c in collections), "issues", "partial", "complete"]
+    columns = [
+        "snapshot_id",
+        "taken_at",
+        "label",
+        "endpoint_fingerprint",
+        "credential_fingerprint",
+        "selection",
+        *(f"rows_{c}" for c in collections),
+        "issues",
+        "partial",
+        "complete",
+    ]
     frame = pd.DataFrame(rows, columns=columns)
-    kinds = {"snapshot_id": "string", "label": "string", "endpoint_fingerprint": "string",
-             "credential_fingerprint": "string", "selection": "string", "issues": "Int64",
-             "partial": "boolean", "complete": "boolean",
-             **{f"rows_{c}": "Int64" for c in collections}}
+    kinds = {
+        "snapshot_id": "string",
+        "label": "string",
+        "endpoint_fingerprint": "string",
+        "credential_fingerprint": "string",
+        "selection": "string",
+        "issues": "Int64",
+        "partial": "boolean",
+        "complete": "boolean",
+        **{f"rows_{c}": "Int64" for c in collections},
+    }
     frame = frame.astype(kinds)
     frame["taken_at"] = pd.to_datetime(frame["taken_at"], utc=True).astype(DATETIME)
     return frame.sort_values("snapshot_id", kind="stable").reset_index(drop=True)
 
 
 def _row(m: Manifest) -> dict[str, Any]:
-    return {"snapshot_id": m.snapshot_id, "taken_at": pd.Timestamp(m.taken_at), "label": m.label,
-            "endpoint_fingerprint": m.endpoint_fingerprint,
-            "credential_fingerprint": m.credential_fingerprint, "selection": m.selection,
-            **{f"rows_{c}": e.get("rows", 0) for c, e in m.collections.items()},
-            "issues": m.issues, "partial": m.partial, "complete": True}
+    return {
+        "snapshot_id": m.snapshot_id,
+        "taken_at": pd.Timestamp(m.taken_at),
+        "label": m.label,
+        "endpoint_fingerprint": m.endpoint_fingerprint,
+        "credential_fingerprint": m.credential_fingerprint,
+        "selection": m.selection,
+        **{f"rows_{c}": e.get("rows", 0) for c, e in m.collections.items()},
+        "issues": m.issues,
+        "partial": m.partial,
+        "complete": True,
+    }
 
 
 def resolve(root: Path, at: Any, *, manifests: Sequence[Manifest] | None = None) -> Manifest:
@@ -90,8 +118,10 @@ def resolve(root: Path, at: Any, *, manifests: Sequence[Manifest] | None = None)
     if isinstance(at, str) and at in ALIASES:
         keys = {m.credential_fingerprint for m in manifests}
         if len(keys) > 1:
-            raise SnapshotError(f"{root} holds snapshots of {len(keys)} endpoints or keys: name the "
-                                "snapshots by id (see cmf.snapshots(root)) instead of at='{at}'")
+            raise SnapshotError(
+                f"{root} holds snapshots of {len(keys)} endpoints or keys: name the "
+                "snapshots by id (see cmf.snapshots(root)) instead of at='{at}'"
+            )
         wanted = -1 if at == "latest" else -2
         if len(manifests) >= -wanted:
             return manifests[wanted]
@@ -100,8 +130,10 @@ def resolve(root: Path, at: Any, *, manifests: Sequence[Manifest] | None = None)
             if manifest.snapshot_id == at:
                 return manifest
         if at in incomplete_ids(root, manifests):
-            raise SnapshotError(f"snapshot {at} is incomplete (it has no manifest: it crashed or is "
-                                "still being written); see cmf.snapshots(root, include_incomplete=True)")
+            raise SnapshotError(
+                f"snapshot {at} is incomplete (it has no manifest: it crashed or is "
+                "still being written); see cmf.snapshots(root, include_incomplete=True)"
+            )
     else:
         day = _day(at)
         if day is not None:
@@ -131,12 +163,20 @@ def _existing(manifests: Sequence[Manifest]) -> str:
         return "It holds no complete snapshot: take one with cmf.snapshot(client, root)."
     names = [f"{m.snapshot_id} ({m.label})" if m.label else m.snapshot_id for m in manifests[-5:]]
     more = f" (the last 5 of {len(manifests)})" if len(manifests) > 5 else ""
-    return (f"Snapshots{more}: {', '.join(names)}; at= also takes 'latest', 'previous' or a date "
-            "such as '2026-12-01'")
+    return (
+        f"Snapshots{more}: {', '.join(names)}; at= also takes 'latest', 'previous' or a date "
+        "such as '2026-12-01'"
+    )
 
 
-def load(root: str | os.PathLike, collection: str, *, at: Any = "latest", orgs: Any = None,
-         columns: Sequence[str] | None = None) -> pd.DataFrame:
+def load(
+    root: str | os.PathLike,
+    collection: str,
+    *,
+    at: Any = "latest",
+    orgs: Any = None,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """One collection of one snapshot, with exactly the live accessor's dtypes.
 
     ``at``: a snapshot id, ``"latest"``, ``"previous"`` or a date (the last snapshot on or before
@@ -153,8 +193,10 @@ def load(root: str | os.PathLike, collection: str, *, at: Any = "latest", orgs: 
     if columns is not None:
         unknown = [c for c in columns if c not in schema]
         if unknown or isinstance(columns, str):
-            raise ConfigError(f"columns must be a list of column names of {collection}; unknown: "
-                              f"{unknown or columns!r}. Known: {', '.join(list(schema)[:12])}, ...")
+            raise ConfigError(
+                f"columns must be a list of column names of {collection}; unknown: "
+                f"{unknown or columns!r}. Known: {', '.join(list(schema)[:12])}, ..."
+            )
         columns = list(columns)
     table = read_table(path, entry["files"], columns=_with_filter_columns(columns, orgs, schema))
     frame = restore(table.to_pandas(), schema)
@@ -167,8 +209,10 @@ def collection_entry(manifest: Manifest, collection: str) -> dict[str, Any]:
     """The manifest's entry for ``collection``; ConfigError naming what the snapshot has."""
     entry = manifest.collections.get(collection)
     if entry is None:
-        raise ConfigError(f"snapshot {manifest.snapshot_id} has no collection {collection!r} (it has "
-                          f"{', '.join(sorted(manifest.collections)) or 'none'})")
+        raise ConfigError(
+            f"snapshot {manifest.snapshot_id} has no collection {collection!r} (it has "
+            f"{', '.join(sorted(manifest.collections)) or 'none'})"
+        )
     return entry
 
 
@@ -180,8 +224,10 @@ def read_table(root: Path, files: Sequence[str], *, columns: Sequence[str] | Non
         try:
             tables.append(pq.read_table(path, columns=columns, partitioning=None))
         except (OSError, pa.ArrowException) as error:
-            raise SnapshotError(f"snapshot file {path} cannot be read ({type(error).__name__}: "
-                                f"{' '.join(str(error).split())[:200]}); other snapshots still load") from None
+            raise SnapshotError(
+                f"snapshot file {path} cannot be read ({type(error).__name__}: "
+                f"{' '.join(str(error).split())[:200]}); other snapshots still load"
+            ) from None
     if len(tables) == 1:
         return tables[0]
     return pa.concat_tables(tables, promote_options="default")
@@ -196,12 +242,18 @@ def _with_filter_columns(columns: list[str] | None, orgs: Any, schema: dict) -> 
 
 def select_rows(frame: pd.DataFrame, orgs: Any) -> pd.Series:
     """Rows whose organization id is in ``orgs`` or whose path matches one of its patterns."""
-    items = [orgs] if isinstance(orgs, str) else list(orgs) if isinstance(
-        orgs, list | tuple | set | frozenset | pd.Series) else None
+    items = (
+        [orgs]
+        if isinstance(orgs, str)
+        else list(orgs)
+        if isinstance(orgs, list | tuple | set | frozenset | pd.Series)
+        else None
+    )
     if items is None or not all(isinstance(i, str) for i in items):
         raise ConfigError(f"orgs must be an organization id, a path pattern or a list of them, got {orgs!r}")
-    id_col, path_col = (("organization_id", "organization_path") if "organization_id" in frame
-                        else ("id", "path"))
+    id_col, path_col = (
+        ("organization_id", "organization_path") if "organization_id" in frame else ("id", "path")
+    )
     ids = frame[id_col].astype(object) if id_col in frame else pd.Series(None, index=frame.index)
     paths = frame[path_col].astype(object) if path_col in frame else pd.Series(None, index=frame.index)
     keep = ids.isin(items).to_numpy().copy()

@@ -73,8 +73,9 @@ def _restored(column: pd.Series, name: str, kind: str) -> Any:
     if kind == "json":
         if isinstance(column.dtype, JsonDtype):
             return column.array
-        return JsonArray._from_sequence([None if v is None or v is pd.NA or v != v else json.loads(v)
-                                         for v in column.astype(object)])
+        return JsonArray._from_sequence(
+            [None if v is None or v is pd.NA or v != v else json.loads(v) for v in column.astype(object)]
+        )
     if kind == "category":
         categories = catalog.CATEGORIES.get(name)
         if categories is None:
@@ -105,9 +106,10 @@ def field_stats(data: pd.DataFrame | pa.Table) -> dict[str, Any]:
     else:
         codes, names = np.zeros(n, dtype=np.int64), [""]
     sizes = np.bincount(codes, minlength=len(names)) if n else np.zeros(len(names), dtype=np.int64)
-    out: dict[str, Any] = {name: {"rows": int(sizes[i]), "present": {}, "values": {}}
-                           for i, name in enumerate(names)}
-    for column, values in zip(table.column_names, table.columns):
+    out: dict[str, Any] = {
+        name: {"rows": int(sizes[i]), "present": {}, "values": {}} for i, name in enumerate(names)
+    }
+    for column, values in zip(table.column_names, table.columns, strict=False):
         if values.null_count in (0, n):  # every row, or none: no per-row work
             counts = sizes if values.null_count == 0 else np.zeros(len(names), dtype=np.int64)
         else:
@@ -117,9 +119,12 @@ def field_stats(data: pd.DataFrame | pa.Table) -> dict[str, Any]:
             out[name]["present"][column] = int(counts[i])
         if column in ENUM_COLUMNS and n and values.null_count < n:
             pairs = pa.table({"g": pa.array(codes), "v": pc.cast(values, pa.string())})
-            counted = pairs.filter(pc.is_valid(pairs.column("v"))).group_by(["g", "v"]).aggregate(
-                [("g", "count")])
-            for code, value, count in zip(*(counted.column(c).to_pylist() for c in ("g", "v", "g_count"))):
+            counted = (
+                pairs.filter(pc.is_valid(pairs.column("v"))).group_by(["g", "v"]).aggregate([("g", "count")])
+            )
+            for code, value, count in zip(
+                *(counted.column(c).to_pylist() for c in ("g", "v", "g_count")), strict=False
+            ):
                 seen = out[names[code]]["values"].setdefault(column, {})
                 if len(seen) < MAX_VALUES:
                     seen[str(value)] = int(count)

@@ -21,7 +21,8 @@ Example::
     >>> cov = pd.DataFrame({"collection": ["users"], "organization_id": ["o1"], "environment": [None],
     ...                     "entity": ["users"], "status": ["forbidden"]})
     >>> rows = pd.DataFrame({"organization_id": ["o1", "o2"]})
-    >>> verdicts(rows, "users", coverage=cov, issues=None, tree=pd.DataFrame({"id": ["o1"], "deleted": [False]}),
+    >>> tree = pd.DataFrame({"id": ["o1"], "deleted": [False]})
+    >>> verdicts(rows, "users", coverage=cov, issues=None, tree=tree,
     ...          selected=["o1"]).tolist()
     ['forbidden', 'organization gone from the tree']
 """
@@ -33,8 +34,9 @@ from collections.abc import Sequence
 import pandas as pd
 
 READ = frozenset({"ok", "empty"})
-ORG_LEVEL = frozenset({"users", "quotas", "environments", "activity_log", "service_connections",
-                       "usage_summary"})
+ORG_LEVEL = frozenset(
+    {"users", "quotas", "environments", "activity_log", "service_connections", "usage_summary"}
+)
 TREE_LEVEL = frozenset({"organizations"})
 GONE = "organization gone from the tree"  # not a reason to keep: such rows were removed
 
@@ -48,13 +50,20 @@ def level(collection: str) -> str:
 
 def scope_columns(collection: str) -> tuple[str, ...]:
     """The row columns that name a row's scope."""
-    return {"tree": (), "org": ("organization_id",),
-            "env": ("organization_id", "environment_name")}[level(collection)]
+    return {"tree": (), "org": ("organization_id",), "env": ("organization_id", "environment_name")}[
+        level(collection)
+    ]
 
 
-def verdicts(rows: pd.DataFrame, collection: str, *, coverage: pd.DataFrame | None,
-             issues: pd.DataFrame | None, tree: pd.DataFrame | None,
-             selected: Sequence[str] | None) -> pd.Series:
+def verdicts(
+    rows: pd.DataFrame,
+    collection: str,
+    *,
+    coverage: pd.DataFrame | None,
+    issues: pd.DataFrame | None,
+    tree: pd.DataFrame | None,
+    selected: Sequence[str] | None,
+) -> pd.Series:
     """Per row: None when its scope was read completely, else why not (one line).
 
     The special value :data:`GONE` (its organization left the tree) also means "read": callers
@@ -66,7 +75,11 @@ def verdicts(rows: pd.DataFrame, collection: str, *, coverage: pd.DataFrame | No
     if coverage is None:
         out[:] = "no coverage of the newer side was given"
         return out
-    cov = coverage[coverage["collection"].astype(object) == collection] if "collection" in coverage else coverage
+    cov = (
+        coverage[coverage["collection"].astype(object) == collection]
+        if "collection" in coverage
+        else coverage
+    )
     reasons = _reasons(cov, issues)
     kind = level(collection)
     if kind == "tree":
@@ -82,18 +95,22 @@ def verdicts(rows: pd.DataFrame, collection: str, *, coverage: pd.DataFrame | No
     own = _status_map(cov[cov["entity"].astype(object) == entity], env=kind == "env")
     parents = _status_map(cov[cov["entity"].astype(object) == "environments"], env=False)
     orgs = [_text(v) for v in rows["organization_id"].astype(object)]
-    envs = ([_text(v) for v in rows["environment_name"].astype(object)]
-            if kind == "env" and "environment_name" in rows else [None] * len(rows))
+    envs = (
+        [_text(v) for v in rows["environment_name"].astype(object)]
+        if kind == "env" and "environment_name" in rows
+        else [None] * len(rows)
+    )
     result = []
-    for org, env in zip(orgs, envs):
+    for org, env in zip(orgs, envs, strict=False):
         status = own.get((org, env))
         if status is not None:
             result.append(None if status in READ else reasons.get((org, env), status))
             continue
         parent = parents.get((org, None)) if kind == "env" else None
         if parent is not None:
-            result.append(None if parent in READ else
-                          f"environments unreadable: {reasons.get((org, None), parent)}")
+            result.append(
+                None if parent in READ else f"environments unreadable: {reasons.get((org, None), parent)}"
+            )
         elif org not in known or org not in live:
             result.append(GONE)
         elif chosen is not None and org not in chosen:
@@ -108,8 +125,9 @@ def _status_map(cov: pd.DataFrame, *, env: bool) -> dict[tuple, str]:
     """``(organization_id, environment or None) -> worst status`` (a failure beats a success)."""
     found: dict[tuple, str] = {}
     environments = cov["environment"].astype(object) if env else [None] * len(cov)
-    for org, environment, status in zip(cov["organization_id"].astype(object), environments,
-                                        cov["status"].astype(object)):
+    for org, environment, status in zip(
+        cov["organization_id"].astype(object), environments, cov["status"].astype(object), strict=False
+    ):
         key = (_text(org), _text(environment))
         if found.get(key) not in (None, *READ):
             continue
@@ -121,11 +139,22 @@ def _reasons(cov: pd.DataFrame, issues: pd.DataFrame | None) -> dict[tuple, str]
     """``(organization_id, environment) -> "status: message"`` from the issues frame."""
     if issues is None or not len(issues):
         return {}
-    status_of = {(_text(o), _text(e)): s for o, e, s in zip(
-        cov["organization_id"].astype(object), cov["environment"].astype(object), cov["status"].astype(object))}
+    status_of = {
+        (_text(o), _text(e)): s
+        for o, e, s in zip(
+            cov["organization_id"].astype(object),
+            cov["environment"].astype(object),
+            cov["status"].astype(object),
+            strict=False,
+        )
+    }
     reasons = {}
-    for org, env, message in zip(issues["organization_id"].astype(object),
-                                 issues["environment"].astype(object), issues["message"].astype(object)):
+    for org, env, message in zip(
+        issues["organization_id"].astype(object),
+        issues["environment"].astype(object),
+        issues["message"].astype(object),
+        strict=False,
+    ):
         key = (_text(org), _text(env))
         status = status_of.get(key, "error")
         reasons[key] = f"{status}: {' '.join(str(message).split())}"
@@ -142,5 +171,9 @@ def _tree_sets(tree: pd.DataFrame | None) -> tuple[set, set]:
     if tree is None or not len(tree):
         return set(), set()
     ids = tree["id"].astype(object)
-    deleted = tree["deleted"].fillna(False).astype(bool) if "deleted" in tree else pd.Series(False, index=tree.index)
+    deleted = (
+        tree["deleted"].fillna(False).astype(bool)
+        if "deleted" in tree
+        else pd.Series(False, index=tree.index)
+    )
     return set(ids[~deleted.to_numpy()]), set(ids)

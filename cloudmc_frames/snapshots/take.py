@@ -40,8 +40,15 @@ from .writer import constant_times, write_manifest, write_parts
 
 log = logging.getLogger("cloudmc_frames")
 
-DEFAULT_COLLECTIONS = ("organizations", "users", "environments", "environment_members", "quotas",
-                       "instances", "volumes")
+DEFAULT_COLLECTIONS = (
+    "organizations",
+    "users",
+    "environments",
+    "environment_members",
+    "quotas",
+    "instances",
+    "volumes",
+)
 # Read by default when this toolkit has the accessor (the usage collections).
 OPTIONAL_COLLECTIONS = ("usage_summary",)
 RESERVED = ("issues", "coverage")
@@ -54,11 +61,14 @@ def _readers() -> dict[str, Reader]:
         return lambda client, orgs, options: function(client, orgs=orgs, **options)
 
     readers: dict[str, Reader] = {
-        "users": per_org(accessors.users), "environments": per_org(accessors.environments),
+        "users": per_org(accessors.users),
+        "environments": per_org(accessors.environments),
         "environment_members": per_org(accessors.environment_members),
         "service_connections": per_org(accessors.service_connections),
-        "quotas": per_org(accessors.quotas), "activity_log": per_org(accessors.activity_log),
-        "instances": per_org(accessors.instances), "volumes": per_org(accessors.volumes),
+        "quotas": per_org(accessors.quotas),
+        "activity_log": per_org(accessors.activity_log),
+        "instances": per_org(accessors.instances),
+        "volumes": per_org(accessors.volumes),
     }
     import cloudmc_frames
 
@@ -102,9 +112,17 @@ class Snapshot:
         return f"<Snapshot {self.id} {self.label or ''} {sum(self.tables.values())} rows, {state}>"
 
 
-def snapshot(client: Client, root: str | os.PathLike, *, collections: Sequence[str] | None = None,
-             orgs: Any = None, label: str | None = None, taken_at: Any = None,
-             clean_incomplete: bool = False, **crawl: Any) -> Snapshot:
+def snapshot(
+    client: Client,
+    root: str | os.PathLike,
+    *,
+    collections: Sequence[str] | None = None,
+    orgs: Any = None,
+    label: str | None = None,
+    taken_at: Any = None,
+    clean_incomplete: bool = False,
+    **crawl: Any,
+) -> Snapshot:
     """Crawl ``collections`` of the organizations ``orgs`` selects and write them as one snapshot.
 
     ``collections``: default organizations, users, environments, environment members, quotas,
@@ -120,9 +138,11 @@ def snapshot(client: Client, root: str | os.PathLike, *, collections: Sequence[s
     names = _collections(collections)
     unknown = set(crawl) - set(CRAWL_OPTIONS)
     if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}: snapshot takes "
-                          f"collections=, orgs=, label=, taken_at=, clean_incomplete= and "
-                          f"{', '.join(o + '=' for o in CRAWL_OPTIONS)}")
+        raise ConfigError(
+            f"unknown option(s) {', '.join(sorted(unknown))}: snapshot takes "
+            f"collections=, orgs=, label=, taken_at=, clean_incomplete= and "
+            f"{', '.join(o + '=' for o in CRAWL_OPTIONS)}"
+        )
     if label is not None and not isinstance(label, str):
         raise ConfigError(f"label must be a string, got {label!r}")
     path = _writable_root(root)
@@ -150,21 +170,32 @@ def snapshot(client: Client, root: str | os.PathLike, *, collections: Sequence[s
         mark = _tag_window(client, mark, name, coverage_parts, issue_parts)
     coverage = _concat(coverage_parts, coverage_frame([]))
     issues = _concat(issue_parts, issues_frame([]))
-    stamped = {name: stamp_rows(frame, name, coverage, sid=sid, taken_at=stamp)
-               for name, frame in frames.items()}
+    stamped = {
+        name: stamp_rows(frame, name, coverage, sid=sid, taken_at=stamp) for name, frame in frames.items()
+    }
     stamped["coverage"] = _stamp_ledger(coverage, "read_at", sid, stamp)
     stamped["issues"] = _stamp_ledger(issues, "when", sid, stamp)
-    parts = write_parts(path, sid, frames=stamped, taken_at=stamp, shard=0,
-                        endpoint_fingerprint=endpoint_fp)
-    drift.warn_live({p.collection: {"schema": p.schema, "stats": p.stats} for p in parts},
-                    previous[-1] if previous else None)
+    parts = write_parts(path, sid, frames=stamped, taken_at=stamp, shard=0, endpoint_fingerprint=endpoint_fp)
+    drift.warn_live(
+        {p.collection: {"schema": p.schema, "stats": p.stats} for p in parts},
+        previous[-1] if previous else None,
+    )
     manifest = write_manifest(
-        path, sid, parts=parts, taken_at=stamp, endpoint_fingerprint=endpoint_fp,
-        credential_fingerprint=credential_fp, label=label, selection=_selection_text(orgs, selected),
-        organization_ids=[str(i) for i in selected["id"]], coverage=coverage_summary(coverage),
-        issues=len(issues))
-    return Snapshot(sid, stamp, path, label, {n: manifest.rows(n) for n in stamped}, issues,
-                    coverage, manifest)
+        path,
+        sid,
+        parts=parts,
+        taken_at=stamp,
+        endpoint_fingerprint=endpoint_fp,
+        credential_fingerprint=credential_fp,
+        label=label,
+        selection=_selection_text(orgs, selected),
+        organization_ids=[str(i) for i in selected["id"]],
+        coverage=coverage_summary(coverage),
+        issues=len(issues),
+    )
+    return Snapshot(
+        sid, stamp, path, label, {n: manifest.rows(n) for n in stamped}, issues, coverage, manifest
+    )
 
 
 def endpoint_fingerprint(endpoint: str) -> str:
@@ -180,13 +211,18 @@ def coverage_summary(coverage: pd.DataFrame) -> dict[str, Any]:
     for name, part in coverage.groupby(coverage["collection"].astype(object), sort=True):
         bad = ~part["status"].astype(object).isin(["ok", "empty"])
         by_collection[str(name)] = {"scopes": int(len(part)), "failed": int(bad.sum())}
-    return {"scopes": int(len(coverage)), "failed": int(failed.sum()), "complete": not bool(failed.any()),
-            "by_status": {str(k): int(v) for k, v in status.value_counts().items()},
-            "by_collection": by_collection}
+    return {
+        "scopes": int(len(coverage)),
+        "failed": int(failed.sum()),
+        "complete": not bool(failed.any()),
+        "by_status": {str(k): int(v) for k, v in status.value_counts().items()},
+        "by_collection": by_collection,
+    }
 
 
-def stamp_rows(frame: pd.DataFrame, collection: str, coverage: pd.DataFrame, *, sid: str,
-               taken_at: pd.Timestamp) -> pd.DataFrame:
+def stamp_rows(
+    frame: pd.DataFrame, collection: str, coverage: pd.DataFrame, *, sid: str, taken_at: pd.Timestamp
+) -> pd.DataFrame:
     """``frame`` plus ``snapshot_id``, ``snapshot_at``, and each row's scope's ``fetched_at`` and
     ``from_cache`` (from ``coverage``)."""
     n = len(frame)
@@ -208,23 +244,29 @@ def stamp_rows(frame: pd.DataFrame, collection: str, coverage: pd.DataFrame, *, 
             left = frame[["organization_id"]].astype(object).copy()
             if kind == "env":
                 left["environment"] = frame["environment_name"].astype(object)
-            right = last[[*keys, "read_at", "from_cache"]].astype({k: object for k in keys})
+            right = last[[*keys, "read_at", "from_cache"]].astype(dict.fromkeys(keys, object))
             joined = left.merge(right, on=keys, how="left")  # keys are unique in right: row order kept
             fetched = pd.Series(joined["read_at"].astype(DATETIME).array, index=frame.index)
             cached = pd.Series(joined["from_cache"].astype("boolean").array, index=frame.index)
     stamped = frame.reset_index(drop=True).assign(
-        snapshot_id=pd.array([sid] * n, dtype="string"), snapshot_at=constant_times(taken_at, n),
-        fetched_at=fetched.array, from_cache=cached.array)
+        snapshot_id=pd.array([sid] * n, dtype="string"),
+        snapshot_at=constant_times(taken_at, n),
+        fetched_at=fetched.array,
+        from_cache=cached.array,
+    )
     return stamped
 
 
 def _stamp_ledger(frame: pd.DataFrame, time_column: str, sid: str, taken_at: pd.Timestamp) -> pd.DataFrame:
     n = len(frame)
     return frame.reset_index(drop=True).assign(
-        snapshot_id=pd.array([sid] * n, dtype="string"), snapshot_at=constant_times(taken_at, n),
+        snapshot_id=pd.array([sid] * n, dtype="string"),
+        snapshot_at=constant_times(taken_at, n),
         fetched_at=frame[time_column].astype(DATETIME).array,
-        from_cache=(frame["from_cache"].array if "from_cache" in frame
-                    else pd.array([pd.NA] * n, dtype="boolean")))
+        from_cache=(
+            frame["from_cache"].array if "from_cache" in frame else pd.array([pd.NA] * n, dtype="boolean")
+        ),
+    )
 
 
 def _collections(collections: Sequence[str] | None) -> list[str]:
@@ -236,9 +278,11 @@ def _collections(collections: Sequence[str] | None) -> list[str]:
     known = set(_readers()) | set(catalog.known_entity_types()) | {"organizations"}
     bad = [c for c in collections if c not in known or c in RESERVED]
     if bad:
-        raise ConfigError(f"unknown collection(s) {', '.join(map(repr, bad))}: use "
-                          f"{', '.join(DEFAULT_COLLECTIONS)} or an entity type such as 'snapshots' "
-                          "('issues' and 'coverage' are always written)")
+        raise ConfigError(
+            f"unknown collection(s) {', '.join(map(repr, bad))}: use "
+            f"{', '.join(DEFAULT_COLLECTIONS)} or an entity type such as 'snapshots' "
+            "('issues' and 'coverage' are always written)"
+        )
     for name in collections:
         layout.check_collection(name)
     return ["organizations", *dict.fromkeys(c for c in collections if c != "organizations")]
@@ -255,17 +299,21 @@ def _writable_root(root: Any) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
-        raise ConfigError(f"snapshot root {str(path)!r} is not writable ({error.strerror or error}): "
-                          "pick a folder you can write to") from None
+        raise ConfigError(
+            f"snapshot root {str(path)!r} is not writable ({error.strerror or error}): "
+            "pick a folder you can write to"
+        ) from None
     return path
 
 
 def _check_same_key(root: Path, credential_fp: str, manifests: list[Manifest]) -> None:
     others = {m.credential_fingerprint for m in manifests} - {credential_fp}
     if others:
-        raise ConfigError(f"snapshot root {str(root)!r} holds snapshots taken with another endpoint or "
-                          "API key; diffs across keys would mix what each key can see: use one root "
-                          "per endpoint and key")
+        raise ConfigError(
+            f"snapshot root {str(root)!r} holds snapshots taken with another endpoint or "
+            "API key; diffs across keys would mix what each key can see: use one root "
+            "per endpoint and key"
+        )
 
 
 def remove_incomplete(root: Path) -> list[str]:
@@ -307,12 +355,15 @@ def _ledger_marks(client: Client) -> tuple[int, int]:
     return len(issues), len(coverage)
 
 
-def _tag_window(client: Client, start: tuple[int, int], name: str, coverage_parts: list,
-                issue_parts: list) -> tuple[int, int]:
+def _tag_window(
+    client: Client, start: tuple[int, int], name: str, coverage_parts: list, issue_parts: list
+) -> tuple[int, int]:
     """Coverage and issue rows added since ``start``, tagged with ``collection=name``."""
     issues, coverage = client.ledger.snapshot()
-    for rows, build, parts in ((coverage[start[1]:], coverage_frame, coverage_parts),
-                               (issues[start[0]:], issues_frame, issue_parts)):
+    for rows, build, parts in (
+        (coverage[start[1] :], coverage_frame, coverage_parts),
+        (issues[start[0] :], issues_frame, issue_parts),
+    ):
         frame = build(rows)
         frame.insert(0, "collection", pd.array([name] * len(frame), dtype="string"))
         parts.append(frame)
@@ -327,6 +378,11 @@ def _concat(parts: list[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
 
 
 def _selection_text(orgs: Any, selected: pd.DataFrame) -> str:
-    which = "every visible organization" if orgs is None else f"orgs={orgs!r}" if isinstance(
-        orgs, str | list | tuple) else f"orgs from a {type(orgs).__name__}"
+    which = (
+        "every visible organization"
+        if orgs is None
+        else f"orgs={orgs!r}"
+        if isinstance(orgs, str | list | tuple)
+        else f"orgs from a {type(orgs).__name__}"
+    )
     return f"{len(selected)} organizations ({which})"

@@ -63,22 +63,34 @@ def with_row_columns(frame: pd.DataFrame, sid: str, taken_at: pd.Timestamp) -> p
     n = len(frame)
     if all(k in frame for k in layout.ROW_COLUMNS):
         return frame
-    extra = {"snapshot_id": pd.array([sid] * n, dtype="string"),
-             "snapshot_at": constant_times(taken_at, n), "fetched_at": constant_times(None, n),
-             "from_cache": pd.array(np.full(n, pd.NA, dtype=object), dtype="boolean")}
+    extra = {
+        "snapshot_id": pd.array([sid] * n, dtype="string"),
+        "snapshot_at": constant_times(taken_at, n),
+        "fetched_at": constant_times(None, n),
+        "from_cache": pd.array(np.full(n, pd.NA, dtype=object), dtype="boolean"),
+    }
     missing = {k: v for k, v in extra.items() if k not in frame}
     return pd.concat([frame.reset_index(drop=True), pd.DataFrame(missing, index=pd.RangeIndex(n))], axis=1)
 
 
 def constant_times(stamp: pd.Timestamp | None, n: int) -> pd.api.extensions.ExtensionArray:
     """``n`` copies of one UTC time (NaT for None) as a UTC datetime array, without a Python loop."""
-    value = np.datetime64("NaT", "ns") if stamp is None else pd.Timestamp(stamp).tz_convert(None).to_datetime64()
+    value = (
+        np.datetime64("NaT", "ns") if stamp is None else pd.Timestamp(stamp).tz_convert(None).to_datetime64()
+    )
     return pd.array(np.full(n, value, dtype="datetime64[ns]")).tz_localize("UTC")
 
 
-def write_parts(root: str | os.PathLike, sid: str, *, frames: Mapping[str, pd.DataFrame],
-                taken_at: pd.Timestamp, shard: int = 0, endpoint_fingerprint: str = "",
-                max_rows_per_file: int = MAX_ROWS_PER_FILE) -> list[PartsWritten]:
+def write_parts(
+    root: str | os.PathLike,
+    sid: str,
+    *,
+    frames: Mapping[str, pd.DataFrame],
+    taken_at: pd.Timestamp,
+    shard: int = 0,
+    endpoint_fingerprint: str = "",
+    max_rows_per_file: int = MAX_ROWS_PER_FILE,
+) -> list[PartsWritten]:
     """Write one shard's frames of snapshot ``sid``; return what was written, per collection.
 
     Every collection gets at least one file (an empty one keeps its schema), so a reader can
@@ -95,15 +107,20 @@ def write_parts(root: str | os.PathLike, sid: str, *, frames: Mapping[str, pd.Da
         folder.mkdir(parents=True, exist_ok=True)
         full = with_row_columns(frame, sid, taken_at)
         schema = schema_of(full)
-        table = _table(full, schema, sid=sid, collection=collection, shard=shard,
-                       endpoint_fingerprint=endpoint_fingerprint)
+        table = _table(
+            full,
+            schema,
+            sid=sid,
+            collection=collection,
+            shard=shard,
+            endpoint_fingerprint=endpoint_fingerprint,
+        )
         files = []
         for part, start in enumerate(range(0, max(len(full), 1), max_rows_per_file)):
             path = folder / layout.part_name(sid, shard=shard, part=part)
             _write_file(table.slice(start, max_rows_per_file), path)
             files.append(path.relative_to(root).as_posix())
-        written.append(PartsWritten(collection, shard, tuple(files), len(full), schema,
-                                    field_stats(table)))
+        written.append(PartsWritten(collection, shard, tuple(files), len(full), schema, field_stats(table)))
     return written
 
 
@@ -119,8 +136,9 @@ def _table(frame: pd.DataFrame, schema: dict[str, str], **meta: Any) -> pa.Table
             if schema.get(column.get("name")) == "json":
                 column["numpy_type"], column["pandas_type"] = "object", "unicode"
         metadata[b"pandas"] = json.dumps(pandas_meta).encode()
-    metadata[META_KEY] = json.dumps({"toolkit_version": __version__, **meta, "schema": schema,
-                                     "schema_fingerprint": fingerprint(schema)}).encode()
+    metadata[META_KEY] = json.dumps(
+        {"toolkit_version": __version__, **meta, "schema": schema, "schema_fingerprint": fingerprint(schema)}
+    ).encode()
     return table.replace_schema_metadata(metadata)
 
 
@@ -133,20 +151,38 @@ def _write_file(table: pa.Table, path: Path) -> None:
     os.replace(temporary, path)
 
 
-def write_manifest(root: str | os.PathLike, sid: str, *, parts: Sequence[PartsWritten],
-                   taken_at: pd.Timestamp, endpoint_fingerprint: str, credential_fingerprint: str,
-                   label: str | None = None, selection: str = "",
-                   organization_ids: Sequence[str] = (), coverage: Mapping[str, Any] | None = None,
-                   issues: int = 0) -> Manifest:
+def write_manifest(
+    root: str | os.PathLike,
+    sid: str,
+    *,
+    parts: Sequence[PartsWritten],
+    taken_at: pd.Timestamp,
+    endpoint_fingerprint: str,
+    credential_fingerprint: str,
+    label: str | None = None,
+    selection: str = "",
+    organization_ids: Sequence[str] = (),
+    coverage: Mapping[str, Any] | None = None,
+    issues: int = 0,
+) -> Manifest:
     """Merge every shard's :class:`PartsWritten` and write the manifest (last, atomically)."""
     collections: dict[str, dict[str, Any]] = {}
     for written in sorted(parts, key=lambda p: (p.collection, p.shard)):
-        entry = collections.setdefault(written.collection, {
-            "rows": 0, "files": [], "schema": written.schema,
-            "schema_fingerprint": fingerprint(written.schema), "stats": {}})
+        entry = collections.setdefault(
+            written.collection,
+            {
+                "rows": 0,
+                "files": [],
+                "schema": written.schema,
+                "schema_fingerprint": fingerprint(written.schema),
+                "stats": {},
+            },
+        )
         if written.schema != entry["schema"]:
-            raise SnapshotError(f"shard {written.shard} wrote {written.collection} with other columns "
-                                "than the other shards: every shard must build frames the same way")
+            raise SnapshotError(
+                f"shard {written.shard} wrote {written.collection} with other columns "
+                "than the other shards: every shard must build frames the same way"
+            )
         entry["rows"] += written.rows
         entry["files"].extend(written.files)
         _merge_stats(entry["stats"], written.stats)
@@ -154,11 +190,19 @@ def write_manifest(root: str | os.PathLike, sid: str, *, parts: Sequence[PartsWr
     if missing:
         raise SnapshotError(f"snapshot {sid}: {len(missing)} part file(s) are missing, e.g. {missing[0]}")
     manifest = Manifest(
-        snapshot_id=sid, taken_at=pd.Timestamp(taken_at).tz_convert("UTC").isoformat(),
-        endpoint_fingerprint=endpoint_fingerprint, credential_fingerprint=credential_fingerprint,
-        label=label, toolkit_version=__version__, selection=selection,
-        organization_ids=tuple(organization_ids), shards=len({p.shard for p in parts}) or 1,
-        collections=collections, coverage=dict(coverage or {}), issues=int(issues))
+        snapshot_id=sid,
+        taken_at=pd.Timestamp(taken_at).tz_convert("UTC").isoformat(),
+        endpoint_fingerprint=endpoint_fingerprint,
+        credential_fingerprint=credential_fingerprint,
+        label=label,
+        toolkit_version=__version__,
+        selection=selection,
+        organization_ids=tuple(organization_ids),
+        shards=len({p.shard for p in parts}) or 1,
+        collections=collections,
+        coverage=dict(coverage or {}),
+        issues=int(issues),
+    )
     write_manifest_file(Path(root), manifest)
     return manifest
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tests.fixtures.extract_vendor_fields import walk
 
-FIXTURE = json.loads((Path(__file__).parent.parent / "fixtures" / "vendor_fields.json").read_text(encoding="utf-8"))
+FIXTURE_PATH = Path(__file__).parent.parent / "fixtures" / "vendor_fields.json"
+FIXTURE = json.loads(FIXTURE_PATH.read_text(encoding="utf-8"))
 OPAQUE = set(FIXTURE["opaque"])
 
 

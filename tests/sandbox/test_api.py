@@ -30,7 +30,8 @@ def test_deleted_org_is_reachable_with_org_id(api, store):
 
 def test_organization_detail_lists_assigned_quotas(api, store):
     detail = api.data(f"/organizations/{store.root_id}")
-    assert {q["serviceConnection"]["id"] for q in detail["quotas"]} == {c["id"] for c in detail["serviceConnections"]}
+    connections = {c["id"] for c in detail["serviceConnections"]}
+    assert {q["serviceConnection"]["id"] for q in detail["quotas"]} == connections
     assert detail["ldap"]["deleted"] is False and detail["notes"] == ""
 
 
@@ -90,9 +91,9 @@ def test_unknown_ids_and_paths_are_404(api, path):
     assert response.status_code == 404 and error_of(response)["code"] == errors.NOT_FOUND
 
 
-def test_outside_api_prefix_is_404(server):
+def test_outside_api_prefix_is_404(sb):
     import requests
-    assert requests.get(server.endpoint + "/v1/users", timeout=5).status_code == 404
+    assert requests.get(sb.endpoint + "/v1/users", timeout=5).status_code == 404
 
 
 @pytest.mark.parametrize("method,path", [("DELETE", "/organizations"), ("PATCH", "/users"),

@@ -1,4 +1,5 @@
-"""Commitments over real HTTP: lists, filters, shapes, RBAC, and committed amounts below and above actual use."""
+"""Commitments over real HTTP: lists, filters, shapes, RBAC, committed amounts below and above actual use."""
+
 from datetime import timedelta
 
 import pytest
@@ -37,9 +38,9 @@ def test_pricing_methods_and_products_belong_to_the_connection(store):
         fixed = c["pricingMethod"] == "FIXED_PRICE"
         assert ("fixedPrice" in c and "fixedPriceTaxCode" in c) == fixed and ("rateType" in c) == (not fixed)
         skus = {p["product"]["sku"] for p in c["committedProducts"]}
-        table = next(t for t in store.usage.prices.values() if skus <= {l.sku for l in t.lines.values()})
+        table = next(t for t in store.usage.prices.values() if skus <= {ln.sku for ln in t.lines.values()})
         for product in c["committedProducts"]:
-            line = next(l for l in table.lines.values() if l.sku == product["product"]["sku"])
+            line = next(ln for ln in table.lines.values() if ln.sku == product["product"]["sku"])
             assert product["product"]["id"] == line.product_id and product["committedAmount"] > 0
             assert ("discountAmount" in product) == (not fixed)
             assert product.get("fixedRateReferencePrice", line.price) == line.price
@@ -53,12 +54,17 @@ def test_from_to_keeps_overlapping_commitments(api, store):
     start = every[0]["startDate"][:10]
     later = (clock.parse_instant(every[0]["endDate"]) + timedelta(days=1)).strftime("%Y-%m-%d")
     assert api.data("/commitments", params={"organization_id": org_id, "from": start, "to": later}) == every
-    far = api.data("/commitments", params={"organization_id": org_id, "from": "2001-01-01", "to": "2001-02-01"})
+    far = api.data(
+        "/commitments", params={"organization_id": org_id, "from": "2001-01-01", "to": "2001-02-01"}
+    )
     assert far == []
 
 
-@pytest.mark.parametrize("params", [{"from": "2026-01-01"}, {"to": "2026-01-01"},
-                                   {"from": "January", "to": "2026-01-01"}], ids=["from alone", "to alone", "bad"])
+@pytest.mark.parametrize(
+    "params",
+    [{"from": "2026-01-01"}, {"to": "2026-01-01"}, {"from": "January", "to": "2026-01-01"}],
+    ids=["from alone", "to alone", "bad"],
+)
 def test_bad_from_to_is_400(api, store, params):
     response = api.get("/commitments", params=params)
     assert response.status_code == 400 and error_of(response)["code"] == errors.BAD_PARAMETER
@@ -69,8 +75,14 @@ def test_retrieve_and_rbac(api, store):
     assert api.data(f"/commitments/{record['id']}") == record
     assert api.get("/commitments/nope").status_code == 404
     holder = record["organization"]["id"]
-    outsider = next(k for k in store.keys if k.role == "Administrator" and k.status == "ACTIVE"
-                    and k.org_id != store.root_id and k.org_id not in [holder, *store.ancestors(holder)])
+    outsider = next(
+        k
+        for k in store.keys
+        if k.role == "Administrator"
+        and k.status == "ACTIVE"
+        and k.org_id != store.root_id
+        and k.org_id not in [holder, *store.ancestors(holder)]
+    )
     assert api.get(f"/commitments/{record['id']}", key=outsider.key).status_code == 403
     assert api.get("/commitments", key=outsider.key, params={"organization_id": holder}).status_code == 403
     user = first_key(store, "User")
@@ -80,20 +92,30 @@ def test_retrieve_and_rbac(api, store):
 
 @pytest.mark.parametrize("fit", ["below", "above"])
 def test_committed_capacity_against_actual_usage(api, store, fit):
-    """Below: actual usage exceeds the capacity (the rest is utility); above: part of the capacity goes unused."""
+    """Below: actual usage exceeds the capacity (the rest is utility); above: part of it goes unused."""
     chosen = [c for c in commitments(store) if store.usage.commitment_fit.get(c["id"]) == fit]
     assert chosen
     for c in chosen:
         start = max(clock.parse_instant(c["startDate"]), store.now - timedelta(days=store.usage.usage_days))
         end = min(clock.parse_instant(c["endDate"]), store.now)
         hours = (end - start) / timedelta(hours=1)
-        table = next(t for t in store.usage.prices.values()
-                     if c["committedProducts"][0]["product"]["sku"] in {l.sku for l in t.lines.values()})
-        records = summary(api, c["organization"]["id"], start.strftime("%Y-%m-%d"), end.strftime("%Y-%m-%d"),
-                          top_level=True, period="PERIOD", service_connection_id=table.connection_id)
+        table = next(
+            t
+            for t in store.usage.prices.values()
+            if c["committedProducts"][0]["product"]["sku"] in {ln.sku for ln in t.lines.values()}
+        )
+        records = summary(
+            api,
+            c["organization"]["id"],
+            start.strftime("%Y-%m-%d"),
+            end.strftime("%Y-%m-%d"),
+            top_level=True,
+            period="PERIOD",
+            service_connection_id=table.connection_id,
+        )
         for product in c["committedProducts"]:
-            secondary = next(l.product.secondary_type for l in table.lines.values()
-                             if l.sku == product["product"]["sku"])
+            secondary = next(ln.product.secondary_type for ln in table.lines.values()
+                             if ln.sku == product["product"]["sku"])
             record = next(r for r in records if r["secondaryType"] == secondary)
             capacity = product["committedAmount"] * hours
             actual = record["utilityUsage"] + record["resourceCommitmentUsage"]

@@ -1,4 +1,5 @@
-"""Plugin descriptors and metrics over real HTTP: flags, buckets, aggregations, seeded profiles, errors, RBAC."""
+"""Plugin descriptors and metrics over real HTTP: flags, buckets, aggregations, seeded profiles, errors."""
+
 import statistics
 
 import pytest
@@ -29,8 +30,14 @@ def by_entity(found):
 
 def prod_window(store, days=1, **params):
     """Parameters of an hourly query on the root's ``prod`` environment over the last ``days``."""
-    return {"startDate": instant(store, days), "endDate": instant(store, 0), "environment": "prod", "size": 1,
-            "unit": "HOURS", **params}
+    return {
+        "startDate": instant(store, days),
+        "endDate": instant(store, 0),
+        "environment": "prod",
+        "size": 1,
+        "unit": "HOURS",
+        **params,
+    }
 
 
 # -------------------------------------------------------------- descriptors
@@ -59,11 +66,17 @@ def test_descriptor_errors_and_access(api, store):
 def test_hourly_points_follow_the_compute_history(api, store):
     found = points(api, **prod_window(store))
     env = store.env_by_name(store.root_id, "prod")
-    expected = {i for i, intervals in store.usage.metric_entities[env["id"]] if intervals[-1][1] == store.usage.now}
+    expected = {
+        i for i, intervals in store.usage.metric_entities[env["id"]] if intervals[-1][1] == store.usage.now
+    }
     assert set(by_entity(found)) == expected and len(found) == 24 * len(expected)
-    assert {p["label"][13:] for p in found} == {":00:00.000"} and all(isinstance(p["value"], float) for p in found)
+    assert {p["label"][13:] for p in found} == {":00:00.000"} and all(
+        isinstance(p["value"], float) for p in found
+    )
     assert [(p["entityId"], p["label"]) for p in found] == sorted((p["entityId"], p["label"]) for p in found)
-    stopped = [i for i in store.resources[env["id"]]["instances"].values() if i["state"] in ("Stopped", "Destroyed")]
+    stopped = [
+        i for i in store.resources[env["id"]]["instances"].values() if i["state"] in ("Stopped", "Destroyed")
+    ]
     assert stopped and not set(by_entity(found)) & {i["id"] for i in stopped}
 
 
@@ -83,13 +96,24 @@ def test_seeded_profiles_show_in_the_last_30_days(api, store, kind):
     assert found
     for entity, env in found:
         conn = store.env_connection(env)
-        series = [p["value"] for p in points(api, f"/metrics/{conn['serviceCode']}/instance.cpu.utilization",
-                                             **prod_window(store, 30, environment=env["name"], entityId=entity,
-                                                           org_id=env["organization"]["id"]))]
+        series = [
+            p["value"]
+            for p in points(
+                api,
+                f"/metrics/{conn['serviceCode']}/instance.cpu.utilization",
+                **prod_window(
+                    store, 30, environment=env["name"], entityId=entity, org_id=env["organization"]["id"]
+                ),
+            )
+        ]
         assert len(series) == 30 * 24
         high, median = max(series), statistics.median(series)
-        assert {"idle": high < 5, "busy": min(series) >= 70 and statistics.quantiles(series, n=20)[-1] > 90,
-                "spiky": high >= 85 and median < 15, "normal": 10 <= min(series) and median < 40}[kind]
+        assert {
+            "idle": high < 5,
+            "busy": min(series) >= 70 and statistics.quantiles(series, n=20)[-1] > 90,
+            "spiky": high >= 85 and median < 15,
+            "normal": min(series) >= 10 and median < 40,
+        }[kind]
 
 
 def test_idle_instances_have_been_running_without_a_break_since_before_they_went_idle(store):
@@ -103,12 +127,16 @@ def test_idle_instances_have_been_running_without_a_break_since_before_they_went
 
 
 def test_aggregations_are_consistent(api, store):
-    daily = {a: points(api, **prod_window(store, 3, size=1, unit="days", aggregationType=a))
-             for a in ("avg", "sum", "count", "min", "max")}
-    assert points(api, **prod_window(store, 3, size=1, unit="days", aggregationType="AVERAGE")) == daily["avg"]
+    daily = {
+        a: points(api, **prod_window(store, 3, size=1, unit="days", aggregationType=a))
+        for a in ("avg", "sum", "count", "min", "max")
+    }
+    assert (
+        points(api, **prod_window(store, 3, size=1, unit="days", aggregationType="AVERAGE")) == daily["avg"]
+    )
     hourly = by_entity(points(api, **prod_window(store, 3)))
     assert len({len(v) for v in daily.values()}) == 1
-    for avg, total, count, low, high in zip(*daily.values()):
+    for avg, total, count, low, high in zip(*daily.values(), strict=False):
         assert avg["label"][11:] == "00:00:00.000" and count["value"] == 24.0
         assert total["value"] == pytest.approx(avg["value"] * 24, abs=0.2)
         assert low["value"] <= avg["value"] <= high["value"]
@@ -132,40 +160,74 @@ def test_buckets_align_on_their_width(api, store):
 def test_entity_and_type_filters(api, store):
     everything = points(api, **prod_window(store))
     entity = everything[0]["entityId"]
-    assert points(api, **prod_window(store, entityId=entity)) == [p for p in everything if p["entityId"] == entity]
+    assert points(api, **prod_window(store, entityId=entity)) == [
+        p for p in everything if p["entityId"] == entity
+    ]
     assert points(api, **prod_window(store, entityId="nope")) == []
     assert points(api, **prod_window(store, entityType="volumes")) == []
     assert points(api, **prod_window(store, entityType="instances")) == everything
 
 
 def test_without_environment_every_environment_of_the_org_is_covered(api, store):
-    org = next(o for o in store.orgs.values() if len([e for e in store.environments.values()
-               if e["organization"]["id"] == o["id"] and store.env_connection(e)["serviceCode"] == "compute-qc"]) > 1)
-    envs = [e for e in store.environments.values() if e["organization"]["id"] == org["id"]
-            and store.env_connection(e)["serviceCode"] == "compute-qc"]
+    org = next(
+        o
+        for o in store.orgs.values()
+        if len(
+            [
+                e
+                for e in store.environments.values()
+                if e["organization"]["id"] == o["id"]
+                and store.env_connection(e)["serviceCode"] == "compute-qc"
+            ]
+        )
+        > 1
+    )
+    envs = [
+        e
+        for e in store.environments.values()
+        if e["organization"]["id"] == org["id"] and store.env_connection(e)["serviceCode"] == "compute-qc"
+    ]
     params = {**prod_window(store), "org_id": org["id"]}
     del params["environment"]
     union = [p for e in envs for p in points(api, **{**params, "environment": e["name"]})]
     assert union and points(api, **params) == sorted(union, key=lambda p: (p["entityId"], p["label"]))
 
 
-@pytest.mark.parametrize("path,params,status,code", [
-    ("/metrics/compute-qc/instance.disk.iops", {}, 404, errors.NOT_FOUND),
-    ("/metrics/gcp-lab/instance.cpu.utilization", {}, 400, errors.UNSUPPORTED),
-    ("/metrics/nope/instance.cpu.utilization", {}, 404, errors.NOT_FOUND),
-    (CPU, {"environment": "nope"}, 404, errors.NOT_FOUND),
-    (CPU, {"aggregationType": "median"}, 400, errors.BAD_PARAMETER),
-    (CPU, {"unit": "fortnights"}, 400, errors.BAD_PARAMETER),
-    (CPU, {"size": "0"}, 400, errors.BAD_PARAMETER),
-    (CPU, {"size": "1", "unit": "MINUTES"}, 400, errors.SPAN_TOO_LONG),
-    (CPU, {"startDate": "2025-01-01T00:00:00Z", "size": 1, "unit": "DAYS"}, 400, errors.SPAN_TOO_LONG),
-    (CPU, {"startDate": None}, 400, errors.BAD_PARAMETER),
-    (CPU, {"endDate": "2020-01-01T00:00:00Z"}, 400, errors.BAD_PARAMETER),
-], ids=["unknown metric", "plugin without metrics", "unknown connection", "unknown environment", "aggregation",
-        "unit", "size", "too many buckets", "span", "no start", "end before start"])
+@pytest.mark.parametrize(
+    "path,params,status,code",
+    [
+        ("/metrics/compute-qc/instance.disk.iops", {}, 404, errors.NOT_FOUND),
+        ("/metrics/gcp-lab/instance.cpu.utilization", {}, 400, errors.UNSUPPORTED),
+        ("/metrics/nope/instance.cpu.utilization", {}, 404, errors.NOT_FOUND),
+        (CPU, {"environment": "nope"}, 404, errors.NOT_FOUND),
+        (CPU, {"aggregationType": "median"}, 400, errors.BAD_PARAMETER),
+        (CPU, {"unit": "fortnights"}, 400, errors.BAD_PARAMETER),
+        (CPU, {"size": "0"}, 400, errors.BAD_PARAMETER),
+        (CPU, {"size": "1", "unit": "MINUTES"}, 400, errors.SPAN_TOO_LONG),
+        (CPU, {"startDate": "2025-01-01T00:00:00Z", "size": 1, "unit": "DAYS"}, 400, errors.SPAN_TOO_LONG),
+        (CPU, {"startDate": None}, 400, errors.BAD_PARAMETER),
+        (CPU, {"endDate": "2020-01-01T00:00:00Z"}, 400, errors.BAD_PARAMETER),
+    ],
+    ids=[
+        "unknown metric",
+        "plugin without metrics",
+        "unknown connection",
+        "unknown environment",
+        "aggregation",
+        "unit",
+        "size",
+        "too many buckets",
+        "span",
+        "no start",
+        "end before start",
+    ],
+)
 def test_errors(api, store, path, params, status, code):
-    merged = {k: v for k, v in {"startDate": instant(store, 10), "endDate": instant(store, 0), **params}.items()
-              if v is not None}
+    merged = {
+        k: v
+        for k, v in {"startDate": instant(store, 10), "endDate": instant(store, 0), **params}.items()
+        if v is not None
+    }
     response = api.get(path, params=merged)
     assert response.status_code == status and error_of(response)["code"] == code
     if path.endswith("iops"):
@@ -175,12 +237,21 @@ def test_errors(api, store, path, params, status, code):
 
 
 def test_rbac_follows_environment_membership(api, store):
-    user = next(k for k in store.keys if k.role == "User" and k.status == "ACTIVE" and k.org_id == store.root_id
-                and rbac.is_member(store, k, store.env_by_name(store.root_id, "prod")["id"]))
+    user = next(
+        k
+        for k in store.keys
+        if k.role == "User"
+        and k.status == "ACTIVE"
+        and k.org_id == store.root_id
+        and rbac.is_member(store, k, store.env_by_name(store.root_id, "prod")["id"])
+    )
     own = points(api, key=user.key, **prod_window(store))
     assert own == points(api, **prod_window(store))
-    staging = api.get("/metrics/compute-on/instance.cpu.utilization", key=user.key,
-                      params={**prod_window(store), "environment": "staging"})
+    staging = api.get(
+        "/metrics/compute-on/instance.cpu.utilization",
+        key=user.key,
+        params={**prod_window(store), "environment": "staging"},
+    )
     assert staging.status_code == 403
     everywhere = {**prod_window(store)}
     del everywhere["environment"]

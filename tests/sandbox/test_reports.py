@@ -1,4 +1,5 @@
 """Pricing reports over real HTTP: shapes, string amounts, filters, and totals that agree across endpoints."""
+
 from collections import defaultdict
 
 import pytest
@@ -12,15 +13,29 @@ from .usage_support import busiest_org, day, instant, raw_usage, summary
 def pricing(api, org_id, days=30, **params):
     """``data`` of ``/reports/organization_pricing`` over the last ``days`` days."""
     store = api.server.store
-    return api.data("/reports/organization_pricing", params={
-        "organization_id": org_id, "start_date": instant(store, days), "end_date": instant(store, 0), **params})
+    return api.data(
+        "/reports/organization_pricing",
+        params={
+            "organization_id": org_id,
+            "start_date": instant(store, days),
+            "end_date": instant(store, 0),
+            **params,
+        },
+    )
 
 
 def customers(api, org_id, days=30, **params):
     """The ``organizations`` rows of ``/reports/customers`` over the last ``days`` days."""
     store = api.server.store
-    data = api.data("/reports/customers", params={"organization_id": org_id, "start_date": instant(store, days),
-                                                  "end_date": instant(store, 0), **params})
+    data = api.data(
+        "/reports/customers",
+        params={
+            "organization_id": org_id,
+            "start_date": instant(store, days),
+            "end_date": instant(store, 0),
+            **params,
+        },
+    )
     assert data["reportGenerated"] is True and data["startDate"] == instant(store, days)
     return data["organizations"]
 
@@ -38,14 +53,16 @@ def test_pricing_report_amounts_are_strings_that_add_up(api, store):
     for category in currency["categories"]:
         assert category["subTotal"] == f"{sum(float(p['cost']) for p in category['products']):.2f}"
     assert currency["total"] == f"{sum(float(c['subTotal']) for c in currency['categories']):.2f}"
-    lines = {l.sku: l for t in store.usage.prices.values() for l in t.lines.values()}
+    lines = {ln.sku: ln for t in store.usage.prices.values() for ln in t.lines.values()}
     for product in products(report):
         line = lines[product["sku"]]
         (tier,) = product["pricingTiers"]
         assert tier == {"usage": product["usage"], "price": tier["price"], "cost": product["cost"]}
         assert float(tier["price"]) == line.price and float(product["usage"]) > 0
         assert product["cost"] == f"{round(float(product['usage']) * line.price, 2):.2f}"
-        assert product["unit"] == {"unit": line.product.pricing_unit, "name": {}} and product["period"] == "HOUR"
+        assert (
+            product["unit"] == {"unit": line.product.pricing_unit, "name": {}} and product["period"] == "HOUR"
+        )
     assert [c["name"]["en"] for c in currency["categories"]] == ["Compute", "Disk", "Networking"]
 
 
@@ -56,21 +73,32 @@ def test_pricing_customers_and_usage_summary_agree(api, store):
         report = pricing(api, org_id)
         mine = [r for r in rows if r["id"] == org_id]
         assert report["currencies"][0]["total"] == f"{sum(float(r['total']) for r in mine):.2f}"
-        summed = sum(r["utilityCost"] for r in summary(api, org_id, day(store, 30), day(store, 0), period="DAY",
-                                                        include_deleted="true"))
-        assert float(report["currencies"][0]["total"]) == pytest.approx(summed, abs=0.005 * len(products(report)))
+        summed = sum(
+            r["utilityCost"]
+            for r in summary(api, org_id, day(store, 30), day(store, 0), period="DAY", include_deleted="true")
+        )
+        assert float(report["currencies"][0]["total"]) == pytest.approx(
+            summed, abs=0.005 * len(products(report))
+        )
 
 
 def test_report_usage_equals_the_raw_records(api, store):
     org_id = busiest_org(store)
     raw = defaultdict(float)
-    data = raw_usage(api, start_date=instant(store, 30), end_date=instant(store, 0), organization_id=org_id,
-                     granularity="MONTHLY")
+    data = raw_usage(
+        api,
+        start_date=instant(store, 30),
+        end_date=instant(store, 0),
+        organization_id=org_id,
+        granularity="MONTHLY",
+    )
     assert data["metadata"]["next_page_token"] is None
     for r in data["records"]:
         sku = store.usage.prices[r["connectionId"]].line(r["usageType"]).sku
         raw[sku] += r["usage"]
-    assert {p["sku"]: float(p["usage"]) for p in products(pricing(api, org_id))} == pytest.approx(dict(raw), abs=1e-4)
+    assert {p["sku"]: float(p["usage"]) for p in products(pricing(api, org_id))} == pytest.approx(
+        dict(raw), abs=1e-4
+    )
 
 
 def test_connection_and_environment_filters(api, store):
@@ -78,16 +106,24 @@ def test_connection_and_environment_filters(api, store):
     item = store.usage.by_org[org_id][0]
     table = store.usage.prices[item.connection_id]
     only_conn = products(pricing(api, org_id, service_connection_id=item.connection_id))
-    assert only_conn and {p["sku"] for p in only_conn} <= {l.sku for l in table.lines.values()}
-    only_env = products(pricing(api, org_id, service_connection_id=item.connection_id, environment_id=item.env_id))
+    assert only_conn and {p["sku"] for p in only_conn} <= {ln.sku for ln in table.lines.values()}
+    only_env = products(
+        pricing(api, org_id, service_connection_id=item.connection_id, environment_id=item.env_id)
+    )
     expected = defaultdict(float)
     for i in store.usage.by_org[org_id]:
         if i.env_id == item.env_id:
             expected[table.line(i.usage_type).sku] += i.usage(store.usage.now - 30 * 86400, store.usage.now)
     assert {p["sku"]: float(p["usage"]) for p in only_env} == pytest.approx(dict(expected), abs=1e-4)
-    response = api.get("/reports/organization_pricing", params={
-        "organization_id": org_id, "environment_id": item.env_id, "start_date": instant(store, 1),
-        "end_date": instant(store, 0)})
+    response = api.get(
+        "/reports/organization_pricing",
+        params={
+            "organization_id": org_id,
+            "environment_id": item.env_id,
+            "start_date": instant(store, 1),
+            "end_date": instant(store, 0),
+        },
+    )
     assert response.status_code == 400
 
 
@@ -98,7 +134,10 @@ def test_customers_cover_the_subtree_with_deleted_orgs_marked(api, store):
     for row in rows:
         org = store.orgs[row["id"]]
         assert row["orgDeleted"] == str(org["deleted"]).lower() and row["name"] == org["name"]
-        assert row["appliedPricing"]["id"] in {t.id for t in store.usage.prices.values()} and row["currency"] == "CAD"
+        assert (
+            row["appliedPricing"]["id"] in {t.id for t in store.usage.prices.values()}
+            and row["currency"] == "CAD"
+        )
         assert row["total"] == f"{sum(float(c['subTotal']) for c in row['categories']):.2f}"
     assert {"true", "false"} == {r["orgDeleted"] for r in rows}
     conn = next(iter(store.usage.prices))
@@ -108,8 +147,14 @@ def test_customers_cover_the_subtree_with_deleted_orgs_marked(api, store):
 
 def test_customers_needs_a_reseller(api, store):
     leaf = next(o for o in store.orgs.values() if not o["isReseller"])
-    response = api.get("/reports/customers", params={"organization_id": leaf["id"], "start_date": instant(store, 1),
-                                                     "end_date": instant(store, 0)})
+    response = api.get(
+        "/reports/customers",
+        params={
+            "organization_id": leaf["id"],
+            "start_date": instant(store, 1),
+            "end_date": instant(store, 0),
+        },
+    )
     assert response.status_code == 400 and error_of(response)["context"]["parameter"] == "organization_id"
 
 
@@ -124,8 +169,10 @@ def test_window_echo_and_limits(api, store):
 
 
 def test_empty_window_has_no_currencies(api, store):
-    report = api.data("/reports/organization_pricing", params={"start_date": "2001-01-01T00:00:00Z",
-                                                               "end_date": "2001-02-01T00:00:00Z"})
+    report = api.data(
+        "/reports/organization_pricing",
+        params={"start_date": "2001-01-01T00:00:00Z", "end_date": "2001-02-01T00:00:00Z"},
+    )
     assert report["currencies"] == [] and report["reportGenerated"] is True
 
 
@@ -135,6 +182,7 @@ def test_rbac(api, store):
     for path in ("/reports/organization_pricing", "/reports/customers"):
         assert api.get(path, key=user.key, params=params).status_code == 403
     admin = first_key(store, "Administrator", admin_of_sub_org=True)
-    outside = api.get("/reports/organization_pricing", key=admin.key,
-                      params={**params, "organization_id": store.root_id})
+    outside = api.get(
+        "/reports/organization_pricing", key=admin.key, params={**params, "organization_id": store.root_id}
+    )
     assert outside.status_code == 403

@@ -1,4 +1,5 @@
 """Raw usage records over real HTTP: pages in both metadata spellings, cursors, filters, CSV, limits, RBAC."""
+
 import csv
 import io
 from collections import defaultdict
@@ -24,7 +25,11 @@ def snake():
 
 def window(store, days=3):
     """``start_date``/``end_date`` of the last ``days`` days, scoped to the busiest sub-org."""
-    return {"start_date": instant(store, days), "end_date": instant(store, 0), "organization_id": busiest_org(store)}
+    return {
+        "start_date": instant(store, days),
+        "end_date": instant(store, 0),
+        "organization_id": busiest_org(store),
+    }
 
 
 def every_page(api, params, size):
@@ -52,7 +57,9 @@ def every_batch(api, params):
 def test_default_page_is_the_first_100_with_camel_metadata(api, store):
     data = raw_usage(api, **window(store))
     metadata = data["metadata"]
-    assert set(metadata) == CAMEL and metadata["page"] == 1 and metadata["count"] == len(data["records"]) == 100
+    assert (
+        set(metadata) == CAMEL and metadata["page"] == 1 and metadata["count"] == len(data["records"]) == 100
+    )
     assert metadata["totalPageCount"] == -(-metadata["totalCount"] // 100) > 1
 
 
@@ -92,9 +99,13 @@ def test_cursor_batches_default_to_1000_and_carry_the_token(api, store):
     assert data["metadata"]["totalCount"] > 1000 and isinstance(data["metadata"]["next_page_token"], str)
 
 
-@pytest.mark.parametrize("token", ["garbage", "eyJvZmZzZXQiOiAzfQ", "W10"], ids=["not base64", "no query", "a list"])
+@pytest.mark.parametrize(
+    "token", ["garbage", "eyJvZmZzZXQiOiAzfQ", "W10"], ids=["not base64", "no query", "a list"]
+)
 def test_foreign_or_malformed_tokens_are_400(api, store, token):
-    response = api.get("/service/usage", params={**window(store), "granularity": "DAILY", "next_page_token": token})
+    response = api.get(
+        "/service/usage", params={**window(store), "granularity": "DAILY", "next_page_token": token}
+    )
     assert response.status_code == 400 and error_of(response)["context"]["parameter"] == "next_page_token"
 
 
@@ -107,20 +118,28 @@ def test_a_token_only_fits_its_own_query(api, store):
 def test_hourly_records_exist_only_inside_the_hourly_window(api, store):
     recent = raw_usage(api, **window(store, 1), granularity="HOURLY", page_size=1000)["records"]
     assert recent and {r["endDate"][11:] for r in recent} <= {f"{h:02d}:00:00Z" for h in range(24)}
-    old = {"start_date": instant(store, 60), "end_date": instant(store, 58), "organization_id": busiest_org(store)}
+    old = {
+        "start_date": instant(store, 60),
+        "end_date": instant(store, 58),
+        "organization_id": busiest_org(store),
+    }
     assert raw_usage(api, **old, granularity="HOURLY")["records"] == []
     assert raw_usage(api, **old, granularity="DAILY")["records"]
 
 
 def test_coarser_granularities_clip_to_the_window_and_keep_the_totals(api, store):
-    params = {"start_date": instant(store, 75, hours=6), "end_date": instant(store, 0),
-              "organization_id": busiest_org(store)}
+    params = {
+        "start_date": instant(store, 75, hours=6),
+        "end_date": instant(store, 0),
+        "organization_id": busiest_org(store),
+    }
 
     def per_item(granularity):
         out = defaultdict(float)
         for r in every_batch(api, {**params, "granularity": granularity})[0]:
             out[r["id"].split(":")[0]] += r["usage"]
         return out
+
     monthly = every_batch(api, {**params, "granularity": "MONTHLY"})[0]
     assert min(r["startDate"] for r in monthly) == params["start_date"]
     assert len({r["startDate"][:7] for r in monthly}) in (3, 4)
@@ -136,9 +155,14 @@ def test_filters_are_anded(api, store):
     for params, check in [
         ({"environment_Id": env_id}, lambda r: r["environmentId"] == env_id),
         ({"connection_id": conn_id}, lambda r: r["connectionId"] == conn_id),
-        ({"usage_type": "storage_type"}, lambda r: r["usageType"] == "storage_type" and r["unit"] == "gigabyte-hour"),
-        ({"fields.resourceType": "volume", "fields.volumeType": "os"},
-         lambda r: r["fields"]["resourceType"] == "volume" and r["fields"]["volumeType"] == "os"),
+        (
+            {"usage_type": "storage_type"},
+            lambda r: r["usageType"] == "storage_type" and r["unit"] == "gigabyte-hour",
+        ),
+        (
+            {"fields.resourceType": "volume", "fields.volumeType": "os"},
+            lambda r: r["fields"]["resourceType"] == "volume" and r["fields"]["volumeType"] == "os",
+        ),
         ({"usage_type": "cpu_type", "fields.resourceType": "volume"}, None),
     ]:
         records = raw_usage(api, **base, **params, page_size=1000)["records"]
@@ -146,23 +170,37 @@ def test_filters_are_anded(api, store):
 
 
 def test_default_scope_is_the_callers_org_and_deleted_orgs_stay_readable(api, store):
-    records = raw_usage(api, start_date=instant(store, 2), end_date=instant(store, 0), page_size=1000)["records"]
+    records = raw_usage(api, start_date=instant(store, 2), end_date=instant(store, 0), page_size=1000)[
+        "records"
+    ]
     assert records and {r["organizationId"] for r in records} == {store.root_id}
     deleted = next(o for o in store.usage.deleted_at if o in store.usage.by_org)
-    assert raw_usage(api, start_date=instant(store, 60), end_date=instant(store, 0), organization_id=deleted)["records"]
+    assert raw_usage(api, start_date=instant(store, 60), end_date=instant(store, 0), organization_id=deleted)[
+        "records"
+    ]
 
 
 def test_raw_records_add_up_to_the_usage_summary(api, store):
     org = busiest_org(store)
-    records = every_batch(api, {"start_date": instant(store, 10), "end_date": instant(store, 0),
-                                "organization_id": org, "granularity": "DAILY"})[0]
+    records = every_batch(
+        api,
+        {
+            "start_date": instant(store, 10),
+            "end_date": instant(store, 0),
+            "organization_id": org,
+            "granularity": "DAILY",
+        },
+    )[0]
     raw = defaultdict(float)
     for r in records:
         raw[(r["connectionId"], r["usageType"])] += r["usage"]
     summed = defaultdict(float)
     for r in summary(api, org, day(store, 10), day(store, 0), period="DAY"):
-        product = next(l.product for l in store.usage.prices[r["serviceConnectionId"]].lines.values()
-                       if l.product.secondary_type == r["secondaryType"])
+        product = next(
+            ln.product
+            for ln in store.usage.prices[r["serviceConnectionId"]].lines.values()
+            if ln.product.secondary_type == r["secondaryType"]
+        )
         summed[(r["serviceConnectionId"], product.usage_type)] += r["utilityUsage"]
     assert raw.keys() == summed.keys() and all(raw[k] == pytest.approx(summed[k]) for k in raw)
 
@@ -176,43 +214,71 @@ def test_csv_is_every_record_unpaged_with_an_optional_bom(snake, store):
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8"))))
     records, _ = every_page(api, params, 1000)
     assert [r["id"] for r in rows] == [r["id"] for r in records]
-    assert all(row["fields.resourceId"] == rec["fields"]["resourceId"] and float(row["usage"]) == rec["usage"]
-               and row["metadata.serviceCode"] == rec["metadata"]["serviceCode"] for row, rec in zip(rows, records))
+    assert all(
+        row["fields.resourceId"] == rec["fields"]["resourceId"]
+        and float(row["usage"]) == rec["usage"]
+        and row["metadata.serviceCode"] == rec["metadata"]["serviceCode"]
+        for row, rec in zip(rows, records, strict=False)
+    )
     snake.csv_bom = True
     try:
         with_bom = api.get("/service/usage", params=params, headers={"Accept": "text/csv"}).content
     finally:
         snake.csv_bom = False
     assert with_bom.startswith(b"\xef\xbb\xbf") and with_bom[3:] == response.content
-    assert next(csv.reader(io.StringIO(with_bom.decode("utf-8"))))[0] == "\ufeffid", "a BOM left in garbles the header"
+    assert next(csv.reader(io.StringIO(with_bom.decode("utf-8"))))[0] == "\ufeffid", (
+        "a BOM left in garbles the header"
+    )
     assert next(csv.reader(io.StringIO(with_bom.decode("utf-8-sig"))))[0] == "id"
 
 
-@pytest.mark.parametrize("params,code", [
-    ({"page_size": "1001"}, errors.BAD_PARAMETER), ({"page_size": "0"}, errors.BAD_PARAMETER),
-    ({"page": "0"}, errors.BAD_PARAMETER), ({"page": "x"}, errors.BAD_PARAMETER),
-    ({"granularity": "WEEKLY"}, errors.BAD_PARAMETER), ({"granularity": "HOURLY", "page_size": "1001"},
-                                                         errors.BAD_PARAMETER),
-    ({"start_date": "yesterday"}, errors.BAD_PARAMETER), ({"end_date": None}, errors.BAD_PARAMETER),
-], ids=["page_size>1000", "page_size 0", "page 0", "page x", "granularity", "cursor page_size", "bad date",
-        "no end"])
+@pytest.mark.parametrize(
+    "params,code",
+    [
+        ({"page_size": "1001"}, errors.BAD_PARAMETER),
+        ({"page_size": "0"}, errors.BAD_PARAMETER),
+        ({"page": "0"}, errors.BAD_PARAMETER),
+        ({"page": "x"}, errors.BAD_PARAMETER),
+        ({"granularity": "WEEKLY"}, errors.BAD_PARAMETER),
+        ({"granularity": "HOURLY", "page_size": "1001"}, errors.BAD_PARAMETER),
+        ({"start_date": "yesterday"}, errors.BAD_PARAMETER),
+        ({"end_date": None}, errors.BAD_PARAMETER),
+    ],
+    ids=[
+        "page_size>1000",
+        "page_size 0",
+        "page 0",
+        "page x",
+        "granularity",
+        "cursor page_size",
+        "bad date",
+        "no end",
+    ],
+)
 def test_bad_parameters_are_400(api, store, params, code):
     merged = {k: v for k, v in {**window(store), **params}.items() if v is not None}
     response = api.get("/service/usage", params=merged)
     assert response.status_code == 400 and error_of(response)["code"] == code
 
 
-@pytest.mark.parametrize("granularity,days,status", [("HOURLY", 31, 200), ("HOURLY", 32, 400), ("", 366, 200),
-                                                     ("DAILY", 367, 400), ("MONTHLY", 367, 400)])
+@pytest.mark.parametrize(
+    "granularity,days,status",
+    [("HOURLY", 31, 200), ("HOURLY", 32, 400), ("", 366, 200), ("DAILY", 367, 400), ("MONTHLY", 367, 400)],
+)
 def test_span_limits(api, store, granularity, days, status):
-    params = {"start_date": instant(store, days), "end_date": instant(store, 0), "page_size": 1,
-              **({"granularity": granularity} if granularity else {})}
+    params = {
+        "start_date": instant(store, days),
+        "end_date": instant(store, 0),
+        "page_size": 1,
+        **({"granularity": granularity} if granularity else {}),
+    }
     response = api.get("/service/usage", params=params)
     assert response.status_code == status
     if status == 400:
         assert error_of(response)["code"] == errors.SPAN_TOO_LONG
-    reversed_span = api.get("/service/usage", params={**params, "start_date": instant(store, 0),
-                                                      "end_date": instant(store, 1)})
+    reversed_span = api.get(
+        "/service/usage", params={**params, "start_date": instant(store, 0), "end_date": instant(store, 1)}
+    )
     assert reversed_span.status_code == 400
 
 

@@ -1,7 +1,8 @@
-"""The usage model against the inventory: histories, accrual rules, cost = usage x price, determinism, knobs."""
+"""The usage model against the inventory: histories, accrual, cost = usage x price, determinism, knobs."""
+
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +12,7 @@ from .conftest import Api
 from .test_scenario import snapshot
 from .usage_support import day, instant, raw_usage, summary
 
-NOW = datetime(2025, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
@@ -31,8 +32,15 @@ def cloudstack_instances(store):
 
 def instance_usage(api, store, inst_id, start, end, **params):
     """Raw daily records of one resource in ``[start, end)`` days ago."""
-    return raw_usage(api, start_date=instant(store, start), end_date=instant(store, end), granularity="DAILY",
-                     organization_id=params.pop("org"), **{"fields.resourceId": inst_id}, **params)["records"]
+    return raw_usage(
+        api,
+        start_date=instant(store, start),
+        end_date=instant(store, end),
+        granularity="DAILY",
+        organization_id=params.pop("org"),
+        **{"fields.resourceId": inst_id},
+        **params,
+    )["records"]
 
 
 # ---------------------------------------------------------------- histories
@@ -43,13 +51,22 @@ def test_every_cloudstack_instance_has_a_history_ending_in_its_state(scen):
         past = scen.usage.histories[inst["id"]]
         times = [t for t, _ in past.events]
         assert past.state == inst["state"] and past.events[0][1] == "Running"
-        assert times == sorted(set(times)) and times[-1] < NOW and all(t.minute == t.second == 0 for t in times)
+        assert (
+            times == sorted(set(times)) and times[-1] < NOW and all(t.minute == t.second == 0 for t in times)
+        )
         assert past.created >= clock.floor_hour(clock.parse_instant(env["creationDate"]))
-        root = next(v for v in scen.resources[env["id"]]["volumes"].values()
-                    if v.get("instanceId") == inst["id"] and v["type"] == "os")
+        root = next(
+            v
+            for v in scen.resources[env["id"]]["volumes"].values()
+            if v.get("instanceId") == inst["id"] and v["type"] == "os"
+        )
         assert past.created >= clock.floor_hour(clock.parse_instant(root["creationDate"]))
-    gcp = [i["id"] for e in scen.environments.values() if scen.env_connection(e)["type"] == "gcp"
-           for i in scen.resources[e["id"]]["instances"].values()]
+    gcp = [
+        i["id"]
+        for e in scen.environments.values()
+        if scen.env_connection(e)["type"] == "gcp"
+        for i in scen.resources[e["id"]]["instances"].values()
+    ]
     assert gcp and not set(gcp) & set(scen.usage.histories)
 
 
@@ -67,16 +84,28 @@ def test_usage_draws_leave_the_inventory_untouched():
     assert snapshot(default) == snapshot(other)
     again = generate_scenario(orgs=20, seed=7, now=NOW)
     assert (default.usage.histories, default.usage.profiles, default.usage.commitments) == (
-        again.usage.histories, again.usage.profiles, again.usage.commitments)
+        again.usage.histories,
+        again.usage.profiles,
+        again.usage.commitments,
+    )
     assert [i.key for i in default.usage.items] == [i.key for i in again.usage.items]
 
 
 def test_default_usage_numbers_match_the_package_docs(scen):
     usage = scen.usage
     kinds = Counter(scen.usage_profiles.values())
-    assert (len(usage.histories), len(usage.items), len(usage.commitments), len(usage.deleted_at)) == (278, 1112, 4, 2)
+    assert (len(usage.histories), len(usage.items), len(usage.commitments), len(usage.deleted_at)) == (
+        278,
+        1112,
+        4,
+        2,
+    )
     assert (kinds["idle"], kinds["busy"], kinds["spiky"], kinds["normal"]) == (27, 52, 49, 150)
-    assert Counter(c["status"] for c in usage.commitments.values()) == {"IN_PROGRESS": 2, "EXPIRED": 1, "UPCOMING": 1}
+    assert Counter(c["status"] for c in usage.commitments.values()) == {
+        "IN_PROGRESS": 2,
+        "EXPIRED": 1,
+        "UPCOMING": 1,
+    }
     assert sorted(usage.commitment_fit.values()) == ["above", "above", "below"]
 
 
@@ -89,23 +118,37 @@ def test_knobs_are_validated(usage_days, hourly_days):
 # ------------------------------------------------------- accrual over HTTP
 def test_an_instance_stopped_for_the_whole_window_accrues_storage_but_no_compute(api, store):
     cutoff = store.now - timedelta(days=31)
-    env, inst = next((e, i) for e, i in cloudstack_instances(store) if i["state"] == "Stopped"
-                     and store.usage.histories[i["id"]].events[-1][0] < cutoff
-                     and e["organization"]["id"] not in store.usage.deleted_at)
+    env, inst = next(
+        (e, i)
+        for e, i in cloudstack_instances(store)
+        if i["state"] == "Stopped"
+        and store.usage.histories[i["id"]].events[-1][0] < cutoff
+        and e["organization"]["id"] not in store.usage.deleted_at
+    )
     org = env["organization"]["id"]
     assert instance_usage(api, store, inst["id"], 30, 0, org=org) == []
-    root = next(v for v in store.resources[env["id"]]["volumes"].values()
-                if v.get("instanceId") == inst["id"] and v["type"] == "os")
+    root = next(
+        v
+        for v in store.resources[env["id"]]["volumes"].values()
+        if v.get("instanceId") == inst["id"] and v["type"] == "os"
+    )
     storage = instance_usage(api, store, root["id"], 30, 0, org=org)
     assert len(storage) == 30 and {r["usage"] for r in storage} == {root["sizeInGb"] * 24.0}
 
 
 def test_a_running_instance_accrues_its_allocation_every_hour(api, store):
-    env, inst = next((e, i) for e, i in cloudstack_instances(store) if i["state"] == "Running"
-                     and store.usage.histories[i["id"]].spans()[-1][0] < store.now - timedelta(days=11))
+    env, inst = next(
+        (e, i)
+        for e, i in cloudstack_instances(store)
+        if i["state"] == "Running"
+        and store.usage.histories[i["id"]].spans()[-1][0] < store.now - timedelta(days=11)
+    )
     records = instance_usage(api, store, inst["id"], 10, 0, org=env["organization"]["id"])
     per_type = {t: {r["usage"] for r in records if r["usageType"] == t} for t in ("cpu_type", "memory_type")}
-    assert per_type == {"cpu_type": {inst["cpuCount"] * 24.0}, "memory_type": {inst["memoryInMB"] / 1024 * 24}}
+    assert per_type == {
+        "cpu_type": {inst["cpuCount"] * 24.0},
+        "memory_type": {inst["memoryInMB"] / 1024 * 24},
+    }
 
 
 def test_a_destroyed_instance_stops_accruing_at_its_destruction(api, store):
@@ -113,13 +156,22 @@ def test_a_destroyed_instance_stops_accruing_at_its_destruction(api, store):
         """When ``inst`` was destroyed, if it was destroyed more than 3 days after its creation and since."""
         past = store.usage.histories[inst["id"]]
         when = past.events[-1][0]
-        ok = inst["state"] == "Destroyed" and past.created < when - timedelta(days=3) < store.now - timedelta(days=6)
+        ok = inst["state"] == "Destroyed" and past.created < when - timedelta(days=3) < store.now - timedelta(
+            days=6
+        )
         return when if ok and when > store.now - timedelta(days=300) else None
-    env, inst, destroyed = next((e, i, destroyed_at(i)) for e, i in cloudstack_instances(store)
-                                if destroyed_at(i) and e["organization"]["id"] not in store.usage.deleted_at)
+
+    env, inst, destroyed = next(
+        (e, i, destroyed_at(i))
+        for e, i in cloudstack_instances(store)
+        if destroyed_at(i) and e["organization"]["id"] not in store.usage.deleted_at
+    )
     days_ago = (store.now - destroyed).days
-    root = next(v for v in store.resources[env["id"]]["volumes"].values()
-                if v.get("instanceId") == inst["id"] and v["type"] == "os")
+    root = next(
+        v
+        for v in store.resources[env["id"]]["volumes"].values()
+        if v.get("instanceId") == inst["id"] and v["type"] == "os"
+    )
     org = env["organization"]["id"]
     records = instance_usage(api, store, root["id"], days_ago + 2, 0, org=org)
     assert records and max(r["startDate"] for r in records) < clock.iso_seconds(destroyed)
@@ -129,15 +181,29 @@ def test_a_destroyed_instance_stops_accruing_at_its_destruction(api, store):
 
 
 def test_total_cost_is_usage_times_price_across_endpoints(api, store):
-    records = summary(api, store.root_id, day(store, 7), day(store, 0), period="DAY", include_sub_orgs="true",
-                      include_deleted="true")
+    records = summary(
+        api,
+        store.root_id,
+        day(store, 7),
+        day(store, 0),
+        period="DAY",
+        include_sub_orgs="true",
+        include_deleted="true",
+    )
     cost = sum(r["utilityCost"] for r in records)
     priced = 0.0
     for org_id in {r["organizationId"] for r in records}:
-        data = raw_usage(api, start_date=instant(store, 7), end_date=instant(store, 0), organization_id=org_id,
-                         granularity="YEARLY")
-        priced += sum(r["usage"] * store.usage.prices[r["connectionId"]].line(r["usageType"]).price
-                      for r in data["records"])
+        data = raw_usage(
+            api,
+            start_date=instant(store, 7),
+            end_date=instant(store, 0),
+            organization_id=org_id,
+            granularity="YEARLY",
+        )
+        priced += sum(
+            r["usage"] * store.usage.prices[r["connectionId"]].line(r["usageType"]).price
+            for r in data["records"]
+        )
     assert cost > 0 and cost == pytest.approx(priced, abs=1e-4)
 
 
@@ -154,5 +220,8 @@ def test_a_year_of_hourly_data_for_200_orgs_is_computed_on_demand():
         assert {r["startDate"][:10] for r in hours} >= {day(store, 364), day(store, 334)}
         year = summary(api, org, day(store, 365), day(store, 0), period="DAY")
         assert len({r["startDate"] for r in year}) == 365
-    print(f"\nsandbox orgs=200, hourly_days=365: start {started:.2f} s, 31 days hourly for one org {served:.3f} s, "
-          f"{len(store.usage.items)} metered items")
+    print(
+        f"\nsandbox orgs=200, hourly_days=365: start {started:.2f} s, "
+        f"31 days hourly for one org {served:.3f} s, "
+        f"{len(store.usage.items)} metered items"
+    )

@@ -37,7 +37,8 @@ def service_records(api, store, conn_type, entity, detail=False):
         base = f"/services/{conn['serviceCode']}/{env['name']}/{entity}"
         params = {"org_id": env["organization"]["id"]}
         items = api.data(base, params=params)
-        out.extend(api.data(f"{base}/{i['id']}", params=params) for i in items) if detail else out.extend(items)
+        out.extend(api.data(f"{base}/{i['id']}",
+                            params=params) for i in items) if detail else out.extend(items)
     return out
 
 
@@ -86,10 +87,10 @@ def test_activity_log(api):
 
 
 def test_usage_summary(api, store):
-    parity.check(summary(api, store.root_id, day(store, 2), day(store, 0), period="DAY", include_sub_orgs="true"),
-                 ["usage_summary.list"])
-    parity.check(summary(api, store.root_id, day(store, 2), day(store, 0), period="DAY", include_sub_orgs="true",
-                         top_level=True), ["usage_summary.top_level"])
+    window = {"period": "DAY", "include_sub_orgs": "true"}
+    parity.check(summary(api, store.root_id, day(store, 2), day(store, 0), **window), ["usage_summary.list"])
+    parity.check(summary(api, store.root_id, day(store, 2), day(store, 0), top_level=True, **window),
+                 ["usage_summary.top_level"])
 
 
 def test_service_usage_records_and_metadata(api, store):
@@ -102,8 +103,8 @@ def test_service_usage_records_and_metadata(api, store):
 
 def test_metric_points(api, store):
     data = api.data("/metrics/compute-qc/instance.cpu.utilization",
-                    params={"startDate": instant(store, 1), "endDate": instant(store, 0), "environment": "prod",
-                            "size": 1, "unit": "HOURS"})
+                    params={"startDate": instant(store, 1), "endDate": instant(store, 0),
+                            "environment": "prod", "size": 1, "unit": "HOURS"})
     parity.check([p for points in data.values() for p in points], ["metric.point"])
 
 
@@ -117,9 +118,11 @@ def test_plugin_descriptors(api):
 
 
 def test_commitments(api, store):
-    records = [c for org_id in store.orgs for c in api.data("/commitments", params={"organization_id": org_id})]
+    records = [c for org_id in store.orgs
+               for c in api.data("/commitments", params={"organization_id": org_id})]
     parity.check(records, ["commitment.list"])
-    parity.check([api.data(f"/commitments/{c['id']}") for c in records], ["commitment.retrieve"], ["commitment.list"])
+    parity.check([api.data(f"/commitments/{c['id']}") for c in records], ["commitment.retrieve"],
+                 ["commitment.list"])
 
 
 def test_reports(api, store):
@@ -128,7 +131,8 @@ def test_reports(api, store):
     parity.check([api.data("/reports/customers", params=window)], ["report.customers"])
 
 
-@pytest.mark.parametrize("entity", ["instances", "volumes", "snapshots", "publicipaddresses", "zones", "templates",
+@pytest.mark.parametrize("entity",
+                         ["instances", "volumes", "snapshots", "publicipaddresses", "zones", "templates",
                                     "computeofferings", "diskofferings", "networks"])
 def test_cloudstack_lists(api, store, entity):
     parity.check(service_records(api, store, "cloudstack", entity), [f"cloudstack.{entity}.list"])

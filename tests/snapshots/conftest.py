@@ -22,9 +22,17 @@ def client(sb):
 def add_user(client, sb, org_id, name):
     """Create a user (2FA off, as CloudMC creates them) and wait for the task."""
     role = next(r for r in sb.store.roles.values() if r["name"] == "User")
-    task = client.post("/users", {"userName": name, "email": f"{name}@example.com", "firstName": "New",
-                                  "lastName": "Person", "organization": {"id": org_id},
-                                  "primaryRoleBinding": {"role": {"id": role["id"]}}})
+    task = client.post(
+        "/users",
+        {
+            "userName": name,
+            "email": f"{name}@example.com",
+            "firstName": "New",
+            "lastName": "Person",
+            "organization": {"id": org_id},
+            "primaryRoleBinding": {"role": {"id": role["id"]}},
+        },
+    )
     task.wait(timeout=30, interval=0.1)
     return next(u["id"] for u in sb.store.users.values() if u["userName"] == name)
 

@@ -47,7 +47,9 @@ def test_a_crash_before_the_manifest_leaves_an_incomplete_snapshot(client, tmp_p
     assert cmf.load(tmp_path, "instances")["snapshot_id"].eq(good.id).all()  # latest = last complete
     with pytest.raises(SnapshotError, match="incomplete"):
         cmf.load(tmp_path, "instances", at=crashed)
-    assert cmf.query(tmp_path, "SELECT DISTINCT snapshot_id FROM instances")["snapshot_id"].tolist() == [good.id]
+    assert cmf.query(tmp_path, "SELECT DISTINCT snapshot_id FROM instances")["snapshot_id"].tolist() == [
+        good.id
+    ]
     cleaned = cmf.snapshot(client, tmp_path, collections=SMALL, clean_incomplete=True)
     everything = cmf.snapshots(tmp_path, include_incomplete=True)
     assert everything["snapshot_id"].tolist() == [good.id, cleaned.id]
@@ -68,8 +70,11 @@ def test_two_snapshots_in_the_same_second_never_share_a_file(client, tmp_path):
 
 def test_a_root_of_another_key_is_refused_and_never_mixed(sb, client, tmp_path):
     cmf.snapshot(client, tmp_path, collections=SMALL)
-    other_user = next(k for k in sb.keys if k.org_id != sb.store.root_id and k.role == "Administrator"
-                      and k.status == "ACTIVE")
+    other_user = next(
+        k
+        for k in sb.keys
+        if k.org_id != sb.store.root_id and k.role == "Administrator" and k.status == "ACTIVE"
+    )
     with sb.client(other_user, progress=False) as other:
         sent = len(sb.requests)
         with pytest.raises(ConfigError, match="another endpoint or API key"):
@@ -79,7 +84,8 @@ def test_a_root_of_another_key_is_refused_and_never_mixed(sb, client, tmp_path):
         theirs = cmf.snapshot(other, apart, collections=SMALL)
     # a manifest copied over from the other root: listed apart by fingerprint, never diffed
     (tmp_path / layout.MANIFESTS / f"{theirs.id}.json").write_text(
-        (apart / layout.MANIFESTS / f"{theirs.id}.json").read_text())
+        (apart / layout.MANIFESTS / f"{theirs.id}.json").read_text()
+    )
     for folder in ("users", "instances", "coverage", "issues", "organizations"):
         for path in (apart / folder).rglob("*.parquet"):
             target = tmp_path / path.relative_to(apart)
@@ -149,6 +155,7 @@ def test_load_filters_organizations_and_columns(client, tmp_path):
 
 # -- the seam for sharded writers (a later Dask crawl): one process per shard, one manifest --------
 
+
 def _write_shard(root: str, sid: str, shard: int, frame: pd.DataFrame, taken_at: pd.Timestamp):
     return write_parts(root, sid, frames={"instances": frame}, taken_at=taken_at, shard=shard)
 
@@ -165,13 +172,25 @@ def test_shards_written_by_separate_processes_make_one_snapshot(client, tmp_path
     assert cmf.snapshots(tmp_path, include_incomplete=True)["complete"].tolist() == [False]
     names = sorted(f for p in parts for f in p.files)
     assert [layout.parse_part_name(n.rsplit("/", 1)[1])[1] for n in names] == [0, 1]
-    write_manifest(tmp_path, sid, parts=parts, taken_at=taken_at, endpoint_fingerprint="e",
-                   credential_fingerprint=client.fingerprint)
+    write_manifest(
+        tmp_path,
+        sid,
+        parts=parts,
+        taken_at=taken_at,
+        endpoint_fingerprint="e",
+        credential_fingerprint=client.fingerprint,
+    )
     listed = cmf.snapshots(tmp_path)
     assert listed["rows_instances"].tolist() == [len(vms)] and listed["complete"].all()
     back = cmf.load(tmp_path, "instances", at=sid)
     assert sorted(back["id"]) == sorted(vms["id"])
     assert back[vms.columns].dtypes.astype(str).tolist() == vms.dtypes.astype(str).tolist()
     with pytest.raises(SnapshotError, match="already has a manifest"):
-        write_manifest(tmp_path, sid, parts=parts, taken_at=taken_at, endpoint_fingerprint="e",
-                       credential_fingerprint=client.fingerprint)
+        write_manifest(
+            tmp_path,
+            sid,
+            parts=parts,
+            taken_at=taken_at,
+            endpoint_fingerprint="e",
+            credential_fingerprint=client.fingerprint,
+        )

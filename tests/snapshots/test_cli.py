@@ -18,7 +18,10 @@ def remote(sb, monkeypatch):
 
 def test_snapshot_snapshots_and_diff(remote, tmp_path, capsys, sb):
     root = str(tmp_path / "history")
-    assert main(["snapshot", "--root", root, *remote, "--label", "monday", "--collections", "users,instances"]) == 0
+    assert (
+        main(["snapshot", "--root", root, *remote, "--label", "monday", "--collections", "users,instances"])
+        == 0
+    )
     out = capsys.readouterr()
     assert out.out.startswith("snapshot ") and "rows in 3 collections" in out.out  # organizations always
     org = sb.store.children[sb.store.root_id][0]
@@ -43,14 +46,18 @@ def test_snapshot_snapshots_and_diff(remote, tmp_path, capsys, sb):
     assert out.read_text().startswith("<!doctype html>")
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["snapshots", "--root", "/nonexistent/folder"], "is not a folder"),
-    (["diff", "--root", "/nonexistent/folder"], "is not a folder"),
-    (["snapshot", "--root", "/dev/null/x", "--sandbox"], "not writable"),
-    (["snapshot", "--root", "{tmp}", "--sandbox", "--collections", "bogus"], "unknown collection"),
-    (["diff", "--root", "{tmp}", "nothing-here"], "names no complete snapshot"),
-    (["snapshot", "--sandbox"], "--root"),
-], ids=["list-missing-root", "diff-missing-root", "unwritable", "bad-collection", "bad-at", "no-root"])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["snapshots", "--root", "/nonexistent/folder"], "is not a folder"),
+        (["diff", "--root", "/nonexistent/folder"], "is not a folder"),
+        (["snapshot", "--root", "/dev/null/x", "--sandbox"], "not writable"),
+        (["snapshot", "--root", "{tmp}", "--sandbox", "--collections", "bogus"], "unknown collection"),
+        (["diff", "--root", "{tmp}", "nothing-here"], "names no complete snapshot"),
+        (["snapshot", "--sandbox"], "--root"),
+    ],
+    ids=["list-missing-root", "diff-missing-root", "unwritable", "bad-collection", "bad-at", "no-root"],
+)
 def test_bad_invocations_fail_in_one_line(argv, message, tmp_path, capsys):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     with pytest.raises(SystemExit) if "--root" not in argv else _nothing():

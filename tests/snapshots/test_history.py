@@ -17,8 +17,16 @@ from cloudmc_frames.sandbox import FaultRule
 
 from .conftest import add_user, detached_data_volume, running_instances
 
-COLLECTIONS = ["users", "environments", "environment_members", "quotas", "instances", "volumes",
-               "snapshots", "activity_log"]
+COLLECTIONS = [
+    "users",
+    "environments",
+    "environment_members",
+    "quotas",
+    "instances",
+    "volumes",
+    "snapshots",
+    "activity_log",
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +43,15 @@ def history(sb, tmp_path_factory):
         user_org = sb.store.root_id
         user = add_user(client, sb, user_org, "snapshot-newcomer")
         second = cmf.snapshot(client, root, label="after", collections=COLLECTIONS, fresh=True)
-    return {"root": root, "first": first, "second": second, "stopped": {v[3] for v in stopped},
-            "volume": volume, "user": user, "user_org": user_org}
+    return {
+        "root": root,
+        "first": first,
+        "second": second,
+        "stopped": {v[3] for v in stopped},
+        "volume": volume,
+        "user": user,
+        "user_org": user_org,
+    }
 
 
 def test_snapshots_are_listed_with_their_facts(history):
@@ -57,7 +72,7 @@ def test_the_diff_is_exactly_the_operations(history):
     assert set(vms.changed["id"]) == history["stopped"]
     assert set(vms.changed["column"]) == {"state", "power_state", "is_running"}
     power = vms.changed[vms.changed["column"] == "power_state"]
-    assert set(zip(power["old"], power["new"])) == {("running", "stopped")}
+    assert set(zip(power["old"], power["new"], strict=False)) == {("running", "stopped")}
     assert vms.unchanged == history["first"].tables["instances"] - 2
 
     vols = cmf.diff(root, "volumes")
@@ -80,8 +95,16 @@ def test_the_diff_is_exactly_the_operations(history):
 def test_summary_counts_per_organization(history):
     vms = cmf.diff(history["root"], "instances")
     summary = vms.summary
-    assert list(summary.columns) == ["collection", "organization_id", "organization_path", "added", "removed",
-                                     "changed", "unchanged", "not_covered"]
+    assert list(summary.columns) == [
+        "collection",
+        "organization_id",
+        "organization_path",
+        "added",
+        "removed",
+        "changed",
+        "unchanged",
+        "not_covered",
+    ]
     assert int(summary["changed"].sum()) == 2
     assert int(summary[["changed", "unchanged"]].sum().sum()) == history["first"].tables["instances"]
     assert summary["organization_path"].notna().all()
@@ -89,13 +112,19 @@ def test_summary_counts_per_organization(history):
 
 def test_duckdb_and_pandas_engines_agree(history):
     root = history["root"]
-    for name, columns in (("instances", None), ("volumes", None), ("users", None)):
+    for name, _columns in (("instances", None), ("volumes", None), ("users", None)):
         on_files = cmf.diff(root, name)
         a = cmf.load(root, name, at="previous")
         b = cmf.load(root, name, at="latest")
         context = {k: cmf.load(root, k, at="latest") for k in ("coverage", "issues", "organizations")}
-        in_memory = cmf.diff(a, b, collection=name, coverage_b=context["coverage"],
-                             issues_b=context["issues"], organizations_b=context["organizations"])
+        in_memory = cmf.diff(
+            a,
+            b,
+            collection=name,
+            coverage_b=context["coverage"],
+            issues_b=context["issues"],
+            organizations_b=context["organizations"],
+        )
         assert in_memory.engine == "pandas"
         pd.testing.assert_frame_equal(on_files.changed, in_memory.changed)
         pd.testing.assert_frame_equal(on_files.added, in_memory.added)
@@ -108,14 +137,24 @@ def test_load_gives_the_live_accessors_dtypes_for_every_collection(sb, history):
     root, second = history["root"], history["second"]
     with sb.client(progress=False) as client:
         live = {"organizations": cmf.organizations(client, include_deleted=True)}
-        live.update({name: (cmf.resources(client, name) if name == "snapshots" else getattr(cmf, name)(client))
-                     for name in COLLECTIONS})
+        live.update(
+            {
+                name: (cmf.resources(client, name) if name == "snapshots" else getattr(cmf, name)(client))
+                for name in COLLECTIONS
+            }
+        )
     for name, frame in live.items():
         loaded = cmf.load(root, name, at=second.id)
-        assert list(loaded.columns[:frame.shape[1]]) == list(frame.columns), name
-        assert list(loaded.columns[frame.shape[1]:]) == ["snapshot_id", "snapshot_at", "fetched_at",
-                                                         "from_cache"], (name, list(frame.columns)[-3:])
-        assert loaded.dtypes.iloc[:frame.shape[1]].astype(str).tolist() == frame.dtypes.astype(str).tolist(), name
+        assert list(loaded.columns[: frame.shape[1]]) == list(frame.columns), name
+        assert list(loaded.columns[frame.shape[1] :]) == [
+            "snapshot_id",
+            "snapshot_at",
+            "fetched_at",
+            "from_cache",
+        ], (name, list(frame.columns)[-3:])
+        assert (
+            loaded.dtypes.iloc[: frame.shape[1]].astype(str).tolist() == frame.dtypes.astype(str).tolist()
+        ), name
         assert len(loaded) == len(frame), name
         if name in ("activity_log",):
             continue  # the activity log grew by the operations since the snapshot
@@ -181,12 +220,16 @@ def test_duckdb_reads_the_dataset_with_a_date_partition(history):
     root = history["root"]
     glob = str(root / "instances" / "*" / "*.parquet")
     con = duckdb.connect()
-    rel = con.sql(f"SELECT * FROM read_parquet('{glob}', hive_partitioning = true, union_by_name = true, "
-                  "hive_types = {'snapshot_date': DATE})")
-    types = dict(zip(rel.columns, map(str, rel.types)))
+    rel = con.sql(
+        f"SELECT * FROM read_parquet('{glob}', hive_partitioning = true, union_by_name = true, "
+        "hive_types = {'snapshot_date': DATE})"
+    )
+    types = dict(zip(rel.columns, map(str, rel.types), strict=False))
     assert types["snapshot_date"] == "DATE"
-    counts = con.sql(f"SELECT snapshot_id, count(*) FROM read_parquet('{glob}', hive_partitioning = true) "
-                     "GROUP BY 1 ORDER BY 1").fetchall()
+    counts = con.sql(
+        f"SELECT snapshot_id, count(*) FROM read_parquet('{glob}', hive_partitioning = true) "
+        "GROUP BY 1 ORDER BY 1"
+    ).fetchall()
     assert [n for _, n in counts] == [history["first"].tables["instances"]] * 2
     through_query = cmf.query(root, "SELECT snapshot_date, count(*) AS n FROM instances GROUP BY 1")
     assert through_query["n"].sum() == 2 * history["first"].tables["instances"]
@@ -218,7 +261,7 @@ def test_rows_are_sorted_by_organization_environment_and_id(history):
 
 def test_drift_report_states_what_changed_and_what_was_not_read(history):
     report = cmf.reports.drift(history["root"])
-    counts = dict(zip(report.summary["section"], report.summary["count"]))
+    counts = dict(zip(report.summary["section"], report.summary["count"], strict=False))
     assert counts["state changes"] == 2 and counts["volumes removed"] == 1
     assert counts["new users without 2FA"] == 1 and counts["not covered"] == 0
     assert counts["instances added"] == counts["instances removed"] == 0

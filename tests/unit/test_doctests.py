@@ -4,13 +4,25 @@ import doctest
 
 import pytest
 
-from cloudmc_frames import catalog, client, config, errors, frames, jsonarray, paging
-from cloudmc_frames.snapshots import drift, layout, manifest, schema, scopes
+from cloudmc_frames import (
+    catalog,
+    client,
+    config,
+    errors,
+    frames,
+    jsonarray,
+    operation_catalog,
+    options,
+    paging,
+    tasks,
+)
+from cloudmc_frames.snapshots import compare, drift, layout, manifest, schema, scopes
+
+MODULES = [catalog, client, config, errors, frames, jsonarray, operation_catalog, options, paging, tasks,
+           layout, manifest, schema, scopes, drift, compare]
 
 
-@pytest.mark.parametrize("module", [catalog, client, config, errors, frames, jsonarray, paging,
-                                    layout, manifest, schema, scopes, drift],
-                         ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
