@@ -95,6 +95,14 @@ def _objects(values: Sequence) -> np.ndarray:
 _MISSING_TYPES = {float, type(pd.NA), type(pd.NaT), np.float64}
 
 
+def _numpy_text(dtype: Any) -> bool:
+    """Whether ``dtype`` names a NumPy text dtype (``str``, ``'U'``), which NumPy cannot fill from lists."""
+    try:
+        return np.dtype(dtype).kind in "US"
+    except TypeError:
+        return False
+
+
 def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
 
@@ -173,6 +181,12 @@ class JsonArray(ExtensionArray):
         if dtype is None or np.dtype(dtype) == object:
             return self._data
         return np.asarray(self._data, dtype=dtype)
+
+    def astype(self, dtype: Any, copy: bool = True) -> Any:
+        """Cast like an object column; ``astype(str)`` gives each value's text on every pandas."""
+        if _numpy_text(dtype):
+            return np.array([str(value) for value in self._data], dtype=dtype)
+        return super().astype(dtype, copy=copy)
 
     @property
     def nbytes(self) -> int:

@@ -285,3 +285,12 @@ def test_field_stats_count_per_provider():
     stats = field_stats(vms)
     assert stats["gcp"]["rows"] == 2 and stats["gcp"]["present"]["zone"] == 0
     assert stats["gcp"]["values"]["state"] == {"RUNNING": 1} and stats["cloudstack"]["present"]["zone"] == 1
+
+
+def test_json_columns_cast_to_text_on_every_pandas():
+    """``frame.astype(str)`` works on json columns (pandas 2 asks NumPy for '<U', which cannot
+    hold lists); other casts behave as for an object column."""
+    column = pd.Series([[{"id": "a"}], None, {"b": [1, 2]}], dtype=JsonDtype())
+    assert column.astype(str).tolist()[::2] == ["[{'id': 'a'}]", "{'b': [1, 2]}"]
+    assert column.astype(object).tolist() == [[{"id": "a"}], None, {"b": [1, 2]}]
+    assert column.astype("U").tolist()[0] == "[{'id': 'a'}]"
