@@ -31,6 +31,7 @@ from .errors import CloudMCError, ConfigError, ResponseFormatError
 from .ledger import Ledger
 from .paging import Page, iter_records
 from .tasks import Task, is_task_payload
+from .throttle import Throttle
 
 
 def connect(endpoint: str | None = None, api_key: str | None = None, **options: Any) -> Client:
@@ -63,6 +64,7 @@ class Client:
         fingerprint: the one-way tag of endpoint + key that namespaces this client's cache.
         ledger: the issues and coverage rows recorded by accessors using this client.
         stats: counters (``sent``, ``cache_hits``, ``memory_hits``, ``retries``) for diagnostics.
+        throttle: the :class:`~cloudmc_frames.throttle.Throttle` every request sent waits for.
     """
 
     def __init__(self, settings: Settings, api_key: str, *, sleep: Callable[[float], None] = time.sleep,
@@ -76,8 +78,9 @@ class Client:
         self._sleep, self._clock, self._rng = sleep, clock, random.Random()
         self._lock = threading.Lock()
         self._memory = MemoryPages()
+        self.throttle = Throttle.from_settings(settings, clock=clock, sleep=sleep)
         self._cache = HttpCache(settings, self.fingerprint, sleep=sleep, on_rebuild=self._memory.drop,
-                                configure=lambda session: configure_session(session, settings, self._key))
+                                configure=lambda s: configure_session(s, settings, self._key, self.throttle))
         self._transport = Transport(settings, self._cache, clock)
 
     # -- reading -----------------------------------------------------------------------------
@@ -191,14 +194,12 @@ class Client:
     def issues(self):
         """Every failure collected by accessors with ``errors="collect"``, as a DataFrame."""
         from .frames import issues_frame  # frames imports pandas; the client itself does not
-
         return issues_frame(self.ledger.snapshot()[0])
 
     @property
     def coverage(self):
         """One row per scope visited by accessors (status ok/empty/forbidden/...), as a DataFrame."""
         from .frames import coverage_frame
-
         return coverage_frame(self.ledger.snapshot()[1])
 
     def close(self) -> None:
@@ -260,8 +261,8 @@ class Client:
 
     def _send(self, method: str, url: str, query: dict, body: Any, *, fresh: bool,
               deadline: float | None) -> tuple[Reply, float | None]:
-        """Send, retrying what the policy allows; return the reply and its cache expiry."""
-        started, attempt = self._clock(), 0
+        """Send, retrying what the policy allows (the throttle learns from each failure)."""
+        started, attempt, org = self._clock(), 0, query.get("org_id")
         while True:
             attempt += 1
             try:
@@ -270,10 +271,10 @@ class Client:
                 self._count("cache_hits" if raw.from_cache else "sent")
                 return self._parse(raw, method, attempt), raw.expires_at
             except CloudMCError as error:
-                now = self._clock()
-                delay = retry_delay(error, attempt=attempt, elapsed=now - started,
+                error, now = self.throttle.failed(org, error), self._clock()
+                delay = retry_delay(error, attempt=attempt, elapsed=now - started, settings=self.settings,
                                     time_left=None if deadline is None else deadline - now,
-                                    settings=self.settings, jitter=self._rng.random())
+                                    jitter=self._rng.random(), pause=self.throttle.pause_left(org))
                 if delay is None:
                     raise self._key.scrubbed(error) from None
                 self._count("retries")

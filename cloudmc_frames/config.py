@@ -40,6 +40,7 @@ DEFAULT_MAX_PAGES = 10_000
 DEFAULT_EXPIRE_AFTER = 300.0
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_CACHE_BACKEND = "sqlite"
+DEFAULT_MAX_RETRY_AFTER = 120.0
 CACHE_FORMAT_VERSION = 1
 
 
@@ -58,6 +59,15 @@ def _at_least(minimum: int) -> Callable[[str, object], int]:
         return value
 
     return check
+
+
+def _rate_or_none(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{name} must be a positive number of requests per second or None, "
+                          f"got {value!r}")
+    return float(value)
 
 
 def _flag(name: str, value: object) -> bool:
@@ -115,6 +125,12 @@ class Settings:
         allow_insecure: Permit plain ``http://`` to a host that is not loopback.
         max_workers: Threads of the accessors' fan-out.
         progress: Show a tqdm bar on long crawls (``None``: only when more than a few scopes).
+        max_requests_per_second: A ceiling on the client's request rate (``None``: only what
+            CloudMC signals; see :mod:`~cloudmc_frames.throttle`).
+        max_retry_after: The longest ``Retry-After`` waited for; a scope asked to wait longer is
+            deferred (an issue row that says the wait asked for) and the crawl goes on.
+        adaptive_throttle: Slow down on congestion (429, 503, 504, timeouts) per organization
+            and for the client, and share ``Retry-After`` pauses across threads.
     """
 
     endpoint: str
@@ -134,6 +150,9 @@ class Settings:
     allow_insecure: bool = _option(False, _flag)
     max_workers: int = _option(DEFAULT_MAX_WORKERS, _at_least(1))
     progress: bool | None = _option(None, _flag_or_none)
+    max_requests_per_second: float | None = _option(None, _rate_or_none)
+    max_retry_after: float = _option(DEFAULT_MAX_RETRY_AFTER, _seconds)
+    adaptive_throttle: bool = _option(True, _flag)
 
     @classmethod
     def from_options(cls, endpoint: str, **options: object) -> Settings:

@@ -23,6 +23,7 @@ from .errors import (
     CloudMCError,
     ConfigError,
     CrawlTimeoutError,
+    DeferredError,
     Issue,
     NotFoundError,
     PermissionDeniedError,
@@ -30,6 +31,7 @@ from .errors import (
     json_type,
 )
 from .ledger import Coverage
+from .throttle import interleave
 
 log = logging.getLogger("cloudmc_frames")
 
@@ -110,7 +112,8 @@ def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
     show = options.progress if options.progress is not None else len(pending) > PROGRESS_MIN_SCOPES
     with ThreadPoolExecutor(options.max_workers, thread_name_prefix=f"cmf-{accessor}") as pool, \
             tqdm(total=len(pending), desc=accessor, disable=not show or None, leave=False) as bar:
-        futures = {pool.submit(_read_scope, client, scopes[n], options): n for n in pending}
+        futures = {pool.submit(_read_scope, client, scopes[n], options): n  # organizations spread
+                   for n in interleave(pending, key=lambda n: scopes[n].organization_id)}
         for future in as_completed(futures):
             scope, records, from_cache, seconds, error = future.result()
             record(client, options.call_id, accessor, scope, len(records or ()), from_cache,
@@ -205,6 +208,8 @@ def record(client: Client, call_id: int, accessor: str, scope: Scope, rows: int,
 
 
 def _status_of(error: CloudMCError) -> str:
+    if isinstance(error, DeferredError):
+        return "deferred"
     if isinstance(error, PermissionDeniedError):
         return "forbidden"
     if isinstance(error, NotFoundError):

@@ -11,6 +11,7 @@ import sys
 import threading
 
 from .faults import parse_faults
+from .ratelimit import parse_rate_limit
 from .server import SandboxServer
 
 DEMO_ROLES = ("Administrator", "User", "Guest")
@@ -28,6 +29,14 @@ def add_arguments(parser):
     parser.add_argument("--faults", default="", help="fault spec, e.g. '500:0.1@/services/*;429:0.05;latency:20+5'")
     parser.add_argument("--task-delay", type=float, default=0.5, help="seconds before a task completes (default 0.5)")
     parser.add_argument("--ignore-paging", action="store_true", help="admin lists ignore paging parameters")
+    parser.add_argument("--rate-limit", default="",
+                        help="token buckets per key/organization, e.g. 'key=50,org:<id>=2,retry=date' "
+                             "(429 or answer=503 when empty)")
+    parser.add_argument("--max-page-size", type=int, default=None, help="answer 400 to a page_size above N")
+    parser.add_argument("--served-page-size", type=int, default=None,
+                        help="ignore page_size and serve pages of N records")
+    parser.add_argument("--record-count-skew", type=int, default=0,
+                        help="add K to every metadata.recordCount (negative: too low)")
     return parser
 
 
@@ -67,10 +76,14 @@ def run(args):
     except ValueError as exc:
         print(f"error: --faults: {exc}", file=sys.stderr)
         return 2
-    server = SandboxServer(orgs=args.orgs, seed=args.seed, scale=args.scale, latency_ms=args.latency_ms,
-                           jitter_ms=getattr(args, "jitter_ms", 0), faults=faults,
-                           task_delay=getattr(args, "task_delay", 0.5), ignore_paging=args.ignore_paging,
-                           host=args.host, port=args.port)
+    try:
+        server = SandboxServer(orgs=args.orgs, seed=args.seed, scale=args.scale, latency_ms=args.latency_ms,
+                               jitter_ms=getattr(args, "jitter_ms", 0), faults=faults,
+                               task_delay=getattr(args, "task_delay", 0.5), ignore_paging=args.ignore_paging,
+                               host=args.host, port=args.port, **_misbehaviour(args))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     done = threading.Event()
     previous = _on_sigterm(done)
     try:
@@ -85,6 +98,14 @@ def run(args):
         _restore_sigterm(previous)
     print("sandbox stopped", flush=True)
     return 0
+
+
+def _misbehaviour(args):
+    """The rate-limit and paging-quirk options of ``args`` (absent on parsers made elsewhere)."""
+    return {"rate_limit": parse_rate_limit(getattr(args, "rate_limit", "")),
+            "max_page_size": getattr(args, "max_page_size", None),
+            "served_page_size": getattr(args, "served_page_size", None),
+            "record_count_skew": getattr(args, "record_count_skew", 0)}
 
 
 def _on_sigterm(done):

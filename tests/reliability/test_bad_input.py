@@ -27,6 +27,7 @@ from cloudmc_frames.client import Client
 from cloudmc_frames.config import Settings
 from cloudmc_frames.sandbox import generate_scenario
 from cloudmc_frames.tasks import Task
+from tests.support.fakes import FakeSleep
 from tests.support.scripted import Reply, ScriptedServer, paged
 
 from .conftest import SUMMARY
@@ -248,7 +249,8 @@ class MiniCloudMC:
 def scripted_client(server: ScriptedServer) -> Client:
     settings = Settings.from_options(server.endpoint, cache_backend="memory", retries=2,
                                      page_size=PAGE_SIZE, max_pages=5)
-    return Client(settings, KEY, sleep=lambda seconds: None)
+    fake = FakeSleep()  # the throttle's pauses end on its clock, without waiting
+    return Client(settings, KEY, sleep=fake, clock=fake.clock)
 
 
 def check_refusal(error: BaseException, expected: Refused) -> str:

@@ -88,3 +88,18 @@ def test_the_callers_deadline_wins():
     assert delay(error, time_left=1.0) == 0.25
     assert delay(error, time_left=0.25) is None
     assert delay(error, time_left=0.0) is None
+
+
+def test_a_retry_after_above_max_retry_after_is_never_waited_for_whatever_the_budget():
+    roomy = Settings.from_options("https://h", retry_budget=10_000, max_retry_after=120)
+    assert delay(get(cmf.RateLimitError, status=429, retry_after=120.0), settings=roomy) == 120.0
+    assert delay(get(cmf.RateLimitError, status=429, retry_after=121.0), settings=roomy) is None
+    assert delay(get(cmf.DeferredError, status=429, retry_after=3600.0), settings=roomy) is None
+
+
+def test_what_is_left_of_the_scopes_pause_is_a_floor():
+    error = get(cmf.ServerError, status=503)
+    assert retry_delay(error, attempt=1, elapsed=0.0, time_left=None, settings=SETTINGS, jitter=0.0,
+                       pause=1.7) == 1.7
+    assert retry_delay(error, attempt=1, elapsed=0.0, time_left=1.0, settings=SETTINGS, jitter=0.0,
+                       pause=1.7) is None  # the pause outlasts the caller's deadline
