@@ -25,21 +25,36 @@ Example::
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
+import inspect
+import json
 import logging
-import queue
 import socket
 import sqlite3
 import threading
 import weakref
+import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
-from requests_cache import DEFAULT_IGNORED_PARAMS, DO_NOT_CACHE, CachedResponse, CachedSession, SQLiteCache
-from requests_cache.cache_keys import redact_response  # private: checked against requests-cache 1.3.3
+from requests.structures import CaseInsensitiveDict
+from requests_cache import (
+    DEFAULT_IGNORED_PARAMS,
+    DO_NOT_CACHE,
+    CachedRequest,
+    CachedResponse,
+    CachedSession,
+    SerializerPipeline,
+    SQLiteCache,
+    Stage,
+)
+from requests_cache.policy import directives  # private module: checked against requests-cache 1.3.3
 
 from .config import API_PREFIX, Settings
 from .errors import ConfigError, TransportError
@@ -47,6 +62,7 @@ from .errors import ConfigError, TransportError
 log = logging.getLogger("cloudmc_frames")
 
 API_KEY_HEADER = "MC-Api-Key"
+REDACTED_HEADERS = frozenset(name.lower() for name in (*DEFAULT_IGNORED_PARAMS, API_KEY_HEADER))
 TASKS_PATH = "/tasks/"
 LOCK_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # ~6 s in all, then give up
 T = TypeVar("T")
@@ -100,37 +116,69 @@ def make_key_fn(fingerprint: str) -> Callable[..., str]:
 # -- memory -----------------------------------------------------------------------------------
 
 class MemoryPages:
-    """Parsed replies kept for the life of a client, by listing scope, with their cache expiry.
+    """Replies kept for the life of a client as compressed body bytes, under a byte budget.
 
     Caching (requests-cache) stores GET replies with status 200, by default in SQLite under the
-    user cache dir, for ``expire_after`` seconds (``/tasks/*`` never); on top, the parsed pages
-    are kept here, so a warm crawl costs no SQLite reads and no JSON parsing.
+    user cache dir, for ``expire_after`` seconds (``/tasks/*`` never); on top, this keeps each
+    reply's body in memory, zlib-compressed (JSON shrinks about 8 times; level 1 costs about a
+    third of parsing it), so a warm crawl reads no file and only parses JSON again. Past
+    ``budget`` (compressed) bytes the least recently used replies go first; a budget of 0 keeps
+    nothing. Listings are grouped by scope (see :func:`listing_scope`) so a write forgets its own.
     """
 
-    def __init__(self) -> None:
+    ENTRY_OVERHEAD = 256  # bytes counted per reply besides its body (keys, tuple, bookkeeping)
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.size = 0
         self._lock = threading.Lock()
-        self._pages: dict[str, dict[tuple, tuple[float, Any]]] = {}
+        self._entries: OrderedDict[tuple, tuple[float, int, str, bytes]] = OrderedDict()
 
-    def get(self, path: str, url: str, query: Mapping[str, str], now: float) -> Any:
-        """The reply kept for this request if it has not expired at ``now`` (Unix time), else None."""
+    def get(self, path: str, url: str, query: Mapping[str, str], now: float) -> tuple[int, str, bytes] | None:
+        """``(status, url, body)`` kept for this request if it has not expired at ``now`` (Unix time)."""
+        key = _request_key(path, url, query)
         with self._lock:
-            entry = self._pages.get(listing_scope(path), {}).get(_request_key(url, query))
-        return entry[1] if entry and entry[0] > now else None
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] <= now:
+                self._forget(key)
+                return None
+            self._entries.move_to_end(key)
+        return entry[1], entry[2], zlib.decompress(entry[3])
 
-    def put(self, path: str, url: str, query: Mapping[str, str], reply: Any, expires_at: float) -> None:
+    def put(self, path: str, url: str, query: Mapping[str, str], reply: tuple[int, str, bytes],
+            expires_at: float) -> None:
+        """Keep ``(status, url, body)`` until ``expires_at``, dropping the oldest past the budget."""
+        if self.budget <= 0:
+            return
+        status, reply_url, body = reply
+        packed = zlib.compress(body, 1)
+        cost = len(packed) + self.ENTRY_OVERHEAD
+        if cost > self.budget:
+            return
+        key = _request_key(path, url, query)
         with self._lock:
-            self._pages.setdefault(listing_scope(path), {})[_request_key(url, query)] = (expires_at, reply)
+            if key in self._entries:
+                self._forget(key)
+            self._entries[key] = (expires_at, status, reply_url, packed)
+            self.size += cost
+            while self.size > self.budget:
+                self._forget(next(iter(self._entries)))
 
     def drop(self, scope: str | None = None) -> None:
+        """Forget every reply, or those of one listing scope."""
         with self._lock:
-            if scope is None:
-                self._pages.clear()
-            else:
-                self._pages.pop(scope, None)
+            for key in [k for k in self._entries if scope is None or k[0] == scope]:
+                self._forget(key)
+
+    def _forget(self, key: tuple) -> None:
+        entry = self._entries.pop(key)
+        self.size -= len(entry[3]) + self.ENTRY_OVERHEAD
 
 
-def _request_key(url: str, query: Mapping[str, str]) -> tuple:
-    return url, tuple(sorted(query.items()))
+def _request_key(path: str, url: str, query: Mapping[str, str]) -> tuple:
+    return listing_scope(path), url, tuple(sorted(query.items()))
 
 
 # -- the session --------------------------------------------------------------------------------
@@ -272,111 +320,178 @@ def is_contention(exc: sqlite3.DatabaseError) -> bool:
     return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc) or "busy" in str(exc)
 
 
-# -- the deferred SQLite writer ---------------------------------------------------------------------
+# -- compact cache entries ------------------------------------------------------------------------
+
+ENTRY_FORMAT = 2  # a JSON head, one NUL byte, the body as it arrived
+
+
+def encode_entry(response: requests.Response | CachedResponse, expires: datetime | None,
+                 redacted: frozenset[str]) -> bytes:
+    """One cache entry as bytes: what a reply needs to be answered again, without the key.
+
+    Headers named in ``redacted`` (lower case: ``mc-api-key``, ``authorization``, ...) are stored
+    as ``REDACTED``, as requests-cache does; query parameters are kept, since the client never
+    puts a credential in a URL.
+    """
+    request = response.request
+    head = {
+        "v": ENTRY_FORMAT, "status": response.status_code, "url": response.url,
+        "reason": response.reason, "encoding": response.encoding,
+        "headers": dict(response.headers),
+        "created": (getattr(response, "created_at", None) or datetime.now(UTC)).isoformat(),
+        "expires": None if expires is None else _aware(expires).isoformat(),
+        "request": {"method": request.method, "url": request.url,
+                    "headers": {k: "REDACTED" if k.lower() in redacted else v
+                                for k, v in request.headers.items()}},
+    }
+    return json.dumps(head, separators=(",", ":")).encode() + b"\0" + (response.content or b"")
+
+
+def decode_entry(blob: bytes) -> CachedResponse:
+    """The :class:`~requests_cache.CachedResponse` an entry of :func:`encode_entry` stands for."""
+    raw_head, _, content = bytes(blob).partition(b"\0")
+    head = json.loads(raw_head)
+    if not isinstance(head, dict) or head.get("v") != ENTRY_FORMAT:
+        raise ValueError("a cache entry of another format")
+    request = CachedRequest(method=head["request"]["method"], url=head["request"]["url"],
+                            headers=CaseInsensitiveDict(head["request"]["headers"]))
+    expires = head["expires"]
+    return CachedResponse(content=content, url=head["url"], status_code=head["status"],
+                          reason=head["reason"], encoding=head["encoding"],
+                          headers=CaseInsensitiveDict(head["headers"]), request=request,
+                          created_at=datetime.fromisoformat(head["created"]),
+                          expires=None if expires is None else datetime.fromisoformat(expires))
+
+
+def _bytes_or_entry(value: bytes | CachedResponse) -> bytes:
+    return value if isinstance(value, bytes) else encode_entry(value, value.expires, REDACTED_HEADERS)
+
+
+# requests-cache's extension point for storage formats: one stage, bytes in and out.
+COMPACT_SERIALIZER = SerializerPipeline([Stage(dumps=_bytes_or_entry, loads=decode_entry)],
+                                        name="cloudmc-frames-compact", is_binary=True)
+
 
 class DeferredSQLiteCache(SQLiteCache):
-    """requests-cache's SQLite backend, with its writes moved to one background thread.
+    """requests-cache's SQLite backend, made cheap for a crawl: compact entries, writes batched on
+    one background thread, misses answered without a query.
 
-    A crawl's threads then spend their time on the network instead of on serializing and
-    committing replies one by one; the writer commits them in batches. A reply still waiting
-    to be written is answered from the queue; ``flush()`` (called when an accessor returns, on
-    ``delete`` and on ``close``) waits until everything is on disk.
+    * entries are :func:`encode_entry` bytes, made straight from the live response (no
+      ``CachedResponse`` conversion, no pickling) and without the API key header;
+    * a crawl's threads hand their replies to a writer thread that commits them in batches; a
+      reply still waiting is answered from memory; ``flush()`` (called when an accessor returns,
+      on ``delete`` and on ``close``) waits until everything is on disk;
+    * the keys in the file are read once, so a key that is not there costs no SQL query (entries
+      another process adds later are fetched again, never missed).
+
+    Another requests-cache version's (or format's) entries fail to decode and are refetched.
     """
 
-    BATCH = 200
     IDLE = 0.5  # seconds without writes after which the writer thread ends (a new one starts on demand)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._pending: dict[str, Any] = {}
-        self._pending_lock = threading.Lock()
-        self._queue: queue.Queue[str] = queue.Queue()
+    def __init__(self, db_path: str, **kwargs: Any) -> None:
+        super().__init__(db_path, serializer=COMPACT_SERIALIZER, **kwargs)
+        self._cond = threading.Condition()
+        self._pending: dict[str, bytes] = {}
+        self._writing: dict[str, bytes] = {}
         self._writer: threading.Thread | None = None
+        self._closing = False
+        self._stored = set(self.responses.keys()) | set(self.redirects.keys())  # keys in the file
         atexit.register(_flush_if_alive, weakref.ref(self))
 
     def save_response(self, response: requests.Response, cache_key: str | None = None,
-                      expires: Any = None) -> None:
+                      expires: datetime | None = None) -> None:
         key = cache_key or self.create_key(response.request)
-        cached = CachedResponse.from_response(response, expires=expires)
-        # private: BaseCache._settings, checked against requests-cache 1.3.3
-        cached = redact_response(cached, self._settings.ignored_parameters)
-        with self._pending_lock:
-            self._pending[key] = cached
-            if self._writer is None or not self._writer.is_alive():
+        entry = encode_entry(response, expires, REDACTED_HEADERS)
+        with self._cond:
+            self._pending[key] = entry
+            if self._writer is None:
                 self._writer = threading.Thread(target=self._write_forever, daemon=True,
                                                 name="cloudmc-frames-cache-writer")
                 self._writer.start()
-            self._queue.put(key)  # under the lock: the writer cannot decide to end in between
+            elif len(self._pending) == 1:
+                self._cond.notify_all()
 
     def get_response(self, key: str, default: Any = None) -> Any:
-        with self._pending_lock:
-            cached = self._pending.get(key)
-        return cached if cached is not None else super().get_response(key, default)
+        with self._cond:
+            entry = self._pending.get(key) or self._writing.get(key)
+        if entry is not None:
+            response = decode_entry(entry)
+            response.cache_key = key
+            return response
+        if key not in self._stored:
+            return default
+        return super().get_response(key, default)
 
     def delete(self, *keys: str, **kwargs: Any) -> None:
         self.flush()
         super().delete(*keys, **kwargs)
+        self._stored.difference_update(keys)
 
     def flush(self) -> None:
-        self._queue.join()
+        with self._cond:
+            while self._pending or self._writing:
+                self._cond.wait()
 
     def close(self) -> None:
         self.flush()
-        with self._pending_lock:
-            if self._writer is not None and self._writer.is_alive():
-                self._queue.put(_STOP)  # the writer ends now rather than after IDLE seconds
+        with self._cond:
+            self._closing = True  # the writer ends now rather than after IDLE seconds
+            self._cond.notify_all()
         super().close()
 
     def _write_forever(self) -> None:
-        """Write batches until idle, then end: a thread blocked forever would keep this cache
-        and its session alive after the client is done."""
+        """Write what is pending, in batches, until idle (or closed), then end: a thread blocked
+        forever would keep this cache and its session alive after the client is done."""
         while True:
-            try:
-                keys = [self._queue.get(timeout=self.IDLE)]
-            except queue.Empty:
-                with self._pending_lock:
-                    if self._queue.empty():
-                        self._writer = None
-                        return
-                continue
-            while len(keys) < self.BATCH and keys[-1] is not _STOP:
-                try:
-                    keys.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                if keys[0] is not _STOP:  # close() flushed first: a STOP usually comes alone
-                    self._write([k for k in keys if k is not _STOP])
-            finally:
-                for _ in keys:
-                    self._queue.task_done()
-            if keys[-1] is _STOP:
-                with self._pending_lock:
+            with self._cond:
+                if not self._pending and not self._closing:
+                    self._cond.wait(self.IDLE)
+                if not self._pending:
                     self._writer = None
-                return
+                    self._cond.notify_all()
+                    return
+                self._writing, self._pending = self._pending, {}
+            self._write(self._writing)
+            with self._cond:
+                self._stored.update(self._writing)
+                self._writing = {}
+                self._cond.notify_all()
 
-    def _write(self, keys: list[str]) -> None:
-        with self._pending_lock:
-            batch = {key: self._pending[key] for key in keys if key in self._pending}
+    def _write(self, batch: dict[str, bytes]) -> None:
         try:
             with self.responses.bulk_commit():
-                for key, cached in batch.items():
-                    self.responses[key] = cached
+                for key, entry in batch.items():
+                    self.responses[key] = entry
         except sqlite3.Error as exc:  # the cache is best effort: a lost write is refetched
             log.warning("could not write %d replies to the HTTP cache: %s", len(batch), exc)
-        with self._pending_lock:
-            for key, cached in batch.items():
-                if self._pending.get(key) is cached:
-                    del self._pending[key]
-
-
-_STOP = "<stop>"  # not a hex cache key: tells the writer thread to end
 
 
 def _flush_if_alive(ref: weakref.ReferenceType) -> None:
     cache = ref()
     if cache is not None:
         cache.flush()
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@functools.cache
+def _parameter_names(func: Callable) -> frozenset[str]:
+    return frozenset(inspect.signature(func).parameters)
+
+
+def _valid_kwargs(func: Callable, kwargs: dict, extras: Any = None) -> dict:
+    """``requests_cache._utils.get_valid_kwargs`` with the signature read once per function."""
+    names = _parameter_names(func) | set(extras or ())
+    return {k: v for k, v in kwargs.items() if k in names and v is not None}
+
+
+# private: requests-cache 1.3.3 parses Cache-Control into CacheDirectives on every request and
+# reads inspect.signature(CacheDirectives.__init__) each time to do it (about a sixth of a cold
+# request's CPU); the same filter with the signature read once behaves identically.
+directives.get_valid_kwargs = _valid_kwargs
 
 
 def connection_socket(response: requests.Response) -> socket.socket | None:

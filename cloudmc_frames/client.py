@@ -7,10 +7,8 @@ the bytes into a reply or a typed error, ``_retry`` decides whether and when to 
 
 Example::
 
-    >>> import cloudmc_frames as cmf
     >>> client = cmf.connect("https://cloudmc.example.com", api_key)   # doctest: +SKIP
     >>> client.get("/organizations/" + org_id)["name"]                  # doctest: +SKIP
-    'Acme'
 """
 
 from __future__ import annotations
@@ -29,7 +27,7 @@ from ._wire import Reply, page_of, parse_reply, query_params
 from .config import Settings, check_api_key, credentials
 from .errors import CloudMCError, ConfigError, ResponseFormatError
 from .ledger import Ledger
-from .paging import Page, iter_records
+from .paging import Page, PageSize, iter_records, read_all
 from .tasks import Task, is_task_payload
 from .throttle import Throttle
 
@@ -77,7 +75,8 @@ class Client:
         self.stats = {"sent": 0, "cache_hits": 0, "memory_hits": 0, "retries": 0}
         self._sleep, self._clock, self._rng = sleep, clock, random.Random()
         self._lock = threading.Lock()
-        self._memory = MemoryPages()
+        self._memory = MemoryPages(int(settings.memory_cache_mb * 2**20))
+        self._page_size = PageSize(settings.page_size)
         self.throttle = Throttle.from_settings(settings, clock=clock, sleep=sleep)
         self._cache = HttpCache(settings, self.fingerprint, sleep=sleep, on_rebuild=self._memory.drop,
                                 configure=lambda s: configure_session(s, settings, self._key, self.throttle))
@@ -98,13 +97,11 @@ class Client:
         """GET ``path`` and return the whole :class:`~cloudmc_frames._wire.Reply`."""
         url, query = self._url(path), query_params(params, org_id)
         cacheable = not path.startswith(TASKS_PATH)
-        if cacheable and not fresh:
-            hit = self._memory_reply(path, url, query)
-            if hit is not None:
-                return hit
-        reply, expires_at = self._send("GET", url, query, None, fresh=fresh, deadline=deadline)
-        if cacheable and expires_at is not None:
-            self._memory.put(path, url, query, reply, expires_at)
+        if cacheable and not fresh and (hit := self._memory_reply(path, url, query)) is not None:
+            return hit
+        reply, raw = self._send("GET", url, query, None, fresh=fresh, deadline=deadline)
+        if cacheable and raw.expires_at is not None:
+            self._memory.put(path, url, query, (raw.status, raw.url, raw.body), raw.expires_at)
         return reply
 
     def remembered(self, path: str, params: dict | None = None, *,
@@ -131,10 +128,14 @@ class Client:
     def list(self, path: str, params: dict | None = None, *, org_id: str | None = None,
              fresh: bool = False, deadline: float | None = None, sort_by: str | None = None,
              sort_order: str | None = None) -> Listing:
-        """Every record of a list endpoint, following its pages (see :mod:`~cloudmc_frames.paging`)."""
+        """Every record of a list endpoint, following its pages (see :mod:`~cloudmc_frames.paging`).
+
+        A server that refuses the page size (HTTP 400) is asked once more with a smaller one.
+        """
         replies: list[Reply] = []
         pages = self._page_fetcher(path, params, org_id, fresh, deadline, replies)
-        records = list(self._records(pages, sort_by=sort_by, sort_order=sort_order))
+        records = read_all(pages, sizes=self._page_size, max_pages=self.settings.max_pages,
+                           sort_by=sort_by, sort_order=sort_order)
         return Listing(records, all(r.from_cache for r in replies), len(replies))
 
     def paginate(self, path: str, params: dict | None = None, *, org_id: str | None = None,
@@ -216,8 +217,6 @@ class Client:
         return (f"<cloudmc_frames.Client {self.settings.endpoint} credential={self.fingerprint[:8]} "
                 f"cache={self.settings.cache_backend}{mode}>")
 
-    __str__ = __repr__
-
     def __reduce__(self):
         raise TypeError("a Client holds an API key and is not picklable; connect() again instead")
 
@@ -229,11 +228,13 @@ class Client:
         return self.settings.endpoint + path
 
     def _records(self, fetch: Callable[[dict], Page], **sort: str | None) -> Iterator[dict]:
-        return iter_records(fetch, page_size=self.settings.page_size,
-                            max_pages=self.settings.max_pages, **sort)
+        return iter_records(fetch, page_size=self._page_size.current, max_pages=self.settings.max_pages,
+                            on_grant=self._page_size.granted, **sort)
 
     def _page_fetcher(self, path, params, org_id, fresh, deadline, replies: list[Reply]):
         def fetch(paging: dict) -> Page:
+            if paging["page_number"] == 1:
+                replies.clear()  # a new attempt (after a refused page size) starts over
             reply = self.get_reply(path, {**(params or {}), **paging}, org_id=org_id,
                                    fresh=fresh, deadline=deadline)
             replies.append(reply)
@@ -242,11 +243,10 @@ class Client:
         return fetch
 
     def _memory_reply(self, path: str, url: str, query: dict[str, str]) -> Reply | None:
-        hit = self._memory.get(path, url, query, time.time())
-        if hit is None:
+        if (hit := self._memory.get(path, url, query, time.time())) is None:
             return None
         self._count("memory_hits")
-        return Reply(hit.status, hit.payload, hit.url, True, 1)
+        return parse_reply(hit[0], {}, hit[2], method="GET", url=hit[1], from_cache=True)
 
     def _write(self, method: str, path: str, body: Any, params: dict | None,
                org_id: str | None) -> Task | Any:
@@ -260,8 +260,8 @@ class Client:
         return reply.data
 
     def _send(self, method: str, url: str, query: dict, body: Any, *, fresh: bool,
-              deadline: float | None) -> tuple[Reply, float | None]:
-        """Send, retrying what the policy allows (the throttle learns from each failure)."""
+              deadline: float | None) -> tuple[Reply, RawReply]:
+        """Send, retrying what the policy allows and telling the throttle; return the reply and its raw."""
         started, attempt, org = self._clock(), 0, query.get("org_id")
         while True:
             attempt += 1
@@ -269,7 +269,7 @@ class Client:
                 raw = self._transport.send(method, url, query, body, fresh=fresh or attempt > 1,
                                            deadline=deadline, attempt=attempt)
                 self._count("cache_hits" if raw.from_cache else "sent")
-                return self._parse(raw, method, attempt), raw.expires_at
+                return self._parse(raw, method, attempt), raw
             except CloudMCError as error:
                 error, now = self.throttle.failed(org, error), self._clock()
                 delay = retry_delay(error, attempt=attempt, elapsed=now - started, settings=self.settings,

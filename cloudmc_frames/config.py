@@ -35,21 +35,28 @@ DEFAULT_RETRIES = 4
 DEFAULT_RETRY_BUDGET = 60.0
 DEFAULT_BACKOFF_FACTOR = 0.5
 DEFAULT_BACKOFF_MAX = 10.0
-DEFAULT_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 500
 DEFAULT_MAX_PAGES = 10_000
 DEFAULT_EXPIRE_AFTER = 300.0
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_CACHE_BACKEND = "sqlite"
+DEFAULT_MEMORY_CACHE_MB = 256.0
 DEFAULT_MAX_RETRY_AFTER = 120.0
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
 
 
 # -- validators: each takes the option's name and value, returns the normalized value ----------
 
-def _seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigError(f"{name} must be a non-negative number of seconds, got {value!r}")
-    return float(value)
+def _non_negative(unit: str) -> Callable[[str, object], float]:
+    def check(name: str, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{name} must be a non-negative number of {unit}, got {value!r}")
+        return float(value)
+
+    return check
+
+
+_seconds = _non_negative("seconds")
 
 
 def _at_least(minimum: int) -> Callable[[str, object], int]:
@@ -124,6 +131,8 @@ class Settings:
         offline: Answer only from the cache; a miss raises ``CacheMissError``.
         allow_insecure: Permit plain ``http://`` to a host that is not loopback.
         max_workers: Threads of the accessors' fan-out.
+        memory_cache_mb: Megabytes of replies a client keeps in memory for repeated calls (least
+            recently used go first; 0 keeps none).
         progress: Show a tqdm bar on long crawls (``None``: only when more than a few scopes).
         max_requests_per_second: A ceiling on the client's request rate (``None``: only what
             CloudMC signals; see :mod:`~cloudmc_frames.throttle`).
@@ -149,6 +158,7 @@ class Settings:
     offline: bool = _option(False, _flag)
     allow_insecure: bool = _option(False, _flag)
     max_workers: int = _option(DEFAULT_MAX_WORKERS, _at_least(1))
+    memory_cache_mb: float = _option(DEFAULT_MEMORY_CACHE_MB, _non_negative("megabytes"))
     progress: bool | None = _option(None, _flag_or_none)
     max_requests_per_second: float | None = _option(None, _rate_or_none)
     max_retry_after: float = _option(DEFAULT_MAX_RETRY_AFTER, _seconds)

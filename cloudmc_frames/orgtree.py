@@ -21,9 +21,12 @@ from .frames import build_frame
 
 def organization_tree(client: Client, include_deleted: bool, fresh: bool,
                        deadline: float | None = None) -> tuple[pd.DataFrame, bool]:
-    """The visible tree in path order, and whether it came from the cache."""
-    params = {"include_deleted": True} if include_deleted else None
-    listing = client.list("/organizations", params, fresh=fresh, deadline=deadline)
+    """The visible tree in path order, and whether it came from the cache.
+
+    The list is always read with its deleted organizations (one request per client serves both
+    views, and paths run through a deleted parent the same way in both).
+    """
+    listing = client.list("/organizations", {"include_deleted": True}, fresh=fresh, deadline=deadline)
     frame = build_frame("organizations", [({}, listing.records)])
     if frame["id"].isna().any() or frame["id"].duplicated().any():
         raise ResponseFormatError("the organization list has missing or repeated ids")

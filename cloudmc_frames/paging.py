@@ -5,22 +5,28 @@ The rules (CloudMC API reference, section 1.5):
 * every request sends ``page_number`` (1-based) and ``page_size`` (and the sort, when asked);
 * a reply whose ``metadata`` has no ``pageSize``/``pageCurrent`` is the whole list: it is read once,
   so a server that ignores paging never produces duplicate rows;
-* otherwise continue while ``pageCurrent * pageSize < recordCount``; a short or empty page ends it;
-* a full last page is confirmed by asking for the next one, so a ``recordCount`` that is too low
-  cannot hide rows; a count that disagrees with what was sent raises;
-* the same page twice, a page other than the one asked for, or more than ``max_pages`` pages raise
-  :class:`~cloudmc_frames.errors.ResponseFormatError` instead of looping.
+* consistent metadata is trusted: the list ends when ``recordCount`` records have arrived and the
+  last page was not full (no request to confirm it). A full last page is confirmed with one more
+  request, since it cannot be told from a ``recordCount`` that is too low; without a
+  ``recordCount``, pages are read until one is short;
+* a server that grants fewer records per page than asked while more remain is followed (its grant
+  is reported through ``on_grant``, so later lists ask for that size); a non-empty page while
+  records remain is always followed, whatever page size it announces;
+* the same page twice, a page other than the one asked for, a record count that disagrees with
+  what was sent, or more than ``max_pages`` pages raise
+  :class:`~cloudmc_frames.errors.ResponseFormatError` instead of looping or dropping rows.
 
 No HTTP and no sleeping here: :func:`iter_records` is driven by ``fetch_page``.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ResponseFormatError, json_type
+from .errors import ResponseFormatError, ValidationError, json_type
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,38 @@ class Page:
 
 
 FetchPage = Callable[[dict[str, Any]], Page]
+FALLBACK_PAGE_SIZE = 100  # what to ask for after a server refused the configured size
+
+
+class PageSize:
+    """The page size a client asks for: its setting, lowered to what the server grants, and
+    stepped down once to :data:`FALLBACK_PAGE_SIZE` if the server refuses it (HTTP 400).
+
+    Shared by the threads of a crawl.
+
+    >>> size = PageSize(500)
+    >>> size.refused(500), size.current, size.refused(100)
+    (True, 100, False)
+    """
+
+    def __init__(self, wanted: int) -> None:
+        self.current = wanted
+        self._lock = threading.Lock()
+
+    def granted(self, size: int) -> None:
+        """The server served pages of ``size`` while more records remained: ask for that."""
+        with self._lock:
+            self.current = min(self.current, size)
+
+    def refused(self, asked: int) -> bool:
+        """A request with ``asked`` was refused: True if it is worth one more try at a smaller size."""
+        with self._lock:
+            if asked > self.current:
+                return True  # another thread already stepped down
+            if asked > FALLBACK_PAGE_SIZE:
+                self.current = FALLBACK_PAGE_SIZE
+                return True
+            return False
 
 
 def iter_records(
@@ -42,6 +80,7 @@ def iter_records(
     max_pages: int,
     sort_by: str | None = None,
     sort_order: str | None = None,
+    on_grant: Callable[[int], None] | None = None,
 ) -> Iterator[dict]:
     """Yield every record of a list, page after page.
 
@@ -52,7 +91,7 @@ def iter_records(
     """
     sort = {k: v for k, v in (("sort_by", sort_by), ("sort_order", sort_order)) if v}
     previous: tuple | None = None
-    sent = 0
+    sent, full = 0, page_size
     for number in range(1, max_pages + 2):
         if number > max_pages:
             raise ResponseFormatError(
@@ -76,7 +115,11 @@ def iter_records(
         sent += len(records)
         if total is not None and sent > total:
             _too_many(page, sent, total)
-        if len(records) < size:
+        if total is not None and sent < total and len(records) == size < full:
+            full = size  # the server grants fewer than asked: its pages are full at this size
+            if on_grant is not None:
+                on_grant(size)
+        if not more_pages(len(records), sent=sent, total=total, size=size, full=full):
             break
         previous = fingerprint
     if total is not None and sent != total:
@@ -85,6 +128,40 @@ def iter_records(
             url=page.url,
             hint="The list changed while it was read, or the server miscounts: read it again",
         )
+
+
+def read_all(fetch_page: FetchPage, *, sizes: PageSize, max_pages: int, **sort: str | None) -> list[dict]:
+    """Every record of a list at the page size ``sizes`` holds, once more smaller if it is refused.
+
+    A server that answers HTTP 400 to the page size is asked again, once, with
+    :data:`FALLBACK_PAGE_SIZE`; a second refusal (or one at that size already) is raised.
+    """
+    while True:
+        asked = sizes.current
+        try:
+            return list(iter_records(fetch_page, page_size=asked, max_pages=max_pages,
+                                     on_grant=sizes.granted, **sort))
+        except ValidationError:
+            if not sizes.refused(asked):
+                raise
+
+
+def more_pages(count: int, *, sent: int, total: int | None, size: int, full: int) -> bool:
+    """Whether to ask for the next page after one of ``count`` records (``sent`` so far).
+
+    ``size``: the page size the reply announced; ``full``: the size at which a page counts as
+    full (what was asked, or the server's smaller grant).
+
+    >>> more_pages(2, sent=2, total=2, size=2, full=500)   # vendor example: trusted, done
+    False
+    >>> more_pages(500, sent=1000, total=1000, size=500, full=500)   # full last page: confirm
+    True
+    """
+    if total is None:
+        return count >= size
+    if sent < total:
+        return count > 0
+    return count >= full
 
 
 def _records_of(page: Page) -> list[dict]:

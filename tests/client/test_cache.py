@@ -204,3 +204,13 @@ def test_connect_reads_the_environment(server, monkeypatch):
     monkeypatch.delenv("CLOUDMC_API_KEY")
     with pytest.raises(E.ConfigError, match="CLOUDMC_API_KEY not set"):
         cmf.connect()
+
+
+def test_without_a_memory_budget_repeats_are_answered_by_the_cache_file(server, make_client):
+    server.route("/users", whoami)
+    client = make_client(memory_cache_mb=0)
+    assert client.get("/users", org_id="o1")["user"] == "alice"
+    client.flush()
+    assert client.get("/users", org_id="o1")["user"] == "alice"
+    assert client.stats["memory_hits"] == 0 and client.stats["cache_hits"] == 1
+    assert server.hits["/api/v2/users"] == 1

@@ -11,7 +11,14 @@ import requests
 import urllib3
 from requests_cache import DEFAULT_IGNORED_PARAMS, CachedSession, SQLiteCache
 
-from cloudmc_frames._cache import API_KEY_HEADER, DeferredSQLiteCache, make_key_fn
+from cloudmc_frames._cache import (
+    API_KEY_HEADER,
+    REDACTED_HEADERS,
+    DeferredSQLiteCache,
+    decode_entry,
+    encode_entry,
+    make_key_fn,
+)
 
 SECRET = "s3cret-" + "Zq9" * 10
 URL = "http://127.0.0.1:9/api/v2/users"
@@ -46,7 +53,7 @@ def test_a_queued_reply_is_answered_before_it_reaches_the_file(backend, tmp_path
     backend.save_response(response(1), cache_key="k1")
     assert backend.get_response("k1").json() == {"data": [{"id": "u1"}]}
     backend.flush()
-    reader = SQLiteCache(str(tmp_path / "c"))
+    reader = DeferredSQLiteCache(str(tmp_path / "c"))
     assert reader.get_response("k1").json() == {"data": [{"id": "u1"}]}
     reader.close()
 
@@ -56,7 +63,7 @@ def test_many_replies_are_written_in_batches_and_all_arrive(backend, tmp_path):
         backend.save_response(response(n), cache_key=f"k{n}")
     backend.flush()
     assert len(list(backend.responses.keys())) == 450
-    assert not backend._pending  # nothing left waiting
+    assert all(backend.get_response(f"k{n}").json()["data"][0]["id"] == f"u{n}" for n in (0, 449))
 
 
 def test_the_api_key_is_redacted_from_what_is_stored(backend, tmp_path):
@@ -116,3 +123,37 @@ def test_cache_keys_are_hex_and_never_depend_on_the_key_header():
     assert key_fn(first) == key_fn(second)
     assert all(c in "0123456789abcdef" for c in key_fn(first)) and len(key_fn(first)) == 80
     assert key_fn(response(2).request) != key_fn(first)
+
+
+def test_an_entry_round_trips_everything_a_cached_reply_needs():
+    from datetime import UTC, datetime, timedelta
+
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+    original = response(3)
+    entry = encode_entry(original, expires, REDACTED_HEADERS)
+    back = decode_entry(entry)
+    assert back.content == original.content and back.status_code == 200 and back.url == original.url
+    assert back.headers["Content-Type"] == "application/json" and back.expires == expires
+    assert back.request.method == "GET" and back.request.url == original.request.url
+    assert back.request.headers[API_KEY_HEADER] == "REDACTED" and SECRET.encode() not in entry
+    assert not back.is_expired and back.json() == original.json()
+
+
+def test_entries_of_another_format_are_a_miss_not_a_crash(tmp_path, caplog):
+    plain = SQLiteCache(str(tmp_path / "c"))  # requests-cache's own pickled entries
+    plain.save_response(response(1), cache_key="k1")
+    plain.close()
+    cache = DeferredSQLiteCache(str(tmp_path / "c"))
+    assert cache.get_response("k1") is None
+    cache.close()
+
+
+def test_a_key_that_is_not_stored_costs_no_query(backend, monkeypatch):
+    backend.save_response(response(1), cache_key="k1")
+    backend.flush()
+    queries = []
+    original = type(backend.responses).__getitem__
+    monkeypatch.setattr(type(backend.responses), "__getitem__",
+                        lambda self, key: queries.append(key) or original(self, key))
+    assert backend.get_response("missing") is None and queries == []
+    assert backend.get_response("k1") is not None and queries == ["k1"]

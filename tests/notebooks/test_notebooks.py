@@ -7,7 +7,6 @@ saved, with its outputs, under tests/notebooks/_failed/ for inspection.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import nbformat
@@ -20,7 +19,6 @@ import cloudmc_frames as cmf
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 FAILED = Path(__file__).resolve().parent / "_failed"
-BUDGET_SECONDS = 15  # per notebook, kernel start included (a guide, not a workload)
 TIMEOUT_SECONDS = 120  # per cell: a hung cell fails instead of blocking the suite
 
 
@@ -44,20 +42,17 @@ def test_notebook_runs(path, sandbox_keys, monkeypatch):
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=TIMEOUT_SECONDS, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
-    started = time.perf_counter()
     try:
         client.execute()
     except CellExecutionError:
         FAILED.mkdir(exist_ok=True)
         nbformat.write(notebook, FAILED / path.name)
         raise
-    seconds = time.perf_counter() - started
     errors = [o for c in notebook.cells for o in c.get("outputs", ()) if o.get("output_type") == "error"]
     assert not errors
     text = json.dumps(notebook)
     leaked = [key for key in sandbox_keys if key in text]
     assert not leaked, f"{path.name} shows an API key in its outputs"
-    assert seconds < BUDGET_SECONDS, f"{path.name} took {seconds:.1f} s"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

@@ -67,7 +67,10 @@ def test_from_env_names_only_the_missing_variable():
 
 def test_cache_path_carries_a_format_version(tmp_path):
     settings = Settings.from_options("https://h", cache_dir=str(tmp_path))
-    assert settings.cache_path.parent == tmp_path and "v1" in settings.cache_path.name
+    from cloudmc_frames.config import CACHE_FORMAT_VERSION
+
+    assert settings.cache_path.parent == tmp_path
+    assert settings.cache_path.name == f"http-cache-v{CACHE_FORMAT_VERSION}"
 
 
 def test_every_option_has_its_validator_next_to_its_field():

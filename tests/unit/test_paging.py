@@ -72,7 +72,8 @@ def test_server_repeating_a_page_with_correct_numbers_raises():
 def test_max_pages_bounds_an_endless_list():
     def fetch(params):
         n = params["page_number"]
-        return Page([{"id": f"{n}-{i}"} for i in range(3)], {"pageSize": 3, "pageCurrent": n, "recordCount": 10**9})
+        return Page([{"id": f"{n}-{i}"} for i in range(3)],
+                    {"pageSize": 3, "pageCurrent": n, "recordCount": 10**9})
     with pytest.raises(ResponseFormatError, match="max_pages=5"):
         read(fetch, max_pages=5)
 
@@ -111,3 +112,72 @@ def test_metadata_lost_after_page_one_raises():
         return Page(RECORDS[3:6], None)
     with pytest.raises(ResponseFormatError, match="without the paging metadata"):
         read(fetch)
+
+
+# -- request economy: consistent metadata is trusted -------------------------------------------------
+
+def echo_server(records, cap=None):
+    """Pages like the vendor's example: ``pageSize`` is what this page holds (capped at ``cap``)."""
+    asked = []
+
+    def fetch(params):
+        asked.append(dict(params))
+        size = min(params["page_size"], cap or params["page_size"])
+        number = params["page_number"]
+        chunk = records[(number - 1) * size: number * size]
+        return Page(chunk, {"pageSize": len(chunk) or size, "pageCurrent": number,
+                            "recordCount": len(records)})
+
+    return fetch, asked
+
+
+def test_a_list_that_fits_one_page_costs_one_request_even_when_page_size_echoes_the_count():
+    fetch, asked = echo_server(RECORDS[:2])
+    assert read(fetch, size=500) == ["r0", "r1"]
+    assert len(asked) == 1
+
+
+def test_a_short_last_page_that_completes_the_count_is_not_confirmed():
+    fetch, asked = pages_of(RECORDS, 5)
+    assert read(fetch, size=5) == [f"r{i}" for i in range(8)]
+    assert len(asked) == 2
+
+
+def test_a_server_granting_fewer_than_asked_is_followed_and_its_grant_reported():
+    grants = []
+    fetch, asked = echo_server([{"id": f"r{i}"} for i in range(10)], cap=4)
+    assert len(read(fetch, size=500, on_grant=grants.append)) == 10
+    assert len(asked) == 3 and grants == [4]
+
+
+def test_a_full_page_at_the_grant_is_confirmed_so_a_low_count_cannot_hide_rows():
+    records = [{"id": f"r{i}"} for i in range(8)]
+
+    def fetch(params):
+        number = params["page_number"]
+        chunk = records[(number - 1) * 4: number * 4]
+        return Page(chunk, {"pageSize": 4, "pageCurrent": number, "recordCount": 4})  # lies: 8
+
+    with pytest.raises(ResponseFormatError, match="sent 8 records but announced recordCount=4"):
+        read(fetch, size=4)
+
+
+def test_pages_smaller_than_announced_are_followed_while_records_remain():
+    def fetch(params):  # announces page_size 500 but serves 3 per page (ignores page_size)
+        number = params["page_number"]
+        return Page(RECORDS[(number - 1) * 3: number * 3],
+                    {"pageSize": 500, "pageCurrent": number, "recordCount": 8})
+
+    assert read(fetch, size=500) == [f"r{i}" for i in range(8)]
+
+
+@pytest.mark.parametrize("count, sent, total, size, full, expected", [
+    (3, 3, None, 3, 3, True), (2, 5, None, 3, 3, False),
+    (3, 3, 8, 500, 500, True), (0, 5, 8, 3, 3, False),
+    (2, 8, 8, 3, 3, False), (3, 6, 6, 3, 3, True), (4, 8, 8, 4, 500, False),
+], ids=["no-count-full", "no-count-short", "more-announced", "empty-before-count",
+        "short-and-complete", "full-and-complete", "echo-complete"])
+def test_more_pages_decision_table(count, sent, total, size, full, expected):
+    from cloudmc_frames.paging import more_pages
+
+    assert more_pages(count, sent=sent, total=total, size=size, full=full) is expected
