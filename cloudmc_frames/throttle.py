@@ -17,11 +17,14 @@ Congestion is a reply that :attr:`~cloudmc_frames.errors.CloudMCError.congestion
   slowed (pacing so few requests relieves nobody, and their rate says nothing of what CloudMC
   can take): its pauses alone hold it back.
 * **Additive increase**: while callers wait for a gate, its rate grows by ``GROWTH`` of the rate
-  before its last decrease, per second, up to its ceiling; a gate nobody waits for stays put.
+  before its last decrease, per second (back to it in ``(1 - BETA) / GROWTH`` = 6 s); past it, by
+  ``GROWTH`` of its current rate per second (probing, a little faster the longer it goes well), up
+  to its ceiling. A gate nobody waits for stays put.
 * **Attribution**: a signal in organization ``o`` decreases ``o``'s gate, unless another
   organization signalled within ``WINDOW`` or the client's gate decreased within it: then the
   client as a whole is congested, its gate decreases, and organizations decreased within the
-  window get their rate back. One throttled organization therefore slows only itself.
+  window get their rate back. A request refused for its organization's own limit gives its turn
+  in the client's pace back. One throttled organization therefore slows only itself.
 * **Pauses**: ``Retry-After: s`` pauses the gate the signal was attributed to until
   ``now + s * (1 + U(0, PAUSE_JITTER))``, for every thread (positive jitter only, never sooner than
   asked). A wait longer than ``max_wait`` (setting ``max_retry_after``) is not waited for: the
@@ -55,12 +58,12 @@ from typing import TypeVar
 from .errors import CloudMCError, CrawlTimeoutError, DeferredError
 
 BETA = 0.7            # multiplicative decrease
-GROWTH = 0.02         # additive increase per second, as a share of the rate before the decrease
+GROWTH = 0.05         # additive increase per second, as a share of the rate before the decrease
 WINDOW = 1.0          # seconds: one congestion event; signals from many organizations within it
 MEASURE = 2.0         # seconds: the span rates are measured over, and evidence counted in
 MIN_SPAN = 0.25       # seconds: the shortest span a rate is measured over
 MIN_RATE = 0.2        # requests per second: the lowest pace a decrease sets
-MIN_EVIDENCE = 4      # requests sent through a gate within the window before it may be slowed
+MIN_EVIDENCE = 2      # requests sent through a gate within MEASURE before it may be slowed
 TICK = 0.1            # seconds between two increases
 PAUSE_JITTER = 0.2    # a pause lasts Retry-After x (1 + U(0, PAUSE_JITTER))
 DEFAULT_MAX_WAIT = 120.0
@@ -116,7 +119,7 @@ class Gate:
         if self.rate is None or now < self.grown_at + TICK:
             return
         if self.waited:
-            step = GROWTH * (self.peak or self.rate) * (now - self.grown_at)
+            step = GROWTH * max(self.peak or 0.0, self.rate) * (now - self.grown_at)
             self.rate = min(self.rate + step, self.ceiling or inf)
         self.grown_at, self.waited = now, False
 
@@ -141,6 +144,11 @@ class Gate:
             self.rate = min(self.rate, self.ceiling)
         self.decreased_at = self.grown_at = now
         return True
+
+    def refund(self, now: float) -> None:
+        """Give back the last turn booked (its request was refused for another scope's limit)."""
+        if self.rate is not None and self.next_slot > now:
+            self.next_slot -= 1.0 / self.rate
 
     def forgive(self, now: float) -> None:
         """Undo a decrease made within the window (the client as a whole was congested)."""
@@ -279,6 +287,8 @@ class Throttle:
             now = self._clock()
             self.stats["signals"] += 1
             gate = self._attribute(org_id, now)
+            if gate is not self._root:
+                self._root.refund(now)
             if gate.decrease(now):
                 self.stats["decreases"] += 1
                 self.stats["client_decreases"] += gate is self._root

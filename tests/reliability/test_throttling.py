@@ -10,6 +10,7 @@ seconds. Ratios against targets are measured side by side in ``benchmarks/thrott
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import pandas as pd
 import pytest
@@ -19,6 +20,7 @@ import cloudmc_frames as cmf
 from .conftest import ENTITIES, SUMMARY, crawl, make_client, plain, rows
 
 RATE = 40  # the key's limit, requests per second (burst: 1 s of it)
+VICTIM_REQUESTS = 8  # at most this many requests a crawl: its limit of 1/s bites, quickly
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +97,47 @@ def test_a_scope_asked_to_wait_an_hour_is_deferred_to_an_issue_row(sb, expected,
     sent = [r for r in sb.requests.snapshot() if r.org_id == victim and r.path.startswith("/services/")]
     assert 1 <= len(sent) < victim_scopes  # the first answer deferred the rest before they were sent
     SUMMARY["throttling: scopes deferred"] += int(victim_scopes)
+
+
+def others_seconds(client, victim: str) -> float:
+    """Crawl every collection; return, summed over the calls, the seconds until the collection's
+    own scopes of every organization but ``victim`` were read.
+
+    The call itself returns when the victim is read too, and so do the scopes an accessor reads
+    only after all others (the service connections of the environments it found).
+    """
+    marks: list[tuple[float, str, str]] = []
+    record = client.ledger.record
+
+    def timed(coverage, issue=None):
+        marks.append((time.perf_counter(), coverage.organization_id, coverage.entity))
+        record(coverage, issue)
+
+    client.ledger.record = timed
+    total = 0.0
+    for name in ENTITIES[1:]:
+        started, first = time.perf_counter(), len(marks)
+        getattr(cmf, name)(client)
+        total += max(t for t, org, entity in marks[first:] if org != victim and entity == name) - started
+    return total
+
+
+def test_one_throttled_organization_does_not_slow_the_others(sb, limited):
+    """The client paces itself (``max_requests_per_second``) so the others' time is set by that
+    pace, not by the server's buckets; throttling one organization must leave it unchanged."""
+    limited(None)
+    crawl(make_client(sb, page_size=5))
+    sent = Counter(r.org_id for r in sb.requests.snapshot())
+    victim = max((org for org, n in sent.items() if n <= VICTIM_REQUESTS), key=sent.get)
+    seconds: dict[str, list[float]] = {"alone": [], "victim at 1/s": []}
+    for _ in range(2):
+        for label, spec in (("alone", None), ("victim at 1/s", f"org:{victim}=1")):
+            limited(spec)
+            client = make_client(sb, page_size=5, max_requests_per_second=RATE)
+            seconds[label].append(others_seconds(client, victim))
+            assert client.issues.empty and client.throttle.stats["client_decreases"] == 0
+            if spec:
+                assert sb.rate_limits.stats()["orgs"][victim][1] > 0, "the victim was never refused"
+    alone, throttled = min(seconds["alone"]), min(seconds["victim at 1/s"])
+    assert throttled <= 1.10 * alone, seconds
+    SUMMARY["throttling: others' slowdown, 1 org throttled (%)"] = round(100 * (throttled / alone - 1), 1)

@@ -296,3 +296,15 @@ def test_interleave_takes_organizations_in_turn_and_keeps_each_ones_order():
     assert interleave(items, key=lambda item: item[0]) == [
         ("a", 1), ("b", 1), ("c", 1), (None, 1), ("a", 2), ("c", 2), ("a", 3)]
     assert interleave([], key=str) == []
+
+
+@pytest.mark.parametrize("refused", [True, False], ids=["refused", "answered"])
+def test_a_request_refused_for_its_organizations_limit_gives_its_client_turn_back(clock, refused):
+    t = make(clock, ceiling=10.0)
+    for _ in range(3):
+        t.acquire(ORG)  # turns at +0, +0.1, +0.2: the next one is booked at +0.3
+    if refused:
+        t.congested(ORG)  # ORG alone signalled: its own limit
+    before = clock.now
+    t.acquire(OTHER)
+    assert clock.now - before == pytest.approx(0.0 if refused else 0.1)
