@@ -31,9 +31,10 @@ import threading
 import time
 import tracemalloc
 
+from sandbox_process import start_sandbox
+
 import cloudmc_frames as cmf
 from cloudmc_frames.sandbox import generate_scenario
-from sandbox_process import start_sandbox
 
 CRAWL = ("organizations", "users", "environments", "instances", "volumes")
 TRANSIENT = "500:0.04;503:0.03;429:0.03,retry=1;drop:0.01;slow:0.03,ms=80;latency:1+2"
@@ -62,7 +63,8 @@ def crawl_round(client: cmf.Client) -> tuple[int, tuple, float]:
     issues = client.issues.iloc[ledger_before:]
     fingerprint = (tuple((n, tuple(sorted(f["id"].astype(str)))) for n, f in frames.items()),
                    tuple(sorted(zip(issues["accessor"].astype(str), issues["organization_id"].astype(str),
-                                    issues["environment"].astype(str), issues["exception"].astype(str)))))
+                                    issues["environment"].astype(str), issues["exception"].astype(str),
+                                    strict=True))))
     return sum(len(f) for f in frames.values()), fingerprint, seconds
 
 
@@ -107,7 +109,8 @@ def main() -> int:
     print(f"soak: {args.minutes:g} min, {args.orgs} orgs, faults: {TRANSIENT} + a forbidden org and an "
           f"HTML-502 environment; {'one client' if args.reuse_client else 'a new client per round'}")
     header = (f"{'round':>5} {'rows':>6} {'s':>6} {'rows/s':>7} {'requests':>8} {'retries':>7} "
-              f"{'issues':>6} {'peak MB':>8} {'held MB':>8} {'RSS MB':>7}" + (" ledger" if args.reuse_client else ""))
+              f"{'issues':>6} {'peak MB':>8} {'held MB':>8} {'RSS MB':>7}"
+              + (" ledger" if args.reuse_client else ""))
     print(header)
     tracemalloc.start()
     shared = cmf.connect(endpoint, key, **options) if args.reuse_client else None
@@ -149,8 +152,9 @@ def main() -> int:
         third = max(2, len(measured) // 3)
         first, last = statistics.median(measured[:third]), statistics.median(measured[-third:])
         growth = last - first
-        print(f"memory held after a round: {first:.2f} MB (rounds {WARMUP_ROUNDS + 1}-{WARMUP_ROUNDS + third}) "
-              f"-> {last:.2f} MB (last {third}): {growth:+.2f} MB")
+        print(f"memory held after a round: {first:.2f} MB "
+              f"(rounds {WARMUP_ROUNDS + 1}-{WARMUP_ROUNDS + third}) -> {last:.2f} MB (last {third}): "
+              f"{growth:+.2f} MB")
         if growth > args.max_growth_mb:
             problems.append(f"memory grows round over round: {growth:+.2f} MB > {args.max_growth_mb:g} MB")
     if len(fingerprints) != 1:

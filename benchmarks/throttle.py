@@ -33,10 +33,10 @@ import os
 import time
 from collections import Counter
 
+from sandbox_process import SandboxProcess
 from tabulate import tabulate
 
 import cloudmc_frames as cmf
-from sandbox_process import SandboxProcess
 
 COLLECTIONS = ("users", "environments", "instances", "volumes")
 WARMUP_S = 2.0

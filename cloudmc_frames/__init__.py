@@ -29,6 +29,7 @@ from .accessors import (
     users,
     volumes,
 )
+from .batch import operate_many
 from .client import Client, connect
 from .config import Settings
 from .embedded import Sandbox, sandbox
@@ -36,6 +37,7 @@ from .errors import (
     ISSUE_COLUMNS,
     ApiError,
     AuthenticationError,
+    BudgetExceededError,
     CacheMissError,
     CloudMCError,
     ConfigError,
@@ -55,7 +57,8 @@ from .errors import (
     ValidationError,
 )
 from .ledger import COVERAGE_COLUMNS
-from .operations import create, delete, operate, operate_many
+from .operations import create, delete, operate
+from .plan import Plan, plan
 from .tasks import Task
 
 _LAZY_MODULES = ("reports", "widgets")
@@ -63,6 +66,7 @@ _LAZY_MODULES = ("reports", "widgets")
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "BudgetExceededError",
     "COVERAGE_COLUMNS",
     "CacheMissError",
     "Client",
@@ -74,6 +78,7 @@ __all__ = [
     "MethodNotAllowedError",
     "NotFoundError",
     "PermissionDeniedError",
+    "Plan",
     "RateLimitError",
     "RequestTimeout",
     "ResponseFormatError",
@@ -97,6 +102,7 @@ __all__ = [
     "operate",
     "operate_many",
     "organizations",
+    "plan",
     "quotas",
     "resources",
     "sandbox",

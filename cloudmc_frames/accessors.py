@@ -32,8 +32,9 @@ import pandas as pd
 from . import catalog
 from .client import Client
 from .errors import CloudMCError, ConfigError
-from .fanout import CrawlOptions, Scope, check_client, crawl_options, read_scopes, record, since
+from .fanout import CrawlCall, Scope, read_scopes, record, since, start_call
 from .frames import build_frame, utc_timestamp
+from .options import CrawlOptions, check_client
 from .orgtree import organization_tree, select_organizations
 
 # -- organizations ------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ def environments(client: Client, orgs: Any = None, *, errors: str = "collect", *
 
     >>> cmf.environments(client)[["organization_path", "name", "service_code"]]   # doctest: +SKIP
     """
-    options = crawl_options(client, errors, crawl)
+    options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
     return _environment_frame(client, "environments", tree, selected, options)
 
@@ -110,15 +111,11 @@ def environment_members(client: Client, orgs: Any = None, *, environment: Any = 
 
     >>> cmf.environment_members(client)[["environment_name", "user_user_name", "role_name"]]  # doctest: +SKIP
     """
-    options = crawl_options(client, errors, crawl)
+    options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
     envs = _filter_environments(_environment_frame(client, "environment_members", tree, selected,
                                                    options), None, environment)
-    scopes = [Scope(_text(e.organization_id), _text(e.organization_name), _text(e.organization_path),
-                    e.id, e.name, entity="environment_members",
-                    path=f"/environments/{quote(str(e.id), safe='')}/members")
-              for e in _rows(envs, *ENV_FIELDS)]
-    results = read_scopes(client, "environment_members", scopes, options)
+    results = read_scopes(client, "environment_members", member_scopes(envs), options)
     return build_frame("environment_members",
                        [(s.context(environment=True), recs) for s, recs in results])
 
@@ -126,7 +123,7 @@ def environment_members(client: Client, orgs: Any = None, *, environment: Any = 
 def service_connections(client: Client, orgs: Any = None, *, errors: str = "collect",
                         **crawl: Any) -> pd.DataFrame:
     """One row per (organization, service connection it may use): code, type, owner, state."""
-    options = crawl_options(client, errors, crawl)
+    options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
     details = _connection_details(client, "service_connections", _connection_refs(selected), options)
     rename = {"organization_id": "owner_organization_id",
@@ -150,14 +147,9 @@ def quotas(client: Client, orgs: Any = None, *, type: str = "assigned", errors: 
     if type not in ("assigned", "owned", None):
         raise ConfigError(f"type must be 'assigned', 'owned' or None, got {type!r}")
 
-    def params(org_id: str) -> dict:
-        return {"organization_id": org_id, "type": type}
-
-    options = crawl_options(client, errors, crawl)
+    options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
-    scopes = [Scope(*_org_triple(o), entity="quotas", path="/quotas", params=params(o.id))
-              for o in _rows(selected, *ORG_FIELDS)]
-    results = read_scopes(client, "quotas", scopes, options)
+    results = read_scopes(client, "quotas", quota_scopes(selected, type), options)
     return build_frame("quotas", [(s.context(), _quota_rows(recs)) for s, recs in results])
 
 
@@ -191,14 +183,18 @@ def resources(client: Client, entity_type: str, *, service_code: Any = None, env
     >>> cmf.resources(client, "snapshots", service_code="compute-qc")       # doctest: +SKIP
     """
     _check_entity(entity_type)
-    options = crawl_options(client, errors, crawl)
+    options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
     envs = _environment_frame(client, "resources", tree, selected, options)
     envs = _filter_environments(envs, service_code, environment)
-    scopes = [scope for env in _rows(envs, *ENV_FIELDS)
-              if (scope := _resource_scope(env, entity_type)) is not None]
-    results = read_scopes(client, "resources", scopes, options)
+    results = read_scopes(client, "resources", resource_scopes(envs, entity_type), options)
     return build_frame(entity_type, [(s.context(service=True), recs) for s, recs in results], service=True)
+
+
+def resource_scopes(envs: pd.DataFrame, entity_type: str) -> list[Scope]:
+    """The scopes ``resources(client, entity_type)`` reads: one per environment whose provider has it."""
+    return [scope for env in _rows(envs, *ENV_FIELDS)
+            if (scope := _resource_scope(env, entity_type)) is not None]
 
 
 def _resource_scope(env: Any, entity_type: str) -> Scope | None:
@@ -213,7 +209,10 @@ def _resource_scope(env: Any, entity_type: str) -> Scope | None:
 
 
 def instances(client: Client, **kw: Any) -> pd.DataFrame:
-    """``resources(client, "instances", ...)``: adds ``power_state``, ``is_running``, ``vcpus``, ``memory_gib``."""
+    """Every instance (``resources(client, "instances", ...)``) with vCPU, memory and running state.
+
+    Adds ``power_state``, ``is_running``, ``vcpus`` and ``memory_gib``.
+    """
     return resources(client, "instances", **kw)
 
 
@@ -224,25 +223,67 @@ def volumes(client: Client, **kw: Any) -> pd.DataFrame:
 
 def _per_org(client: Client, accessor: str, orgs: Any, errors: str, crawl: dict, *, path: str,
              params=None) -> pd.DataFrame:
-    options = crawl_options(client, errors, crawl)
+    options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
-    scopes = [Scope(*_org_triple(o), entity=accessor, path=path,
-                    params=params(o.id) if params else None)
-              for o in _rows(selected, *ORG_FIELDS)]
-    results = read_scopes(client, accessor, scopes, options)
+    results = read_scopes(client, accessor, org_scopes(selected, accessor, path, params), options)
     return build_frame(accessor, [(s.context(), recs) for s, recs in results])
+
+
+# -- scopes: what each call reads (also what cmf.plan counts) -------------------------------------
+
+def org_scopes(selected: pd.DataFrame, entity: str, path: str, params=None) -> list[Scope]:
+    """One scope per selected organization at ``path``; ``params(org_id)`` gives its query."""
+    return [Scope(*_org_triple(o), entity=entity, path=path, params=params(o.id) if params else None)
+            for o in _rows(selected, *ORG_FIELDS)]
+
+
+def quota_scopes(selected: pd.DataFrame, type: str | None = "assigned") -> list[Scope]:
+    """The scopes ``quotas(client, type=type)`` reads."""
+    return org_scopes(selected, "quotas", "/quotas", lambda org_id: {"organization_id": org_id, "type": type})
+
+
+def member_scopes(envs: pd.DataFrame) -> list[Scope]:
+    """The scopes ``environment_members(client)`` reads: one per environment."""
+    return [Scope(_text(e.organization_id), _text(e.organization_name), _text(e.organization_path),
+                  e.id, e.name, entity="environment_members",
+                  path=f"/environments/{quote(str(e.id), safe='')}/members")
+            for e in _rows(envs, *ENV_FIELDS)]
+
+
+def planned_scopes(collection: str, selected: pd.DataFrame, envs: pd.DataFrame | None) -> list[Scope]:
+    """The scopes a call for ``collection`` reads, by default (what :func:`cmf.plan` counts)."""
+    per_org = {"users": "/users", "environments": "/environments"}
+    if collection in per_org:
+        return org_scopes(selected, collection, per_org[collection])
+    if collection == "quotas":
+        return quota_scopes(selected)
+    if collection == "environment_members":
+        return member_scopes(_filter_environments(envs, None, None))
+    _check_entity(collection)
+    return resource_scopes(_filter_environments(envs, None, None), collection)
 
 
 # -- choosing organizations and environments ------------------------------------------------------
 
-def _select(client: Client, orgs: Any, options: CrawlOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The visible tree (deleted included) and the organizations ``orgs`` selects from it."""
-    tree, _ = organization_tree(client, True, options.fresh, options.deadline)
+def _select(client: Client, orgs: Any, options: CrawlCall) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The visible tree (deleted included) and the organizations ``orgs`` selects from it.
+
+    Under ``budget=``, a tree that is not cached costs one call; with none left, nothing can be
+    chosen and the call raises BudgetExceededError.
+    """
+    budget = options.budget
+    needed = budget is not None and (options.fresh or not client.cached("/organizations",
+                                                                        {"include_deleted": True}))
+    if needed and not budget.reserve():
+        raise budget.exceeded("the organization tree (it is not in the cache)")
+    tree, from_cache = organization_tree(client, True, options.fresh, options.deadline)
+    if needed:
+        budget.settle(1, 0 if from_cache else 1)
     return tree, select_organizations(tree, orgs)
 
 
 def _environment_frame(client: Client, accessor: str, tree: pd.DataFrame, selected: pd.DataFrame,
-                       options: CrawlOptions) -> pd.DataFrame:
+                       options: CrawlCall) -> pd.DataFrame:
     """Environments of the selected organizations, each with its connection's code and type."""
     scopes = [Scope(*_org_triple(o), entity="environments", path="/environments")
               for o in _rows(selected, *ORG_FIELDS)]
@@ -268,7 +309,7 @@ def _connection_refs(selected: pd.DataFrame) -> dict[str, tuple[Any, dict]]:
 
 
 def _connection_details(client: Client, accessor: str, refs: dict[str, tuple[Any, dict]],
-                        options: CrawlOptions) -> dict[str, dict]:
+                        options: CrawlCall) -> dict[str, dict]:
     """``id -> connection record`` (``GET /services/connections/:id``) for every referenced id."""
     scopes = [Scope(scope.organization_id, scope.organization_name, scope.organization_path,
                     entity="service_connections", single=True,
@@ -319,7 +360,8 @@ def _org_triple(org: Any) -> tuple[str, str, str]:
 
 
 def _org_context(org: Any) -> dict:
-    return dict(zip(("organization_id", "organization_name", "organization_path"), _org_triple(org)))
+    names = ("organization_id", "organization_name", "organization_path")
+    return dict(zip(names, _org_triple(org), strict=True))
 
 
 def _refs(value: Any) -> list[dict]:

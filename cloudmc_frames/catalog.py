@@ -8,6 +8,8 @@ provider's own (a GCP volume is a ``disks`` entity).
 
 from __future__ import annotations
 
+from typing import Any
+
 # -- entity types per connection type (REFERENCE 3.2 and 4) -------------------------------------
 
 _K8S = ("namespaces", "pods", "deployments", "daemonsets", "statefulsets", "services", "ingresses",
@@ -63,6 +65,20 @@ def provider_entity(entity_type: str, connection_type: str | None) -> str | None
         return entity_type  # unknown provider: ask for the name as given
     name = ENTITY_ALIASES.get(entity_type, {}).get(provider, entity_type)
     return name if name in ENTITY_TYPES[provider] else None
+
+
+def state_text(row: Any) -> str | None:
+    """The state of a frame row (a dict or Series) as CloudMC spells it: the first text of
+    :data:`STATE_COLUMNS`, or None.
+
+    >>> state_text({"power_state": None, "state": "Stopped"})
+    'Stopped'
+    """
+    for column in STATE_COLUMNS:
+        value = row.get(column)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def known_entity_types() -> list[str]:
@@ -188,7 +204,8 @@ DATETIME_SUFFIXES = ("_date", "date", "_at", "timestamp", "created", "updated", 
 
 CPU_COLUMNS = ("cpu_count", "number_of_cores", "core_count")
 MEMORY_COLUMNS_GIB = (("memory_in_mb", 1.0 / 1024), ("memory_in_gb", 1.0))  # column, factor to GiB
-STATE_COLUMNS = ("state", "status", "display_power_state")
+POWER_STATE_SOURCES = ("state", "status", "display_power_state")  # API fields -> power_state, in order
+STATE_COLUMNS = ("power_state", "state", "status")  # where a frame row keeps its state, in order
 RUNNING_STATES = frozenset({"running", "active"})
 SIZE_COLUMNS_GIB = (("size_in_gb", 1.0), ("size_gb", 1.0), ("size", 1.0),
                     ("size_in_bytes", 1.0 / 1024 ** 3))

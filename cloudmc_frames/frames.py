@@ -30,7 +30,7 @@ import functools
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import chain, repeat, takewhile
 from typing import Any
 
@@ -124,7 +124,7 @@ def issues_frame(issues: Sequence[Issue]) -> pd.DataFrame:
 
 
 def coverage_frame(coverage: Sequence[Coverage]) -> pd.DataFrame:
-    """``client.coverage``: one row per scope visited, columns :data:`~cloudmc_frames.ledger.COVERAGE_COLUMNS`."""
+    """``client.coverage``: one row per scope visited (:data:`~cloudmc_frames.ledger.COVERAGE_COLUMNS`)."""
     kinds = {"call_id": "Int64", "accessor": "category", "entity": "category",
              "rows": "Int64", "from_cache": "boolean", "seconds": "Float64"}
     frame = _tuples_frame(COVERAGE_COLUMNS, [c.as_tuple() for c in coverage], kinds)
@@ -147,9 +147,20 @@ def utc_timestamp(name: str, value: Any) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-def to_text_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Objects with None for missing values, so text renderers never print ``nan``/``<NA>``."""
-    return frame.astype(object).where(frame.notna(), None)
+def none_for_missing(data: pd.DataFrame | pd.Series) -> Any:
+    """A frame or series of objects with None for every missing value (NaN, NA, NaT).
+
+    Text renderers then never print ``nan``/``<NA>``, and records hold plain Python values.
+
+    >>> none_for_missing(pd.Series(["x", None], dtype="string")).tolist()
+    ['x', None]
+    """
+    return data.astype(object).where(data.notna(), None)
+
+
+def plain_records(frame: pd.DataFrame) -> list[dict]:
+    """The rows of ``frame`` as dicts, with None for missing values (see :func:`none_for_missing`)."""
+    return none_for_missing(frame).to_dict("records")
 
 
 # -- flattening -------------------------------------------------------------------------------
@@ -215,7 +226,7 @@ def _keys_in_order(records: list[dict]) -> dict:
 
 def _merge(first: list, second: list) -> list:
     """Two raw fields mapped to one column (``sizeInGb``/``sizeInGB``): first non-null wins."""
-    return [a if a is not None else b for a, b in zip(first, second)]
+    return [a if a is not None else b for a, b in zip(first, second, strict=True)]
 
 
 def _repeat(chunks: list[Chunk], name: str) -> list:
@@ -310,10 +321,10 @@ def _parse_loose(value: Any) -> pd.Timestamp | None:
     """Dates CloudMC sends outside ISO 8601: epoch numbers, ``2016-10-24 2:40:29 PM EDT``, ..."""
     if isinstance(value, datetime):
         stamp = pd.Timestamp(value)
-        return stamp.tz_localize(timezone.utc) if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        return stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert("UTC")
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if abs(value) > 1e11 else value
-        return pd.Timestamp(datetime.fromtimestamp(seconds, timezone.utc))
+        return pd.Timestamp(datetime.fromtimestamp(seconds, UTC))
     if not isinstance(value, str):
         return None
     text, offset = value.strip(), 0
@@ -325,14 +336,14 @@ def _parse_loose(value: Any) -> pd.Timestamp | None:
     except (ValueError, TypeError, OverflowError):
         return None
     if stamp.tzinfo is None:
-        stamp = stamp.tz_localize(timezone.utc) - pd.Timedelta(hours=offset)
+        stamp = stamp.tz_localize(UTC) - pd.Timedelta(hours=offset)
     return stamp.tz_convert("UTC")
 
 
 def _tuples_frame(columns: Sequence[str], rows: list[tuple], kinds: Mapping[str, str]) -> pd.DataFrame:
-    values = list(zip(*rows)) if rows else [()] * len(columns)
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
     data = {name: typed_column(name, list(col), kinds.get(name, "string"))
-            for name, col in zip(columns, values)}
+            for name, col in zip(columns, values, strict=True)}
     return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
 
 
@@ -349,7 +360,7 @@ def _first_of(frame: pd.DataFrame, names_and_factors: Iterable[tuple[str, float]
 
 def _state_of(frame: pd.DataFrame) -> pd.Series:
     state = pd.Series(pd.NA, index=frame.index, dtype="string")
-    for name in catalog.STATE_COLUMNS:
+    for name in catalog.POWER_STATE_SOURCES:
         if name in frame:
             state = state.fillna(frame[name].astype("string"))
     return state
@@ -357,7 +368,7 @@ def _state_of(frame: pd.DataFrame) -> pd.Series:
 
 def _derive_instances(frame: pd.DataFrame) -> pd.DataFrame:
     state = _state_of(frame)
-    frame["power_state"] = pd.Categorical(state.astype(object).where(state.notna(), None))
+    frame["power_state"] = pd.Categorical(none_for_missing(state))
     frame["is_running"] = state.str.lower().isin(catalog.RUNNING_STATES).astype("boolean").where(
         state.notna(), pd.NA)
     frame["vcpus"] = _first_of(frame, ((c, 1.0) for c in catalog.CPU_COLUMNS)).round().astype("Int64")

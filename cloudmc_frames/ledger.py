@@ -12,7 +12,8 @@ from dataclasses import astuple, dataclass, fields
 
 from .errors import Issue
 
-COVERAGE_STATUSES = ("ok", "empty", "forbidden", "not_found", "error", "skipped", "deferred")
+COVERAGE_STATUSES = ("ok", "empty", "forbidden", "not_found", "error", "skipped", "skipped_budget",
+                     "deferred")
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,6 @@ class Ledger:
             self.coverage.append(coverage)
             if issue is not None:
                 self.issues.append(issue)
-
-    def add_issue(self, issue: Issue) -> None:
-        with self._lock:
-            self.issues.append(issue)
 
     def snapshot(self) -> tuple[list[Issue], list[Coverage]]:
         """Copies of both lists, taken under the lock."""

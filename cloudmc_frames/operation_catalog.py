@@ -20,9 +20,9 @@ from typing import Any
 
 from . import catalog
 from .errors import ConfigError
+from .frames import plain_records
 
 DELETE = "delete"  # sent as ``DELETE .../:id``; every other operation as ``POST .../:id?operation=``
-STATE_COLUMNS = ("power_state", "state", "status")  # where a frame row keeps its state, in order
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,7 @@ def check_create(connection_type: str | None, entity_type: str, body: Mapping[st
                  choices: Mapping[str, Any]) -> dict[str, str]:
     """Problems of a create body before it is sent, as ``{field: message}`` ({} when fine).
 
-    ``choices`` maps fields to the frames :func:`cloudmc_frames.operations.create_choices` read
+    ``choices`` maps fields to the frames :func:`cloudmc_frames.widgets.sources.create_choices` read
     (offerings carry the custom cpu/memory/size rules).
 
     >>> check_create("cloudstack", "volumes", {"name": "d1"}, {})
@@ -323,7 +323,8 @@ def in_zone(frame: Any, zone_id: str | None) -> Any:
         return frame
     keep = frame["zone_id"].astype(object).eq(zone_id) if "zone_id" in frame else None
     if "available_in_zones" in frame:
-        listed = frame["available_in_zones"].map(lambda zones: zone_id in (zones if isinstance(zones, list) else ()))
+        listed = frame["available_in_zones"].map(lambda zones: zone_id in (zones if isinstance(zones,
+                                                                                               list) else ()))
         keep = listed if keep is None else keep | listed
     return frame if keep is None else frame[keep.fillna(False).astype(bool)]
 
@@ -335,7 +336,7 @@ def _choice(frame: Any, value: Any) -> dict[str, Any] | None:
     rows = frame[frame["id"].astype(object) == value]
     if rows.empty:
         return None
-    return rows.astype(object).where(rows.notna(), None).to_dict("records")[0]
+    return plain_records(rows)[0]
 
 
 def _blank(value: Any) -> bool:
@@ -349,12 +350,9 @@ def _positive(value: Any) -> bool:
 # -- reading rows ------------------------------------------------------------------------------
 
 def row_state(row: Mapping[str, Any]) -> str | None:
-    """The lower-case state of a frame row (``power_state``, else ``state``, else ``status``)."""
-    for column in STATE_COLUMNS:
-        value = _text(row.get(column))
-        if value:
-            return value.lower()
-    return None
+    """The lower-case state of a frame row (the first of :data:`catalog.STATE_COLUMNS` with text)."""
+    state = catalog.state_text(row)
+    return None if state is None else state.lower()
 
 
 def _text(value: Any) -> str | None:

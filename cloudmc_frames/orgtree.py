@@ -41,9 +41,9 @@ def _tree_columns(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]
     """Parent ids limited to visible organizations, depth from the top, and entry-point paths."""
     ids = frame["id"].tolist()
     visible = set(ids)
-    parent = {i: p for i, p in zip(ids, frame["parent_id"].tolist()) if p in visible}
+    parent = {i: p for i, p in zip(ids, frame["parent_id"].tolist(), strict=True) if p in visible}
     label = {i: _path_label(e, n)
-             for i, e, n in zip(ids, frame["entry_point"].tolist(), frame["name"].tolist())}
+             for i, e, n in zip(ids, frame["entry_point"].tolist(), frame["name"].tolist(), strict=True)}
     paths: dict[str, str] = {}
     for org in ids:
         chain, node = [], org
@@ -94,7 +94,7 @@ def _wanted_ids(tree: pd.DataFrame, orgs: Any) -> list[str]:
         raise ConfigError(f"orgs must be None, an id, a path pattern, a list of them or a frame of "
                           f"organizations, got {type(orgs).__name__}")
     live = tree[~tree["deleted"].fillna(False)]
-    ids, paths = set(tree["id"].tolist()), list(zip(live["id"].tolist(), live["path"].tolist()))
+    ids, paths = set(tree["id"].tolist()), list(zip(live["id"].tolist(), live["path"].tolist(), strict=True))
     wanted = []
     for item in items:
         if not isinstance(item, str):
@@ -108,6 +108,9 @@ def _wanted_ids(tree: pd.DataFrame, orgs: Any) -> list[str]:
 
 def _no_match_message(item: str, paths: list[str]) -> str:
     close = difflib.get_close_matches(item, paths, n=3)
-    hint = f" Close paths: {', '.join(close)}." if close else f" Paths start with {paths[0]!r}." if paths else ""
+    if close:
+        hint = f" Close paths: {', '.join(close)}."
+    else:
+        hint = f" Paths start with {paths[0]!r}." if paths else ""
     return (f"orgs={item!r} matches no organization id or path visible to this key.{hint} "
             "See cmf.organizations(client)[['id', 'path']]")

@@ -1,9 +1,14 @@
-"""CloudMC tasks: the two documented task shapes and waiting for a task to end.
+"""CloudMC tasks: the two documented task shapes, and the one loop that waits for tasks to end.
 
-Writes (create, delete, operations) answer with a task; :meth:`Task.wait` polls ``/tasks/:id``
-with a growing interval (about 1 s up to 10 s) until it ends. A task also knows how long it has
-been watched (:meth:`Task.elapsed`) and how far it got (:attr:`Task.progress`, 0.0 or 1.0: CloudMC
-reports no percentage), which is what progress widgets show.
+Writes (create, delete, operations) answer with a task. :func:`poll_until_done` is the only
+polling loop: :meth:`Task.wait`, :func:`cloudmc_frames.batch.wait_many` and the progress widget
+all run it. It polls in rounds with a growing interval (about 1 s up to 10 s) until every task
+ended or the deadline passed; ``sleep`` and ``clock`` are injectable, so tests never wait. A
+task also knows how long it has been watched (:meth:`Task.elapsed`) and how far it got
+(:attr:`Task.progress`, 0.0 or 1.0: CloudMC reports no percentage).
+
+A task reads its state through a :class:`TaskPoller` (``poll_task`` and ``invalidate``): a
+:class:`~cloudmc_frames.client.Client` is one, and so is a plain fake in the unit tests.
 
 Example::
 
@@ -14,21 +19,43 @@ Example::
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .errors import ConfigError, NotFoundError, ResponseFormatError, TaskFailedError, TaskTimeoutError
-
-if TYPE_CHECKING:
-    from .client import Client
+from .errors import (
+    CloudMCError,
+    ConfigError,
+    NotFoundError,
+    ResponseFormatError,
+    TaskFailedError,
+    TaskTimeoutError,
+)
 
 PENDING, SUCCESS, FAILED = "PENDING", "SUCCESS", "FAILED"
 TASK_STATUSES = (PENDING, SUCCESS, FAILED)
 POLL_INITIAL = 1.0
 POLL_GROWTH = 1.5
 POLL_MAX = 10.0
+DEFAULT_TIMEOUT = 600.0
+TIMEOUT_HINT = ("It may still finish: call task.wait() again, or check the resource's state "
+                "before running it again")
+
+Polled = Any  # a Task, a CloudMCError, or whatever else a caller keeps in a position (None)
+OnUpdate = Callable[[int, Polled], None]
+
+
+class TaskPoller(Protocol):
+    """What a task needs from a client: its current state, and forgetting the listings it changed."""
+
+    def poll_task(self, task_id: str) -> dict:
+        """The payload of ``GET /tasks/<task_id>``, never from a cache."""
+        ...
+
+    def invalidate(self, scope: str) -> int:
+        """Forget the cached listings of ``scope``; returns how many entries were dropped."""
+        ...
 
 
 def is_task_payload(payload: dict) -> bool:
@@ -51,12 +78,12 @@ class Task:
     result: Any = None
     data: Any = None
     created: datetime | None = None
-    client: Client | None = field(default=None, repr=False, compare=False)
+    client: TaskPoller | None = field(default=None, repr=False, compare=False)
     scope: str | None = field(default=None, repr=False, compare=False)
     started: float = field(default_factory=time.monotonic, repr=False, compare=False)
 
     @classmethod
-    def from_id(cls, task_id: str, client: Client, scope: str | None = None) -> Task:
+    def from_id(cls, task_id: str, client: TaskPoller, scope: str | None = None) -> Task:
         """A PENDING task known only by its id (for example from an outcomes frame), to poll.
 
         >>> Task.from_id("4f6c...", client).wait(timeout=60)       # doctest: +SKIP
@@ -66,7 +93,7 @@ class Task:
         return cls(task_id, PENDING, client=client, scope=scope)
 
     @classmethod
-    def from_payload(cls, payload: dict, client: Client | None = None, url: str | None = None,
+    def from_payload(cls, payload: dict, client: TaskPoller | None = None, url: str | None = None,
                      scope: str | None = None) -> Task:
         """Read either documented shape: top-level ``taskId``/``taskStatus`` (or ``status``) or
         ``{"data": {"id", "status", "created", "result"}}``."""
@@ -142,7 +169,7 @@ class Task:
 
     def wait(
         self,
-        timeout: float = 600,
+        timeout: float = DEFAULT_TIMEOUT,
         on_update: Callable[[Task], None] | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
@@ -153,29 +180,90 @@ class Task:
 
         The first poll comes ``interval`` seconds after the call, then the wait grows by half
         each time up to 10 s. Raises TaskFailedError (with the server's reason) on FAILED,
-        TaskTimeoutError when ``timeout`` seconds pass or the task disappeared.
+        TaskTimeoutError when ``timeout`` seconds pass or the task disappeared; an error while
+        polling is raised as it comes.
 
         >>> task.wait(timeout=300, on_update=lambda t: print(t.status))   # doctest: +SKIP
         """
-        check_poll_options(timeout, interval)
-        deadline = clock() + timeout
-        task = self
-        while not task.done:
-            remaining = deadline - clock()
-            if remaining <= 0:
-                raise TaskTimeoutError(
-                    f"task {self.id} still {task.status} after {timeout:g} s",
-                    hint="It may still finish: call task.wait() again or check the resource",
-                )
-            sleep(min(interval, remaining))
-            interval = next_interval(interval)
-            task = task.refresh()
-            if on_update is not None:
-                on_update(task)
-        failure = task.failure()
+        final = poll_until_done([self], timeout=timeout, interval=interval, poll=refresh_all,
+                                on_update=_tasks_only(on_update), sleep=sleep, clock=clock)[0]
+        if isinstance(final, CloudMCError):
+            raise final
+        failure = final.failure()
         if failure is not None:
             raise failure
-        return task.result
+        return final.result
+
+
+# -- the polling loop -----------------------------------------------------------------------------
+
+def poll_until_done(
+    items: Sequence[Polled],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    interval: float = POLL_INITIAL,
+    poll: Callable[[list[Task]], list[Polled]],
+    on_update: OnUpdate | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[Polled]:
+    """Poll the pending tasks among ``items`` in rounds until each ended; the final item per position.
+
+    Each round sleeps (``interval``, growing by half up to :data:`POLL_MAX`, never past the
+    deadline), then ``poll`` gets the pending tasks and returns their new state (a Task or an
+    error) in the same order. A retryable error keeps its task pending; any other result is
+    final. Items that are not pending tasks are returned unchanged. A task still pending
+    ``timeout`` seconds after the call becomes :func:`timeout_error`. ``on_update(position,
+    result)`` is called for every new result, the time-outs included.
+    """
+    check_poll_options(timeout, interval)
+    current = list(items)
+    deadline = clock() + timeout
+    while pending := [i for i, item in enumerate(current) if is_pending(item)]:
+        remaining = deadline - clock()
+        if remaining <= 0:
+            _update(current, pending, [timeout_error(current[i], timeout) for i in pending], on_update)
+            break
+        sleep(min(interval, remaining))
+        interval = next_interval(interval)
+        polled = poll([current[i] for i in pending])
+        ended = [(i, p) for i, p in zip(pending, polled, strict=True) if not _keeps_pending(p)]
+        _update(current, [i for i, _ in ended], [p for _, p in ended], on_update)
+    return current
+
+
+def refresh_all(tasks: list[Task]) -> list[Task]:
+    """Each task's :meth:`Task.refresh`, in order; errors are raised (the poll of :meth:`Task.wait`)."""
+    return [task.refresh() for task in tasks]
+
+
+def is_pending(item: Polled) -> bool:
+    """True for a Task that has not ended; False for ended tasks, errors and anything else."""
+    return isinstance(item, Task) and not item.done
+
+
+def timeout_error(task: Task, timeout: float) -> TaskTimeoutError:
+    """The error of a task still pending after ``timeout`` seconds (the same for every waiter)."""
+    return TaskTimeoutError(f"task {task.id} still {task.status} after {timeout:g} s",
+                            hint=TIMEOUT_HINT)
+
+
+def _keeps_pending(polled: Polled) -> bool:
+    return isinstance(polled, CloudMCError) and polled.retryable
+
+
+def _update(current: list, positions: list[int], results: list, on_update: OnUpdate | None) -> None:
+    for i, result in zip(positions, results, strict=True):
+        current[i] = result
+        if on_update is not None:
+            on_update(i, result)
+
+
+def _tasks_only(on_update: Callable[[Task], None] | None) -> OnUpdate | None:
+    """``on_update(task)`` of :meth:`Task.wait` as a loop callback (errors are raised instead)."""
+    if on_update is None:
+        return None
+    return lambda _i, polled: on_update(polled) if isinstance(polled, Task) else None
 
 
 def check_poll_options(timeout: Any, interval: Any) -> None:

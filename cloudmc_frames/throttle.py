@@ -208,7 +208,7 @@ class Throttle:
                       "client_decreases": 0, "pauses": 0, "deferred": 0}
 
     @classmethod
-    def from_settings(cls, settings, *, clock: Callable[[], float],
+    def configured(cls, settings, *, clock: Callable[[], float],
                       sleep: Callable[[float], None]) -> Throttle:
         """The throttle a client with these :class:`~cloudmc_frames.config.Settings` uses."""
         return cls(ceiling=settings.max_requests_per_second, max_wait=settings.max_retry_after,

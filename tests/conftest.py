@@ -1,4 +1,16 @@
-"""Shared test set-up: no real user config leaks in, every cache lives in a temp folder."""
+"""Shared test set-up: isolation from the user's config, and the sandboxes tests talk to.
+
+One sandbox per profile (:data:`tests.support.sandboxes.PROFILES`), each started on
+127.0.0.1 at a free port and stopped when its scope ends:
+
+* ``sb`` (session): the demo's scenario (orgs=20, seed=7), read-only: no writes, no faults.
+  Accessor, report, sandbox, CLI and notebook tests read it.
+* ``small_sb`` (session): orgs=12, seed=5, read-only, for the reliability suite's crawls.
+* ``writable_sb`` (module): orgs=3, seed=7, a new one per test module, for tests that act on
+  resources (operations, widgets); ``picker`` hands out each of its resources once.
+
+A test that injects faults starts a private one with ``start_sandbox(profile, **options)``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +18,9 @@ import logging
 
 import matplotlib
 import pytest
+
+import cloudmc_frames as cmf
+from tests.support.sandboxes import PROFILES, Picker
 
 matplotlib.use("Agg")
 
@@ -17,3 +32,45 @@ def _isolated_environment(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CLOUDMC_CACHE_DIR", str(tmp_path / "cache"))
     logging.getLogger("cloudmc_frames").setLevel(logging.INFO)
+
+
+@pytest.fixture(scope="session")
+def sb():
+    """The shared read-only sandbox of the default profile (the demo's scenario)."""
+    with cmf.sandbox(**PROFILES["default"]) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="session")
+def small_sb():
+    """The shared read-only sandbox of the small profile (reliability crawls)."""
+    with cmf.sandbox(**PROFILES["small"]) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def writable_sb():
+    """A writable sandbox of its own for each test module that acts on resources."""
+    with cmf.sandbox(**PROFILES["writable"]) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def picker(writable_sb):
+    """Hands out the writable sandbox's resources once each (see :class:`Picker`)."""
+    return Picker(writable_sb)
+
+
+@pytest.fixture
+def start_sandbox():
+    """A factory of private sandboxes: ``start_sandbox("default", faults=...)``; each stops after the test."""
+    started = []
+
+    def start(profile: str = "default", **options) -> cmf.Sandbox:
+        sandbox = cmf.sandbox(**{**PROFILES[profile], **options}).start()
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()

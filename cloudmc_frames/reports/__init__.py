@@ -2,7 +2,8 @@
 
 Each returns a :class:`Report` (frames, a chart, text/markdown/CSV/JSON/HTML renderings). This
 package (with ``frames.py``'s tabulate use) is the only place that imports matplotlib and
-tabulate. Audit rules are plain functions in a table (:data:`RULES`); add one with :func:`rule`.
+tabulate. Audit rules are plain functions in an explicit registry (:data:`RULES`, built with
+the built-in rules); add one with :func:`rule`.
 
 Example::
 
@@ -15,10 +16,24 @@ Example::
 from .audit import audit
 from .capacity import capacity
 from .inventory import inventory
-from .registry import FINDING_COLUMNS, RULES, SEVERITIES, AuditData, AuditRule, finding, rule
+from .registry import FINDING_COLUMNS, SEVERITIES, AuditData, AuditRule, RuleRegistry, finding
 from .report import Report
+from .rules import RULES, rule
 
 REPORTS = {"inventory": inventory, "capacity": capacity, "audit": audit}
 
-__all__ = ["FINDING_COLUMNS", "REPORTS", "RULES", "SEVERITIES", "AuditData", "AuditRule", "Report",
-           "audit", "capacity", "finding", "inventory", "rule"]
+__all__ = [
+    "AuditData",
+    "AuditRule",
+    "FINDING_COLUMNS",
+    "REPORTS",
+    "RULES",
+    "Report",
+    "RuleRegistry",
+    "SEVERITIES",
+    "audit",
+    "capacity",
+    "finding",
+    "inventory",
+    "rule",
+]

@@ -1,7 +1,8 @@
 """``audit(client)``: findings about users, organizations, environments, resources and quotas.
 
 One crawl gathers the frames a rule may need (:class:`~.registry.AuditData`), then every rule
-of the table (:data:`~.registry.RULES`, filled by :mod:`.rules`) runs over them. A finding is
+of :data:`~.rules.RULES` (a :class:`~.registry.RuleRegistry` built with the built-in rules;
+:func:`~.rules.rule` adds one) runs over them. A finding is
 one row: ``rule``, ``severity``, ``organization_path``, the user or resource (``subject_type``,
 ``subject_id``, ``subject``), ``detail`` and ``suggested_action``.
 
@@ -24,10 +25,17 @@ from .. import accessors
 from ..client import Client
 from ..errors import ConfigError
 from ..frames import utc_timestamp
-from . import figures, rules as _builtin_rules  # noqa: F401 - importing registers the built-in rules
+from . import figures
+from . import rules as rules_module
 from .capacity import capacity_frame
 from .inventory import state_class
-from .registry import FINDING_COLUMNS, SEVERITIES, AuditData, AuditRule, findings_frame, resolve
+from .registry import (
+    FINDING_COLUMNS,
+    SEVERITIES,
+    AuditData,
+    AuditRule,
+    findings_frame,
+)
 from .report import Report
 from .sources import Crawl
 
@@ -45,7 +53,7 @@ def audit(client: Client, orgs: Any = None, *, rules: Any = None, now: Any = Non
 
     >>> cmf.reports.audit(client, orgs="nimbus-cloud/acme-corp*", rules=["old_snapshots"])  # doctest: +SKIP
     """
-    chosen = resolve(rules)
+    chosen = rules_module.RULES.resolve(rules)
     source = Crawl(client, orgs, crawl, include_deleted=True)
     data = gather(source, utc_now(now))
     frame = findings_frame([row for r in chosen for row in run_rule(r, data)])
@@ -99,7 +107,7 @@ def summary(frame: pd.DataFrame, chosen: list[AuditRule]) -> pd.DataFrame:
         rows.append({"rule": rule.name, "findings": sum(per.values()), **per,
                      "description": rule.description})
     table = pd.DataFrame(rows, columns=["rule", "findings", *SEVERITIES, "description"])
-    return table.astype({"rule": "string", "findings": "Int64", **{s: "Int64" for s in SEVERITIES},
+    return table.astype({"rule": "string", "findings": "Int64", **dict.fromkeys(SEVERITIES, "Int64"),
                          "description": "string"})
 
 

@@ -89,7 +89,8 @@ def capacity(client: Client, orgs: Any = None, **crawl: Any) -> Report:
 def capacity_frame(quotas: pd.DataFrame, instances: pd.DataFrame, volumes: pd.DataFrame) -> pd.DataFrame:
     """One row per quota ceiling with ``used``, ``percent_used``, ``headroom``, ``over_ceiling``."""
     metric = [METRICS.get(t) or METRICS.get(i) for t, i in
-              zip(quotas["metric_type"].astype(object), quotas["metric_identifier"].astype(object))]
+              zip(quotas["metric_type"].astype(object), quotas["metric_identifier"].astype(object),
+                  strict=True)]
     known = [m is not None for m in metric]
     factor = np.array([m.ceiling_factor if m else 1.0 for m in metric])
     frame = pd.DataFrame({
@@ -107,9 +108,10 @@ def capacity_frame(quotas: pd.DataFrame, instances: pd.DataFrame, volumes: pd.Da
     })
     used = usage(instances, volumes)
     lookup = {(o, s, r): v for (o, s), row in used.iterrows() for r, v in row.items()}
-    frame["used"] = pd.array([lookup.get((o, s, r), 0.0) if k else None for o, s, r, k in
-                              zip(frame["organization_id"], frame["service_code"],
-                                  frame["resource"].astype(object), known)], dtype="Float64").round(3)
+    keys = zip(frame["organization_id"], frame["service_code"], frame["resource"].astype(object), known,
+               strict=True)
+    frame["used"] = pd.array([lookup.get((o, s, r), 0.0) if k else None for o, s, r, k in keys],
+                             dtype="Float64").round(3)
     frame["percent_used"] = (100 * frame["used"] / frame["ceiling"].where(frame["ceiling"] > 0)).round(1)
     frame["headroom"] = (frame["ceiling"] - frame["used"]).round(3)
     frame["over_ceiling"] = (frame["used"] > frame["ceiling"]).astype("boolean")
@@ -179,7 +181,7 @@ def plot_capacity(report: Report, ax: Axes, top: int = TOP) -> None:
     """Horizontal bars of percent used for the ``top`` fullest ceilings, with the 100% line."""
     rows = closest(report.frame, top)
     names = [f"{figures.short_path(p)} · {s} · {r}" for p, s, r in
-             zip(rows["organization_path"], rows["service_code"], rows["resource"])]
+             zip(rows["organization_path"], rows["service_code"], rows["resource"], strict=True)]
     percent = rows["percent_used"].astype(float).to_numpy()
     over = np.where(percent > 100, percent, 0.0)
     stacks = {"within ceiling": np.where(percent > 100, 0.0, percent), "over ceiling": over}

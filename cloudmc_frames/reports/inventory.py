@@ -121,7 +121,7 @@ def group_keys(by: Any) -> tuple[str, ...]:
 def state_class(power_state: pd.Series, connection_type: pd.Series) -> pd.Series:
     """Each instance's state class: running, stopped, transitioning, error, destroyed, other."""
     lookup = {state: cls for cls, states in _STATES.items() for state in states}
-    pairs = zip(connection_type.astype(object), power_state.astype(object))
+    pairs = zip(connection_type.astype(object), power_state.astype(object), strict=True)
     classes = [_PROVIDER_STATES.get((c, s.lower()), lookup.get(s.lower(), "other"))
                if isinstance(s, str) else "other" for c, s in pairs]
     return pd.Series(pd.Categorical(classes, categories=STATE_CLASSES), index=power_state.index)

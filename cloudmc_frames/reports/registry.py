@@ -1,8 +1,10 @@
-"""The audit's rule table and the contract a rule follows.
+"""The audit's rule registry and the contract a rule follows.
 
 A rule is a plain function ``rule(data: AuditData) -> DataFrame | list[dict]``: one row per
 finding with any of :data:`FINDING_COLUMNS` (``rule`` and ``severity`` are filled in when
-missing). Register it with :func:`rule` and every later ``audit()`` runs it; or pass it to
+missing). A :class:`RuleRegistry` holds the rules an audit runs by default; it is built with
+the rules passed in (``cmf.reports.RULES`` starts with :data:`.rules.BUILTIN_RULES`), and
+``@cmf.reports.rule(...)`` adds one for every later ``audit()``; or pass a rule to
 ``audit(rules=[...])`` for one run. Thresholds are keyword defaults, so
 ``functools.partial(old_snapshots, days=30)`` is a rule too.
 
@@ -20,13 +22,14 @@ Example::
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from ..errors import ConfigError
+from ..frames import none_for_missing
 
 SEVERITIES = ("high", "medium", "low")
 FINDING_COLUMNS = ("rule", "severity", "organization_path", "organization_id", "environment_name",
@@ -43,6 +46,14 @@ class AuditRule:
     severity: str
     func: Rule
 
+    def __post_init__(self) -> None:
+        _check_severity(self.severity)
+
+    @classmethod
+    def of(cls, func: Rule, severity: str = "medium", *, name: str | None = None) -> AuditRule:
+        """A rule named after its function (a partial's underlying one) unless ``name`` is given."""
+        return cls(name or _unwrap(func).__name__, severity, func)
+
     @property
     def description(self) -> str:
         """The first line of the rule function's docstring."""
@@ -53,7 +64,72 @@ class AuditRule:
         return line
 
 
-RULES: dict[str, AuditRule] = {}
+class RuleRegistry(Mapping[str, AuditRule]):
+    """The rules an audit runs when none are chosen: name -> :class:`AuditRule`, in order added.
+
+    >>> registry = RuleRegistry([AuditRule.of(lambda data: [], "low", name="nothing")])
+    >>> list(registry), registry["nothing"].severity
+    (['nothing'], 'low')
+    """
+
+    def __init__(self, rules: Iterable[AuditRule] = ()) -> None:
+        self._rules: dict[str, AuditRule] = {}
+        for item in rules:
+            self.add(item)
+
+    def __getitem__(self, name: str) -> AuditRule:
+        return self._rules[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rules)
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def __repr__(self) -> str:
+        return f"<RuleRegistry {', '.join(self._rules)}>"
+
+    def add(self, rule: AuditRule) -> AuditRule:
+        """Add (or replace) ``rule`` under its name."""
+        self._rules[rule.name] = rule
+        return rule
+
+    def copy(self) -> RuleRegistry:
+        """A registry holding the same rules, to add to without touching this one."""
+        return RuleRegistry(self._rules.values())
+
+    def rule(self, name: str | None = None, *, severity: str = "medium") -> Callable[[Rule], Rule]:
+        """Decorator: add the function under ``name`` (default: its own name); returns it unchanged."""
+        _check_severity(severity)
+
+        def register(func: Rule) -> Rule:
+            self.add(AuditRule.of(func, severity, name=name))
+            return func
+
+        return register
+
+    def resolve(self, rules: Iterable[Any] | None) -> list[AuditRule]:
+        """The rules to run: every one of this registry (None), or the given names and functions.
+
+        A function registered here under its name keeps its registered severity.
+        """
+        if rules is None:
+            return list(self._rules.values())
+        if isinstance(rules, str) or callable(rules):
+            rules = [rules]
+        return [self._one(item) for item in rules]
+
+    def _one(self, item: Any) -> AuditRule:
+        if isinstance(item, AuditRule):
+            return item
+        if isinstance(item, str):
+            if item not in self._rules:
+                raise ConfigError(f"no audit rule {item!r}; registered: {', '.join(self._rules)}")
+            return self._rules[item]
+        if callable(item):
+            known = self._rules.get(_unwrap(item).__name__)
+            return AuditRule.of(item, known.severity if known else "medium")
+        raise ConfigError(f"rules must be names or functions, got {item!r}")
 
 
 @dataclass(frozen=True)
@@ -90,23 +166,12 @@ class AuditData:
     def unread_members(self) -> set[tuple[str, str]]:
         """``(organization_id, environment_name)`` pairs whose members could not be read."""
         failed = self.issues[self.issues["entity"].astype(object) == "environment_members"]
-        return set(zip(failed["organization_id"].astype(object), failed["environment"].astype(object)))
+        return set(zip(failed["organization_id"].astype(object), failed["environment"].astype(object),
+                       strict=True))
 
     def days_since(self, stamps: pd.Series) -> pd.Series:
         """Whole days from each timestamp to ``now`` (NA stays NA)."""
         return ((self.now - stamps).dt.total_seconds() // 86400).astype("Int64")
-
-
-def rule(name: str | None = None, *, severity: str = "medium") -> Callable[[Rule], Rule]:
-    """Decorator: add a rule to :data:`RULES` under ``name`` (default: the function's name)."""
-    _check_severity(severity)
-
-    def register(func: Rule) -> Rule:
-        key = name or _unwrap(func).__name__
-        RULES[key] = AuditRule(key, severity, func)
-        return func
-
-    return register
 
 
 def finding(row: Any, subject_type: str, *, detail: str, action: str, subject: Any = None,
@@ -121,33 +186,10 @@ def finding(row: Any, subject_type: str, *, detail: str, action: str, subject: A
             "detail": detail, "suggested_action": action, "severity": severity}
 
 
-def resolve(rules: Iterable[Any] | None) -> list[AuditRule]:
-    """The rules to run: every registered one (None), or the given names and functions."""
-    if rules is None:
-        return list(RULES.values())
-    if isinstance(rules, str) or callable(rules):
-        rules = [rules]
-    chosen = []
-    for item in rules:
-        if isinstance(item, AuditRule):
-            chosen.append(item)
-        elif isinstance(item, str):
-            if item not in RULES:
-                raise ConfigError(f"no audit rule {item!r}; registered: {', '.join(RULES)}")
-            chosen.append(RULES[item])
-        elif callable(item):
-            name = _unwrap(item).__name__
-            known = RULES.get(name)
-            chosen.append(AuditRule(name, known.severity if known else "medium", item))
-        else:
-            raise ConfigError(f"rules must be names or functions, got {item!r}")
-    return chosen
-
-
 def findings_frame(rows: list[dict]) -> pd.DataFrame:
     """Findings as a typed frame in :data:`FINDING_COLUMNS` order, most severe first."""
     frame = pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
-    typed = {name: frame[name].astype(object).where(frame[name].notna(), None).astype("string")
+    typed = {name: none_for_missing(frame[name]).astype("string")
              for name in FINDING_COLUMNS}
     typed["rule"] = frame["rule"].astype("category")
     typed["subject_type"] = frame["subject_type"].astype("category")

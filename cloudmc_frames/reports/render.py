@@ -15,18 +15,18 @@ import base64
 import html
 import io
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 from tabulate import tabulate
 
 from .._version import __version__
-from ..frames import to_text_safe
+from ..frames import none_for_missing
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-    from .report import Report
 
 NOTEBOOK_ROWS = 25
 BANNER_STYLE = "background:#fff3cd;border:1px solid #e0b84c;padding:.5em 1em;font-weight:600;color:#1d2430"
@@ -44,11 +44,44 @@ img{max-width:100%;height:auto}
 """
 
 
+class Renderable(Protocol):
+    """What the renderings read from a :class:`~cloudmc_frames.reports.report.Report` (which
+    imports this module: the protocol keeps the two apart)."""
+
+    name: str
+    title: str
+    frame: pd.DataFrame
+    summary: pd.DataFrame
+    issues: pd.DataFrame
+    coverage: pd.DataFrame
+    plotter: Callable[..., None] | None
+    tables: dict[str, pd.DataFrame]
+    titles: dict[str, str]
+    notes: tuple[str, ...]
+    views: dict[str, tuple[str, ...]]
+    scope: str
+    generated_at: pd.Timestamp
+
+    @property
+    def complete(self) -> bool:
+        """True when every scope was read."""
+        ...
+
+    @property
+    def failed_scopes(self) -> int:
+        """How many scopes could not be read."""
+        ...
+
+    def plot(self, ax: Axes | None = None, **options: Any) -> Axes:
+        """The report's chart."""
+        ...
+
+
 # -- shared pieces ------------------------------------------------------------------------------
 
 def cells(frame: pd.DataFrame) -> pd.DataFrame:
     """Objects for display: floats to one decimal (whole ones as ints), None for missing values."""
-    safe = to_text_safe(frame)
+    safe = none_for_missing(frame)
     for name in frame.columns:
         if pd.api.types.is_float_dtype(frame[name]):
             safe[name] = pd.Series([_number(v) for v in safe[name]], index=safe.index, dtype=object)
@@ -63,13 +96,13 @@ def _number(value: float | None) -> str | None:
     return text[:-2] if text.endswith(".0") else text
 
 
-def shown(report: Report, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+def shown(report: Renderable, name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with only the columns ``report.views[name]`` says are meant for reading."""
     view = report.views.get(name)
     return frame if view is None else frame[[c for c in view if c in frame.columns]]
 
 
-def banner(report: Report) -> str | None:
+def banner(report: Renderable) -> str | None:
     """The "incomplete" line, or None when every scope was read."""
     if report.complete:
         return None
@@ -77,7 +110,7 @@ def banner(report: Report) -> str | None:
             "not be read (see Issues)")
 
 
-def meta_line(report: Report) -> str:
+def meta_line(report: Renderable) -> str:
     """When, which organizations, and how many scopes were read with what outcome."""
     counts = report.coverage["status"].value_counts() if not report.coverage.empty else pd.Series()
     outcome = ", ".join(f"{int(n)} {status}" for status, n in counts.items() if n)
@@ -86,7 +119,7 @@ def meta_line(report: Report) -> str:
     return f"Generated {when} by cloudmc_frames {__version__} · {report.scope} · {scopes}"
 
 
-def sections(report: Report) -> list[tuple[str, pd.DataFrame]]:
+def sections(report: Renderable) -> list[tuple[str, pd.DataFrame]]:
     """Titled tables in reading order: summary, extra tables, rows, issues."""
     parts = [("Summary", report.summary)]
     parts += [(report.titles.get(name, name), shown(report, name, table))
@@ -109,7 +142,7 @@ def table_text(frame: pd.DataFrame, tablefmt: str) -> str:
                     disable_numparse=True, colalign=align)
 
 
-def text(report: Report) -> str:
+def text(report: Renderable) -> str:
     """Plain text for a terminal."""
     lines = [report.title, "=" * len(report.title), meta_line(report)]
     if banner(report):
@@ -121,7 +154,7 @@ def text(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown(report: Report) -> str:
+def markdown(report: Renderable) -> str:
     """Markdown with pipe tables."""
     lines = [f"# {report.title}", "", meta_line(report)]
     if banner(report):
@@ -140,7 +173,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
 
 
-def json_document(report: Report) -> dict[str, Any]:
+def json_document(report: Renderable) -> dict[str, Any]:
     """Everything a program needs from a report, as plain JSON values."""
     return {
         "report": report.name, "title": report.title,
@@ -162,7 +195,7 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def image_tag(report: Report) -> str:
+def image_tag(report: Renderable) -> str:
     """The chart as an ``<img>`` with a base64 PNG data URI ("" when the report has no chart)."""
     if report.plotter is None:
         return ""
@@ -183,7 +216,7 @@ def table_html(frame: pd.DataFrame, max_rows: int | None = None) -> str:
     return table
 
 
-def html_body(report: Report, max_rows: int | None = None) -> str:
+def html_body(report: Renderable, max_rows: int | None = None) -> str:
     """The report as an HTML fragment (used by notebooks and by the full page)."""
     parts = [f"<h1>{html.escape(report.title)}</h1>",
              f"<p class=\"meta\">{html.escape(meta_line(report))}</p>"]
@@ -201,7 +234,7 @@ def html_body(report: Report, max_rows: int | None = None) -> str:
     return "\n".join(parts)
 
 
-def html_page(report: Report) -> str:
+def html_page(report: Renderable) -> str:
     """A standalone page: inline CSS, tables and the chart embedded; no external requests."""
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(report.title)}</title><style>{STYLE}</style></head>\n"

@@ -1,8 +1,10 @@
-"""The built-in audit rules (registered in :data:`~cloudmc_frames.reports.registry.RULES`).
+"""The built-in audit rules (:data:`BUILTIN_RULES`) and the registry every audit starts from.
 
 Each rule is a plain function of :class:`~cloudmc_frames.reports.registry.AuditData` whose
 thresholds are keyword defaults; its docstring's first line is its description in reports.
-Rules about something missing skip organizations whose data could not be read.
+Rules about something missing skip organizations whose data could not be read. Nothing is
+registered by a decorator on import: :data:`RULES` is built with :data:`BUILTIN_RULES` passed in,
+and :func:`rule` adds to it.
 
 Example::
 
@@ -13,10 +15,11 @@ Example::
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pandas as pd
 
-from .registry import AuditData, finding, rule
+from .registry import AuditData, AuditRule, Rule, RuleRegistry, finding
 
 STALE_LOGIN_DAYS = 90
 FAILED_LOGINS = 5
@@ -49,7 +52,6 @@ def _user(row, detail: str, action: str, severity: str | None = None) -> dict:
     return finding(row, "user", subject=row.user_name, detail=detail, action=action, severity=severity)
 
 
-@rule(severity="low")
 def users_never_logged_in(data: AuditData) -> list[dict]:
     """Active users who have never logged in."""
     users = active_users(data)
@@ -60,7 +62,6 @@ def users_never_logged_in(data: AuditData) -> list[dict]:
             for r in never.itertuples(index=False)]
 
 
-@rule(severity="medium")
 def users_inactive(data: AuditData, days: int = STALE_LOGIN_DAYS) -> list[dict]:
     """Active users whose last login is older than 90 days."""
     users = active_users(data)
@@ -71,7 +72,6 @@ def users_inactive(data: AuditData, days: int = STALE_LOGIN_DAYS) -> list[dict]:
             for r in stale.itertuples(index=False)]
 
 
-@rule(severity="medium")
 def users_without_2fa(data: AuditData) -> list[dict]:
     """Active users without two-factor authentication (high for administrators)."""
     users = active_users(data)
@@ -83,7 +83,6 @@ def users_without_2fa(data: AuditData) -> list[dict]:
             for r in off.itertuples(index=False)]
 
 
-@rule(severity="medium")
 def users_failed_logins(data: AuditData, threshold: int = FAILED_LOGINS) -> list[dict]:
     """Users with many failed logins (high at 10, when CloudMC locks the account)."""
     users = data.users.assign(since=data.days_since(data.users["last_failed_login"]))
@@ -113,7 +112,6 @@ def _org(row, detail: str, action: str, severity: str | None = None) -> dict:
             "detail": detail, "suggested_action": action, "severity": severity}
 
 
-@rule(severity="medium")
 def administrators_per_org(data: AuditData, most: int = MAX_ADMINISTRATORS) -> list[dict]:
     """Organizations with users but no active administrator, or more than 3 administrators."""
     users = active_users(data)
@@ -133,7 +131,6 @@ def administrators_per_org(data: AuditData, most: int = MAX_ADMINISTRATORS) -> l
     return rows
 
 
-@rule(severity="low")
 def orgs_without_users(data: AuditData) -> list[dict]:
     """Organizations (not deleted) that have no users."""
     people = set(data.users["organization_id"].dropna())
@@ -143,7 +140,6 @@ def orgs_without_users(data: AuditData) -> list[dict]:
             if o.id not in people and o.id not in unread]
 
 
-@rule(severity="low")
 def orgs_without_environments(data: AuditData) -> list[dict]:
     """Organizations (not deleted) that have no environment."""
     envs = data.environments
@@ -155,7 +151,6 @@ def orgs_without_environments(data: AuditData) -> list[dict]:
             if o.id not in live and o.id not in unread]
 
 
-@rule(severity="high")
 def deleted_orgs_with_resources(data: AuditData) -> list[dict]:
     """Deleted organizations whose environments still hold resources."""
     orgs = data.organizations[data.organizations["deleted"].fillna(False).astype(bool)]
@@ -181,7 +176,6 @@ def deleted_orgs_with_resources(data: AuditData) -> list[dict]:
     return rows
 
 
-@rule(severity="low")
 def environments_without_members(data: AuditData) -> list[dict]:
     """Environments (of organizations not deleted) that have no members."""
     envs = data.environments[~data.environments["deleted"].fillna(False).astype(bool)]
@@ -197,7 +191,6 @@ def environments_without_members(data: AuditData) -> list[dict]:
 
 # -- resources ----------------------------------------------------------------------------------
 
-@rule(severity="low")
 def stopped_instances(data: AuditData, days: int = STOPPED_DAYS) -> list[dict]:
     """Instances stopped for more than 30 days, or stopped since a time CloudMC does not report."""
     vms = data.instances[data.instances["state_class"] == "stopped"]
@@ -217,7 +210,6 @@ def _stopped_detail(row) -> str:
     return f"{row.power_state} {when}{held}"
 
 
-@rule(severity="low")
 def unattached_volumes(data: AuditData, large_gib: float = LARGE_VOLUME_GIB) -> list[dict]:
     """Volumes attached to no instance (medium from 100 GiB)."""
     vols = data.volumes[~data.volumes["is_attached"].fillna(False).astype(bool)]
@@ -237,7 +229,6 @@ def snapshot_taken(snapshots: pd.DataFrame) -> pd.Series:
     return taken.fillna(parsed)
 
 
-@rule(severity="low")
 def old_snapshots(data: AuditData, days: int = SNAPSHOT_DAYS) -> list[dict]:
     """Snapshots older than 90 days."""
     snaps = data.snapshots.assign(age=data.days_since(snapshot_taken(data.snapshots)))
@@ -247,17 +238,15 @@ def old_snapshots(data: AuditData, days: int = SNAPSHOT_DAYS) -> list[dict]:
             for r in old.itertuples(index=False)]
 
 
-@rule(severity="low")
 def unassigned_public_ips(data: AuditData) -> list[dict]:
     """Public IP addresses used by no instance and no network service."""
     ips = data.public_ips
-    unused = [not _items(p) and not _items(i) for p, i in zip(ips["purposes"], ips["instances"])]
+    unused = [not _items(p) and not _items(i) for p, i in zip(ips["purposes"], ips["instances"], strict=True)]
     return [finding(r, "public_ip", subject=r.ip_address, detail="allocated, used by nothing",
                     action="Release it (DELETE .../publicipaddresses/:id) unless it is kept on purpose.")
             for r in ips[unused].itertuples(index=False)]
 
 
-@rule(severity="high")
 def quota_exceeded(data: AuditData) -> list[dict]:
     """Quota ceilings the current allocation already exceeds."""
     over = data.capacity[data.capacity["over_ceiling"].fillna(False).astype(bool)]
@@ -295,3 +284,31 @@ def _gib(value) -> str:
 def _items(value) -> bool:
     """True for a non-empty list (``purposes``, ``instances``)."""
     return isinstance(value, list | tuple) and len(value) > 0
+
+
+BUILTIN_RULES: tuple[AuditRule, ...] = (
+    AuditRule.of(users_never_logged_in, "low"),
+    AuditRule.of(users_inactive, "medium"),
+    AuditRule.of(users_without_2fa, "medium"),
+    AuditRule.of(users_failed_logins, "medium"),
+    AuditRule.of(administrators_per_org, "medium"),
+    AuditRule.of(orgs_without_users, "low"),
+    AuditRule.of(orgs_without_environments, "low"),
+    AuditRule.of(deleted_orgs_with_resources, "high"),
+    AuditRule.of(environments_without_members, "low"),
+    AuditRule.of(stopped_instances, "low"),
+    AuditRule.of(unattached_volumes, "low"),
+    AuditRule.of(old_snapshots, "low"),
+    AuditRule.of(unassigned_public_ips, "low"),
+    AuditRule.of(quota_exceeded, "high"),
+)
+RULES = RuleRegistry(BUILTIN_RULES)  # what audit() runs when no rules= are given
+
+
+def rule(name: str | None = None, *, severity: str = "medium") -> Callable[[Rule], Rule]:
+    """Decorator: add a rule to :data:`RULES`, so every later ``audit()`` runs it.
+
+    >>> @cmf.reports.rule(severity="low")                                   # doctest: +SKIP
+    ... def huge_instances(data, vcpus=32): ...
+    """
+    return RULES.rule(name, severity=severity)

@@ -19,12 +19,9 @@ import pandas as pd
 
 from .. import accessors
 from ..client import Client
-from ..errors import ConfigError
-from ..fanout import check_client
 from ..frames import coverage_frame, issues_frame
+from ..options import CrawlOptions, check_client
 from ..orgtree import select_organizations
-
-CRAWL_OPTIONS = ("max_workers", "progress", "fresh", "timeout")
 
 
 class Crawl:
@@ -34,15 +31,11 @@ class Crawl:
                  include_deleted: bool = False) -> None:
         check_client(client)
         self.client = client
-        self.options = dict(options or {})
-        unknown = set(self.options) - set(CRAWL_OPTIONS)
-        if unknown:
-            raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}: "
-                              f"reports take orgs= and {', '.join(o + '=' for o in CRAWL_OPTIONS)}")
+        self.options = CrawlOptions.from_kwargs(options or {})
+        self._passed = self.options.as_kwargs()
         issues, coverage = client.ledger.snapshot()
         self._start = (len(issues), len(coverage))
-        self.tree = accessors.organizations(client, include_deleted=True,
-                                            fresh=bool(self.options.get("fresh")))
+        self.tree = accessors.organizations(client, include_deleted=True, fresh=self.options.fresh)
         self.orgs = self._selection(orgs, include_deleted)
         self._which = ("every visible organization" if orgs is None else f"orgs={orgs!r}"
                        if isinstance(orgs, str | list) else f"orgs from a {type(orgs).__name__}")
@@ -54,11 +47,11 @@ class Crawl:
 
     def read(self, accessor: Callable[..., pd.DataFrame], *args: Any) -> pd.DataFrame:
         """``accessor(client, *args, orgs=<selection>, **options)``."""
-        return accessor(self.client, *args, orgs=self.orgs, **self.options)
+        return accessor(self.client, *args, orgs=self.orgs, **self._passed)
 
     def members(self, orgs: Any) -> pd.DataFrame:
         """Members of each live environment of ``orgs`` (ids), one row per binding."""
-        return accessors.environment_members(self.client, orgs=orgs, **self.options)
+        return accessors.environment_members(self.client, orgs=orgs, **self._passed)
 
     def issues(self) -> pd.DataFrame:
         """Issues added since this crawl started."""

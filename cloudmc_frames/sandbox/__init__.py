@@ -24,10 +24,17 @@ Quick start::
 
 Constructor: ``SandboxServer(*, orgs=20, seed=7, scale=1.0, latency_ms=0,
 jitter_ms=0, faults=(), task_delay=0.5, task_ttl=1800.0, ignore_paging=False,
-host="127.0.0.1", port=0, scenario=None, fail_operations=(), rate_limit=None,
+host="127.0.0.1", port=0, scenario=None, fail_operations=(), usage_days=365,
+hourly_days=30, usage_metadata="camel", csv_bom=False, rate_limit=None,
 max_page_size=None, served_page_size=None, record_count_skew=0)``; ``faults`` is a
 list of ``FaultRule`` or a spec string (see ``faults``); ``scenario`` is a
 pre-generated ``Store`` to serve (it is used, and mutated, in place).
+``usage_days`` is the usage and metric history (days before ``now``),
+``hourly_days`` the part of it also served hourly (``hourly_days=365`` gives a
+year of hourly data, computed on request: start-up cost does not grow).
+``usage_metadata`` ("camel" or "snake") and ``csv_bom`` are switches that can
+also be flipped at run time (``srv.usage_metadata = "snake"``): the paging
+metadata spelling of ``/service/usage`` and a UTF-8 BOM before CSV answers.
 
 Misbehaviour knobs (all off by default; ``cmf.sandbox(...)`` and the CLI take them too):
 
@@ -49,8 +56,8 @@ Misbehaviour knobs (all off by default; ``cmf.sandbox(...)`` and the CLI take th
 
 Oracle API (what tests elsewhere compute expected frames from)
 --------------------------------------------------------------
-``srv.store`` (also what ``generate_scenario(orgs=, seed=, scale=, now=None)``
-returns; same arguments and same ``now`` -> identical store, ids included;
+``srv.store`` (also what ``generate_scenario(orgs=, seed=, scale=, now=None,
+usage_days=365, hourly_days=30)`` returns; same arguments and same ``now`` -> identical store, ids included;
 ``now`` defaults to today's UTC midnight) holds API-shaped dicts, exactly as
 the list endpoints serve them:
 
@@ -82,18 +89,41 @@ the list endpoints serve them:
   ``store.env_by_name(org_id, name)``, ``store.resource_count()``.
 * ``store.lock`` guards mutations; records are replaced, never edited in place.
 * ``store.now`` is the reference time the dates were generated against.
+* ``store.usage`` - the usage ledger (``ledger.Ledger``, read-only; times in epoch
+  seconds): ``histories[instance_id]`` (``history.History``: ``events``
+  ``((datetime, state), ...)`` from creation to the current state, ``until``),
+  ``profiles[instance_id]`` (``signals.Profile``: kind, idle ``since``),
+  ``deleted_at[org_id]`` (when a deleted org stopped accruing), ``prices[connection_id]``
+  (``pricing.PriceTable``), ``items`` / ``by_org[org_id]`` (``ledger.Item``: one
+  resource x usage type, rate and intervals), ``series[(org, connection, type)]``,
+  ``commitments[id]`` (API records), ``commitment_fit[id]`` ("below"/"above" actual
+  use), ``committed[...]``, ``metric_entities[env_id]``, ``start``, ``hourly_start``, ``now``.
+* ``store.usage_profiles`` - ``{instance_id: "idle" | "busy" | "spiky" | "normal"}``
+  (idle ones are Running and stay below 5% CPU for at least 35 days before ``now``).
 
 Default scenario (``orgs=20, seed=7, scale=1``; counts do not depend on ``now``):
 20 orgs (depth 3, 6 reseller sub-orgs, 1 trial, 2 deleted), 44 users (20
 Administrator / 17 User / 7 Guest), 34 environments (26 compute-qc, 6 gcp-lab,
 2 compute-on), 1671 service resources (311 instances, 451 volumes, ...), 32
-quotas (26 applied), 102 activity records.  ``scale`` multiplies per-environment
+quotas (26 applied), 102 activity records; usage: 278 CloudStack instance
+histories, 1112 metered items, profiles 27 idle / 52 busy / 49 spiky / 150 normal,
+4 commitments (2 IN_PROGRESS, 1 EXPIRED, 1 UPCOMING; fits below, above, above),
+2 deleted orgs with a deletion time.  ``scale`` multiplies per-environment
 counts: ``orgs=200, scale=10`` gives about 101,600 resources.
 
 API behaviour in brief: admin lists with ``org_id=X`` return exactly org X's
 records (default: the caller's org); ``org_id`` outside the caller's subtree
 -> 403, unknown -> 404; paging as in ``paging``; errors as in ``errors``;
 operations and tasks as in ``operations`` and ``tasks``; roles as in ``rbac``.
+Usage, cost and metrics (read-only, computed from ``store.usage`` on request):
+``usage_summary`` (``/usage_summary/organizations/:id`` and its ``top_level``
+twin), ``service_usage`` (``/service/usage``), ``descriptors``
+(``/services/descriptors/:pluginType``), ``metrics`` (``/metrics/:code/:id``),
+``commitments`` (``/commitments[/:id]``), ``reports``
+(``/reports/organization_pricing``, ``/reports/customers``); how the data is
+derived in ``gen_usage``, ``history``, ``pricing``, ``signals`` and
+``gen_commitments``; span limits per call in ``windows`` (31 days hourly, 366
+otherwise: 400 code 9418).
 """
 from .faults import FaultRule, FaultSet, parse_faults
 from .paging_quirks import PagingQuirks

@@ -36,7 +36,8 @@ def _require(body, *fields):
         if value in (None, ""):
             missing.append(field)
     if missing:
-        raise errors.bad_request(f"Missing required field(s): {', '.join(missing)}", code=errors.MISSING_FIELD,
+        raise errors.bad_request(f"Missing required field(s): {', '.join(missing)}",
+                                 code=errors.MISSING_FIELD,
                                  missing=missing)
 
 
@@ -88,7 +89,8 @@ def _check_name(store, name, parent_id, exclude=None):
     for child in store.children.get(parent_id, ()):
         other = store.orgs[child]
         if child != exclude and not other["deleted"] and other["name"].lower() == name.lower():
-            raise errors.bad_request(f"An organization named {name!r} already exists here", code=errors.DUPLICATE,
+            raise errors.bad_request(f"An organization named {name!r} already exists here",
+                                     code=errors.DUPLICATE,
                                      field="name", value=name)
 
 
@@ -109,7 +111,8 @@ def _connection_refs(store, body, parent):
     for item in body.get("serviceConnections") or []:
         conn_id = item.get("id") if isinstance(item, dict) else None
         if conn_id not in store.connections or conn_id not in allowed:
-            raise _invalid("serviceConnections", conn_id, "Connection not assignable from the parent organization")
+            raise _invalid("serviceConnections", conn_id,
+                           "Connection not assignable from the parent organization")
         conn = store.connections[conn_id]
         refs.append({"id": conn_id, "serviceCode": conn["serviceCode"], "state": "PROVISIONED"})
     return refs
@@ -123,7 +126,8 @@ def _tags(store, body):
             raise _invalid("tags", item, "tags items need an id or a name")
         if item.get("name") == "billable" or item.get("system"):
             raise _invalid("tags", item, "System tags cannot be set")
-        tags.append({"system": False, "name": item.get("name") or item["id"], "id": item.get("id") or store.ids.uuid()})
+        tags.append({"system": False, "name": item.get("name") or item["id"],
+                     "id": item.get("id") or store.ids.uuid()})
     return tags
 
 
@@ -142,7 +146,8 @@ def create_organization(req):
         _check_entry_point(store, body["entryPoint"])
         record = _new_org(store, body, parent)
     return _accepted(_submit(req, "organizations.create", lambda: _insert_org(store, record),
-                             log=("organizations.created", record, {"id": record["id"], "name": record["name"]})),
+                             log=("organizations.created", record,
+                                  {"id": record["id"], "name": record["name"]})),
                      record)
 
 
@@ -153,7 +158,8 @@ def _new_org(store, body, parent):
         raise _invalid("billingMode", mode, "billingMode must be MANUAL or CREDIT_CARD")
     org_id, now = store.ids.uuid(), clock.iso_ms(clock.utcnow())
     reseller = parent["id"] if parent["isReseller"] else parent.get("reseller", {}).get("id")
-    record = {"id": org_id, "lineage": ", ".join([org_id, *parent["lineage"].split(", ")]), "name": body["name"],
+    record = {"id": org_id, "lineage": ", ".join([org_id, *parent["lineage"].split(", ")]),
+              "name": body["name"],
               "entryPoint": body["entryPoint"], "billableStartDate": now, "creationDate": now,
               "isBillable": bool(body.get("isBillable", False)), "billingMode": mode, "isReseller": False,
               "features": [], "customFields": {}, "tags": _tags(store, body), "deleted": False,
@@ -161,7 +167,8 @@ def _new_org(store, body, parent):
     if reseller:
         record["reseller"] = {"id": reseller}
     record["parent"] = {"id": parent["id"], "name": parent["name"]}
-    record.update({"environments": [], "serviceConnections": _connection_refs(store, body, parent), "users": []})
+    record.update({"environments": [], "serviceConnections": _connection_refs(store, body, parent),
+                   "users": []})
     return record
 
 
@@ -208,8 +215,10 @@ def update_organization(req):
             added = [r for r in _connection_refs(store, body, parent) if r["id"] not in known]
             changes["serviceConnections"] = org["serviceConnections"] + added
     preview = {**org, **changes}
-    return _accepted(_submit(req, "organizations.update", lambda: _apply_org_update(store, org["id"], changes),
-                             log=("organizations.updated", preview, {"id": org["id"], "changes": sorted(changes)})),
+    return _accepted(_submit(req, "organizations.update",
+                             lambda: _apply_org_update(store, org["id"], changes),
+                             log=("organizations.updated", preview,
+                                  {"id": org["id"], "changes": sorted(changes)})),
                      views.org_detail(store, preview))
 
 
@@ -236,7 +245,8 @@ def _apply_org_update(store, org_id, changes):
             for user_id in [u["id"] for u in org["users"] if u["id"] in store.users]:
                 store.replace(store.users, user_id, organization={"id": org_id, "name": org["name"]})
             for env in [e for e in store.environments.values() if e["organization"]["id"] == org_id]:
-                store.replace(store.environments, env["id"], organization={**env["organization"], "name": org["name"]})
+                store.replace(store.environments, env["id"],
+                              organization={**env["organization"], "name": org["name"]})
     return views.org_detail(store, org)
 
 
@@ -249,7 +259,8 @@ def delete_organization(req):
         raise errors.bad_request("You cannot delete your own organization", code=errors.PRECONDITION_FAILED,
                                  id=org["id"])
     if org["deleted"]:
-        raise errors.not_found(f"Organization {org['id']} is already deleted", id=org["id"], type="organizations")
+        raise errors.not_found(f"Organization {org['id']} is already deleted", id=org["id"],
+                               type="organizations")
     live = [c for c in store.children.get(org["id"], ()) if not store.orgs[c]["deleted"]]
     if live:
         raise errors.bad_request("The organization has sub-organizations", code=errors.PRECONDITION_FAILED,
@@ -311,7 +322,8 @@ def create_user(req):
         _check_unique_user(store, org_id, body)
         record = _new_user(store, body, org, role)
     return _accepted(_submit(req, "users.create", lambda: _insert_user(store, record),
-                             log=("users.created", org, {"id": record["id"], "userName": record["userName"]})),
+                             log=("users.created", org,
+                                  {"id": record["id"], "userName": record["userName"]})),
                      record)
 
 
@@ -319,15 +331,18 @@ def _new_user(store, body, org, role):
     """The record of a user about to be created."""
     return {
         "id": store.ids.uuid(), "userName": str(body["userName"]), "firstName": str(body["firstName"]),
-        "lastName": str(body["lastName"]), "email": str(body["email"]), "creationDate": clock.iso_ms(clock.utcnow()),
+        "lastName": str(body["lastName"]), "email": str(body["email"]),
+        "creationDate": clock.iso_ms(clock.utcnow()),
         "status": "ACTIVE", "locale": "en", "organization": {"id": org["id"], "name": org["name"]},
         "serviceConnections": [{"id": c["id"], "name": store.connections[c["id"]]["name"]}
                                for c in org["serviceConnections"]],
         "lastLogin": None, "lastFailedLogin": None, "loginCount": 0, "failedLoginCount": 0,
         "isBusinessContact": False, "isTechnicalContact": False, "tfaEnabled": False, "deleted": False,
         "receivesEmailNotifications": False, "canResendUserCreationEmail": True, "backupCodesRemaining": 0,
-        "primaryRoleBinding": {"id": store.ids.uuid(), "role": {"isSystem": role["isSystem"], "name": role["name"],
-                                                                "id": role["id"], "isFixed": role["isFixed"]}},
+        "primaryRoleBinding": {"id": store.ids.uuid(),
+                               "role": {"isSystem": role["isSystem"], "name": role["name"],
+                                                                "id": role["id"],
+                                                                "isFixed": role["isFixed"]}},
     }
 
 
@@ -338,9 +353,11 @@ def _insert_user(store, record):
         store.users[record["id"]] = record
         org = store.orgs[org_id]
         store.replace(store.orgs, org_id,
-                      users=org["users"] + [{"id": record["id"], "userName": record["userName"], "deleted": False}])
+                      users=org["users"] + [{"id": record["id"], "userName": record["userName"],
+                                             "deleted": False}])
         role = record["primaryRoleBinding"]["role"]["name"]
-        store.add_key(KeyInfo(store.ids.api_key(), record["id"], record["userName"], org_id, org["name"], role,
+        store.add_key(KeyInfo(store.ids.api_key(), record["id"], record["userName"], org_id, org["name"],
+                              role,
                               role == ADMIN_ROLE))
     return views.user_detail(store, record)
 
@@ -357,7 +374,8 @@ def update_user(req):
         if (body.get("primaryRoleBinding") or {}).get("role", {}).get("id"):
             role = _org_role(store, body)
             changes["primaryRoleBinding"] = {"id": user["primaryRoleBinding"]["id"], "role": {
-                "isSystem": role["isSystem"], "name": role["name"], "id": role["id"], "isFixed": role["isFixed"]}}
+                "isSystem": role["isSystem"], "name": role["name"], "id": role["id"],
+                "isFixed": role["isFixed"]}}
     org = store.orgs[user["organization"]["id"]]
     return _accepted(_submit(req, "users.update", lambda: _apply_user_update(store, user["id"], changes),
                              log=("users.updated", org, {"id": user["id"], "userName": user["userName"],
@@ -375,7 +393,8 @@ def _apply_user_update(store, user_id, changes):
             store.key_index[key] = store.key_index[key]._replace(user_name=user["userName"], role=role,
                                                                  sees_descendants=role == ADMIN_ROLE)
         org = store.orgs[user["organization"]["id"]]
-        store.replace(store.orgs, org["id"], users=[{**u, "userName": user["userName"]} if u["id"] == user_id else u
+        store.replace(store.orgs, org["id"],
+                      users=[{**u, "userName": user["userName"]} if u["id"] == user_id else u
                                                     for u in org["users"]])
     return views.user_detail(store, user)
 

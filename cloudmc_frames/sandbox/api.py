@@ -1,13 +1,12 @@
 """Administration reads: organizations, users, environments, connections, quotas,
-activity log, usage summary, roles and tasks (all under ``/api/v2``).
+activity log, roles and tasks (all under ``/api/v2``).
 
 Admin lists scoped with ``org_id=X`` (or the endpoint's own org parameter)
 return exactly org X's own records; without it, the caller's own org.
 ``GET /organizations`` is the exception: the visible tree below the acting org.
-The writes live in ``admin_writes``.
+The writes live in ``admin_writes``; usage, metrics, commitments and reports in
+``usage_summary``, ``service_usage``, ``metrics``, ``descriptors``, ``commitments`` and ``reports``.
 """
-from datetime import timedelta
-
 from . import clock, errors, paging, quotas, rbac, views
 
 
@@ -18,9 +17,10 @@ def list_response(req, records):
     return {"data": items, **({"metadata": meta} if meta else {})}
 
 
-def _flag(query, name):
-    """A boolean query parameter (true/1/yes)."""
-    return str(query.get(name, "")).lower() in ("true", "1", "yes")
+def flag(query, name, default=False):
+    """A boolean query parameter (true/1/yes); ``default`` when absent or empty."""
+    value = str(query.get(name, ""))
+    return default if not value else value.lower() in ("true", "1", "yes")
 
 
 # ------------------------------------------------------------ organizations
@@ -28,7 +28,7 @@ def list_organizations(req):
     """GET /organizations: the acting org and (admins) its descendants."""
     store, caller = req.store, req.caller
     acting = rbac.acting_org(store, caller, req.query)
-    include_deleted = _flag(req.query, "include_deleted")
+    include_deleted = flag(req.query, "include_deleted")
     ids = store.subtree(acting, include_deleted) if caller.sees_descendants else [acting]
     return list_response(req, [store.orgs[i] for i in ids if include_deleted or not store.orgs[i]["deleted"]])
 
@@ -82,7 +82,8 @@ def _visible_env(req):
     """The environment named in the path, if the caller may use it."""
     env = req.store.environments.get(req.params["id"])
     if env is None:
-        raise errors.not_found(f"Unknown environment {req.params['id']}", id=req.params["id"], type="environments")
+        raise errors.not_found(f"Unknown environment {req.params['id']}", id=req.params["id"],
+                               type="environments")
     rbac.check_env(req.store, req.caller, env)
     return env
 
@@ -119,8 +120,8 @@ def get_connection(req):
         raise errors.not_found(f"Unknown service connection {req.params['id']}", id=req.params["id"],
                                type="serviceConnections")
     visible = _visible_orgs(store, caller)
-    users = {conn["organization"]["id"]} | {o for o in visible
-                                              if any(c["id"] == conn["id"] for c in store.orgs[o]["serviceConnections"])}
+    users = {conn["organization"]["id"]} | {
+        o for o in visible if any(c["id"] == conn["id"] for c in store.orgs[o]["serviceConnections"])}
     if not users & visible:
         raise errors.forbidden("Service connection outside the caller's scope", id=conn["id"])
     return {"data": conn}
@@ -133,7 +134,8 @@ def list_quotas(req):
     org_id = rbac.acting_org(store, req.caller, req.query, "organization_id")
     kind = req.query.get("type", "").lower()
     if kind not in ("", "assigned", "owned"):
-        raise errors.bad_request("type must be assigned or owned", parameter="type", value=req.query.get("type"))
+        raise errors.bad_request("type must be assigned or owned", parameter="type",
+                                 value=req.query.get("type"))
     found = {}
     if kind in ("", "assigned"):
         found.update({q["id"]: q for q in quotas.assigned_to(store, org_id)})
@@ -164,7 +166,8 @@ def _instant(query, name):
     try:
         return clock.iso_ms(clock.parse_instant(query[name]))
     except ValueError:
-        raise errors.bad_request(f"{name} must be an RFC 3339 date-time", parameter=name, value=query[name]) from None
+        raise errors.bad_request(f"{name} must be an RFC 3339 date-time", parameter=name,
+                                 value=query[name]) from None
 
 
 def list_activity(req):
@@ -172,7 +175,7 @@ def list_activity(req):
     store, caller = req.store, req.caller
     rbac.require_admin(caller, "read the activity log")
     org_id = rbac.acting_org(store, caller, req.query, "organizationId")
-    orgs = set(store.subtree(org_id, True)) if _flag(req.query, "includeSubOrgs") else {org_id}
+    orgs = set(store.subtree(org_id, True)) if flag(req.query, "includeSubOrgs") else {org_id}
     start, end = _instant(req.query, "start"), _instant(req.query, "end")
     filters = {k: req.query[k] for k in ("userId", "eventCode", "category", "status") if req.query.get(k)}
     records = [a for a in list(store.activity) if a["organizationId"] in orgs
@@ -181,79 +184,11 @@ def list_activity(req):
     return list_response(req, records)
 
 
-# --------------------------------------------------------------------- usage
-PRICES = (("CPU", "1", 0.012), ("RAM", "1", 0.004), ("STORAGE", "2", 0.0001))
-
-
-def _day(query, name):
-    """A required YYYY-MM-DD query parameter."""
-    try:
-        return clock.parse_date(query[name])
-    except (KeyError, ValueError):
-        raise errors.bad_request(f"{name} is required as YYYY-MM-DD", parameter=name, value=query.get(name)) from None
-
-
-def _buckets(start, end, period):
-    """[(bucket start, bucket end)] covering [start, end)."""
-    if period == "PERIOD":
-        return [(start, end)]
-    step = timedelta(hours=1) if period == "HOUR" else timedelta(days=1)
-    out, current = [], start
-    while current < end:
-        out.append((current, min(end, current + step)))
-        current += step
-    return out
-
-
-def usage_summary(req):
-    """GET /usage_summary/organizations/:id?start_date=&end_date=&period=&include_sub_orgs=&service_connection_id=.
-
-    Usage is derived from the current inventory (vCPU-hours, GB-RAM-hours, GB-storage-hours) at
-    fixed sandbox prices; it is a plausible series, not an accounting record.
-    """
-    store, caller = req.store, req.caller
-    rbac.require_admin(caller, "read usage")
-    org = rbac.check_org(store, caller, req.params["id"], "id")
-    start, end = _day(req.query, "start_date"), _day(req.query, "end_date")
-    if not start < end or (end - start).days > 366:
-        raise errors.bad_request("end_date must be after start_date, at most 366 days later", parameter="end_date")
-    period = req.query.get("period", "HOUR").upper()
-    if period not in ("HOUR", "DAY", "PERIOD"):
-        raise errors.bad_request("period must be HOUR, DAY or PERIOD", parameter="period", value=period)
-    org_ids = store.subtree(org["id"], True) if _flag(req.query, "include_sub_orgs") else [org["id"]]
-    only = req.query.get("service_connection_id")
-    records = []
-    for org_id in org_ids:
-        for ref in store.orgs[org_id]["serviceConnections"]:
-            if not only or ref["id"] == only:
-                records.extend(_usage_records(store, org_id, ref["id"], _buckets(start, end, period)))
-    return list_response(req, records)
-
-
-def _usage_records(store, org_id, conn_id, buckets):
-    """Usage records of one (org, connection) over ``buckets``."""
-    used = quotas.usage(store, org_id, conn_id)
-    rates = {"CPU": used["INSTANCE_VCPUS"], "RAM": used["INSTANCE_MEMORY"] / 1024, "STORAGE": used["DISK_SIZE"]}
-    if not any(rates.values()):
-        return []
-    pricing = views.derived_id("pricing", conn_id)
-    out = []
-    for begin, finish in buckets:
-        hours = (finish - begin).total_seconds() / 3600
-        for secondary, usage_type, price in PRICES:
-            amount = rates[secondary] * hours
-            out.append({"organizationId": org_id, "serviceConnectionId": conn_id,
-                        "serviceConnectionPricingId": pricing, "utilityCost": round(amount * price, 6),
-                        "utilityUsage": round(amount, 6), "startDate": clock.iso_ms(begin),
-                        "endDate": clock.iso_ms(finish), "usageType": usage_type, "secondaryType": secondary})
-    return out
-
-
 # ------------------------------------------------------------- roles, tasks
 def list_roles(req):
     """GET /roles (``system_only=true`` keeps system roles)."""
     roles = list(req.store.roles.values())
-    if _flag(req.query, "system_only"):
+    if flag(req.query, "system_only"):
         roles = [r for r in roles if r["isSystem"]]
     return list_response(req, roles)
 
@@ -262,7 +197,8 @@ def get_task(req):
     """GET /tasks/:id (404 once expired)."""
     task = req.app.runner.lookup(req.params["id"])
     if task is None:
-        raise errors.not_found(f"Unknown or expired task {req.params['id']}", id=req.params["id"], type="tasks")
+        raise errors.not_found(f"Unknown or expired task {req.params['id']}", id=req.params["id"],
+                               type="tasks")
     return task.body()
 
 
@@ -280,6 +216,5 @@ def register(router):
     router.add("GET", "/quotas", list_quotas)
     router.add("GET", "/quotas/{id}", get_quota)
     router.add("GET", "/activity_log", list_activity)
-    router.add("GET", "/usage_summary/organizations/{id}", usage_summary)
     router.add("GET", "/roles", list_roles)
     router.add("GET", "/tasks/{id}", get_task)

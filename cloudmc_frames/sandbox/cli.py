@@ -12,7 +12,7 @@ import threading
 
 from .faults import parse_faults
 from .ratelimit import parse_rate_limit
-from .server import SandboxServer
+from .server import USAGE_METADATA, SandboxServer
 
 DEMO_ROLES = ("Administrator", "User", "Guest")
 
@@ -20,19 +20,32 @@ DEMO_ROLES = ("Administrator", "User", "Guest")
 def add_arguments(parser):
     """Add the sandbox options to an ``argparse`` parser."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to bind (default 0: any free port, printed)")
+    parser.add_argument("--port", type=int, default=0,
+                        help="port to bind (default 0: any free port, printed)")
     parser.add_argument("--orgs", type=int, default=20, help="number of organizations (default 20)")
     parser.add_argument("--seed", type=int, default=7, help="scenario seed (default 7)")
-    parser.add_argument("--scale", type=float, default=1.0, help="resources per environment multiplier (default 1)")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="resources per environment multiplier (default 1)")
     parser.add_argument("--latency-ms", type=float, default=0, help="latency added to every request (ms)")
     parser.add_argument("--jitter-ms", type=float, default=0, help="random extra latency, uniform 0..N ms")
-    parser.add_argument("--faults", default="", help="fault spec, e.g. '500:0.1@/services/*;429:0.05;latency:20+5'")
-    parser.add_argument("--task-delay", type=float, default=0.5, help="seconds before a task completes (default 0.5)")
+    parser.add_argument("--faults", default="",
+                        help="fault spec, e.g. '500:0.1@/services/*;429:0.05;latency:20+5'")
+    parser.add_argument("--task-delay", type=float, default=0.5,
+                        help="seconds before a task completes (default 0.5)")
     parser.add_argument("--ignore-paging", action="store_true", help="admin lists ignore paging parameters")
+    parser.add_argument("--usage-days", type=int, default=365,
+                        help="days of usage and metric history (default 365)")
+    parser.add_argument("--hourly-days", type=int, default=30,
+                        help="most recent days of that history also served hourly (default 30; 365 = a year)")
+    parser.add_argument("--usage-metadata", choices=USAGE_METADATA, default="camel",
+                        help="/service/usage paging metadata spelling (default camel: totalCount, ...)")
+    parser.add_argument("--csv-bom", action="store_true",
+                        help="start CSV answers with a UTF-8 byte-order mark")
     parser.add_argument("--rate-limit", default="",
                         help="token buckets per key/organization, e.g. 'key=50,org:<id>=2,retry=date' "
                              "(429 or answer=503 when empty)")
-    parser.add_argument("--max-page-size", type=int, default=None, help="answer 400 to a page_size above N")
+    parser.add_argument("--max-page-size", type=int, default=None,
+                        help="answer 400 to a page_size above N")
     parser.add_argument("--served-page-size", type=int, default=None,
                         help="ignore page_size and serve pages of N records")
     parser.add_argument("--record-count-skew", type=int, default=0,
@@ -80,7 +93,9 @@ def run(args):
         server = SandboxServer(orgs=args.orgs, seed=args.seed, scale=args.scale, latency_ms=args.latency_ms,
                                jitter_ms=getattr(args, "jitter_ms", 0), faults=faults,
                                task_delay=getattr(args, "task_delay", 0.5), ignore_paging=args.ignore_paging,
-                               host=args.host, port=args.port, **_misbehaviour(args))
+                               host=args.host, port=args.port, usage_days=args.usage_days,
+                               hourly_days=args.hourly_days, usage_metadata=args.usage_metadata,
+                               csv_bom=args.csv_bom, **_misbehaviour(args))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -124,7 +139,8 @@ def _restore_sigterm(previous):
 def main(argv=None):
     """Stand-alone entry point: ``python -m cloudmc_frames.sandbox.cli``."""
     import argparse
-    parser = add_arguments(argparse.ArgumentParser(prog="cloudmc-sandbox", description=__doc__.splitlines()[0]))
+    parser = add_arguments(argparse.ArgumentParser(prog="cloudmc-sandbox",
+                                                   description=__doc__.splitlines()[0]))
     return run(parser.parse_args(argv))
 
 

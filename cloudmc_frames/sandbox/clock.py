@@ -3,9 +3,9 @@
 The vendor payloads mix several date formats; each helper below reproduces one
 of them exactly (examples from the docs in the docstrings).
 """
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
-UTC = timezone.utc
+UTC = UTC
 EDT = timezone(timedelta(hours=-4), "EDT")
 
 
@@ -24,6 +24,42 @@ def iso_ms(dt):
     """Admin API format: ``2017-08-15T12:00:00.000Z``."""
     dt = dt.astimezone(UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def iso_seconds(dt):
+    """Usage and commitment format: ``2019-03-12T00:00:00Z`` (whole seconds)."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_instant(dt):
+    """Report format: ``2021-03-30T00:00:00Z``, milliseconds only when present (``...T23:59:59.999Z``)."""
+    return iso_ms(dt) if dt.microsecond // 1000 else iso_seconds(dt)
+
+
+def metric_label(dt):
+    """Metric bucket label: ``2021-08-12T12:00:00.000`` (UTC, no zone designator)."""
+    return iso_ms(dt)[:-1]
+
+
+def epoch(dt):
+    """Whole seconds since 1970-01-01 UTC."""
+    return int(dt.timestamp())
+
+
+def from_epoch(seconds):
+    """The UTC datetime of ``seconds`` since 1970-01-01."""
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def floor_hour(dt):
+    """``dt`` truncated to the whole hour (UTC)."""
+    return from_epoch(epoch(dt) // 3600 * 3600)
+
+
+def month_start(dt, months=0):
+    """Midnight UTC of the first day of ``dt``'s month, moved by ``months``."""
+    index = dt.year * 12 + dt.month - 1 + months
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
 
 
 def iso_compact_offset(dt):

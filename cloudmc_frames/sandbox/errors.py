@@ -21,6 +21,8 @@ code   meaning
 9414   unknown or unsupported ``?operation=``
 9415   quota ceiling exceeded (context metric, ceiling, requestedTotal)
 9416   precondition failed (e.g. delete an org that has sub-orgs)
+9417   the connection's plugin does not support this (metrics; context ``flag``, e.g. supportsMetric)
+9418   date span over the endpoint's limit (context ``maxDays``; see ``windows``)
 9421   start: wrong state            9422   reboot: wrong state
 9423   delete: wrong state           9424   purge: wrong state
 9425   recover: wrong state          9426   changeComputeOffering: wrong state
@@ -49,6 +51,8 @@ DUPLICATE = 9413
 UNKNOWN_OPERATION = 9414
 QUOTA_EXCEEDED = 9415
 PRECONDITION_FAILED = 9416
+UNSUPPORTED = 9417
+SPAN_TOO_LONG = 9418
 WRONG_STATE = {
     "stop": STOP_WRONG_STATE,
     "start": 9421,
@@ -111,5 +115,6 @@ def wrong_state(operation, entity_type, entity_id, current, expected):
     verb = {"stop": "stop", "delete": "destroy"}.get(operation, operation)
     message = (f"Cannot {verb} an instance that isn't in the running state" if operation == "stop"
                else f"Cannot {verb} {entity_type} {entity_id} in state {current}")
-    context = {"id": entity_id, "currentState": current, "expectedStates": list(expected), "type": entity_type}
+    context = {"id": entity_id, "currentState": current, "expectedStates": list(expected),
+               "type": entity_type}
     return ApiError(400, code, message, context)

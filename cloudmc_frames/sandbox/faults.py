@@ -150,7 +150,8 @@ class FaultSet:
                 if not rule.matches(method, path, org_id) or not self._fires(index, rule):
                     continue
                 if rule.kind != "slow_body" and (rule.latency_ms or rule.jitter_ms):
-                    delay += (rule.latency_ms + (self._rng.uniform(0, rule.jitter_ms) if rule.jitter_ms else 0)) / 1000
+                    jitter = self._rng.uniform(0, rule.jitter_ms) if rule.jitter_ms else 0
+                    delay += (rule.latency_ms + jitter) / 1000
                 if rule.kind == "latency":
                     labels.append("latency")
                 elif chosen is None:

@@ -40,12 +40,14 @@ def make_activity(ctx, store):
     rng, events = ctx.rng, []
     for org in store.orgs.values():
         actor = org_admin(store, org.get("parent", {}).get("id") or org["id"])
-        events.append(activity_record(ctx.ids, "organizations.provision", clock.parse_instant(org["creationDate"]),
+        events.append(activity_record(ctx.ids, "organizations.provision",
+                                      clock.parse_instant(org["creationDate"]),
                                       actor, org, {"id": org["id"], "name": org["name"],
                                                    "entryPoint": org["entryPoint"]}))
         if org["isBillable"] and rng.random() < 0.15:
             events.append(activity_record(ctx.ids, "trials.converted_to_billable",
-                                          clock.parse_instant(org["billableStartDate"]), actor, org, {"id": org["id"]}))
+                                          clock.parse_instant(org["billableStartDate"]), actor, org,
+                                          {"id": org["id"]}))
         admin = org_admin(store, org["id"])
         for ref in org["users"]:
             user = store.users[ref["id"]]
@@ -61,7 +63,8 @@ def make_activity(ctx, store):
                        "organizationName": org["name"], "connectionName": env["serviceConnection"]["name"]}
             status = "FAILURE" if rng.random() < 0.05 else "SUCCESS"
             events.append(activity_record(ctx.ids, "environment_members.provision",
-                                          clock.parse_instant(member["creationDate"]), org_admin(store, org["id"]),
+                                          clock.parse_instant(member["creationDate"]),
+                                          org_admin(store, org["id"]),
                                           org, context, status))
     events.sort(key=lambda e: e["created"])
     store.activity.extend(events)

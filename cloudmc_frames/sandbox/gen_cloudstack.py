@@ -7,9 +7,18 @@ go to ``ctx.extras[resource_id]``.
 from datetime import timedelta
 
 from . import clock
-from .names import (COMPUTE_OFFERINGS, CUSTOM_CPU_VALUES, CUSTOM_MAX_MB_PER_CPU, CUSTOM_MEMORY_VALUES,
-                    DISK_OFFERINGS, INSTANCE_ROLES, INSTANCE_STATE_WEIGHTS, INSTANCE_STATES, NETWORK_NAMES,
-                    TEMPLATES)
+from .names import (
+    COMPUTE_OFFERINGS,
+    CUSTOM_CPU_VALUES,
+    CUSTOM_MAX_MB_PER_CPU,
+    CUSTOM_MEMORY_VALUES,
+    DISK_OFFERINGS,
+    INSTANCE_ROLES,
+    INSTANCE_STATE_WEIGHTS,
+    INSTANCE_STATES,
+    NETWORK_NAMES,
+    TEMPLATES,
+)
 
 SNAPSHOT_INTERVALS = ["MANUAL", "MANUAL", "DAILY", "WEEKLY", "HOURLY"]
 
@@ -128,7 +137,8 @@ def _networks(ctx, catalog, vpc, count):
             "cidr": f"10.{octet}.0.0/16", "gateway": f"10.{octet}.0.1", "netmask": "255.255.0.0",
             "networkAclId": catalog["networkAcls"][acl], "networkAclName": acl,
             "networkOfferingId": catalog["networkOfferingId"], "networkOfferingName": "Load Balanced Network",
-            "networkOfferingDescription": "Offering for Isolated Vpc networks with Source Nat service enabled",
+            "networkOfferingDescription":
+                "Offering for Isolated Vpc networks with Source Nat service enabled",
             "state": "Implemented",
         }
         out[net["id"]] = net
@@ -153,7 +163,8 @@ def instance_record(ctx, name, offering, cpu, mem, template, network, state):
         "id": ctx.ids.uuid(), "name": name, "affinityGroupIds": [],
         "computeOfferingId": offering["id"], "computeOfferingName": offering["name"], "cpuCount": cpu,
         "hostname": name, "imageId": template["id"], "imageName": template["name"],
-        "ipAddress": ctx.next_private_ip(network), "isPasswordEnabled": template["defaultUsername"] != "cca-user",
+        "ipAddress": ctx.next_private_ip(network),
+        "isPasswordEnabled": template["defaultUsername"] != "cca-user",
         "macAddress": ctx.next_mac(), "memoryInMB": mem, "networkId": network["id"],
         "networkName": network["name"], "state": state, "username": template["defaultUsername"],
         "vpcId": network["vpcId"], "vpcName": network["vpcName"], "zoneId": network["zoneId"],
@@ -172,7 +183,8 @@ def _instances(ctx, catalog, networks, count, forced_states):
     for index, state in enumerate(states, start=1):
         offering, cpu, mem = pick_offering(rng, offerings)
         name = f"{rng.choice(INSTANCE_ROLES)}-{index:03d}"
-        inst = instance_record(ctx, name, offering, cpu, mem, rng.choice(templates), rng.choice(networks), state)
+        inst = instance_record(ctx, name, offering, cpu, mem, rng.choice(templates), rng.choice(networks),
+                               state)
         out[inst["id"]] = inst
         if rng.random() < 0.15:
             ctx.extras[inst["id"]] = {"userData": "#cloud-config\npackage_update: true\n"}
@@ -181,7 +193,8 @@ def _instances(ctx, catalog, networks, count, forced_states):
 
 def volume_record(ctx, name, vtype, size_gb, zone_id, zone_name, created, instance=None, state="Ready"):
     """One CloudStack volume in the vendor list shape (no instance keys when detached)."""
-    record = {"id": ctx.ids.uuid(), "name": name, "type": vtype, "creationDate": clock.iso_compact_offset(created)}
+    record = {"id": ctx.ids.uuid(), "name": name, "type": vtype,
+              "creationDate": clock.iso_compact_offset(created)}
     if instance is not None:
         record["instanceId"] = instance["id"]
         record["instanceName"] = instance["name"]
@@ -198,10 +211,12 @@ def _volumes(ctx, catalog, instances, scale):
     for inst in instances.values():
         created = ctx.now - timedelta(days=rng.randrange(1, 700), seconds=rng.randrange(86400))
         size = template_root_gb(templates[inst["imageId"]])
-        vol = volume_record(ctx, f"ROOT-{ctx.next_seq()}", "os", size, inst["zoneId"], inst["zoneName"], created, inst)
+        vol = volume_record(ctx, f"ROOT-{ctx.next_seq()}", "os", size, inst["zoneId"], inst["zoneName"],
+                            created, inst)
         out[vol["id"]] = vol
         if rng.random() < 0.4:
-            out.update(_data_volume(ctx, rng.choice(fixed_disks), inst["zoneId"], inst["zoneName"], created, inst))
+            out.update(_data_volume(ctx, rng.choice(fixed_disks), inst["zoneId"], inst["zoneName"], created,
+                                    inst))
     zones = catalog["zone_list"]
     for _ in range(scaled(rng, 0, 3, scale)):
         zone = rng.choice(zones)
@@ -212,7 +227,8 @@ def _volumes(ctx, catalog, instances, scale):
 
 def _data_volume(ctx, offering, zone_id, zone_name, created, instance):
     """A data volume (attached when ``instance`` is given) with its disk offering in extras."""
-    vol = volume_record(ctx, f"DATA-{ctx.next_seq()}", "data", offering["gbSize"], zone_id, zone_name, created, instance)
+    vol = volume_record(ctx, f"DATA-{ctx.next_seq()}", "data", offering["gbSize"], zone_id, zone_name,
+                        created, instance)
     ctx.extras[vol["id"]] = {"diskOfferingId": offering["id"], "diskOfferingName": offering["name"]}
     return {vol["id"]: vol}
 

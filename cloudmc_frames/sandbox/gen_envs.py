@@ -22,7 +22,8 @@ def _env_plan(ctx, store, tree, org_id):
         return []
     if org_id == tree.root:
         by_code = {store.connections[c]["serviceCode"]: c for c in usable}
-        return [("prod", by_code["compute-qc"]), ("dev", by_code["gcp-lab"]), ("staging", by_code["compute-on"])]
+        return [("prod", by_code["compute-qc"]), ("dev", by_code["gcp-lab"]),
+                ("staging", by_code["compute-on"])]
     deleted = tree.has(org_id, "deleted")
     if not deleted and org_id not in tree.chain and rng.random() < 0.25:
         return []
@@ -48,7 +49,8 @@ def make_environments(ctx, store, tree):
             env = _env_record(ctx, store, org, name, store.connections[conn_id], owner)
             store.environments[env["id"]] = env
             org["environments"].append({"id": env["id"], "deleted": False})
-            store.members[env["id"]] = _members(ctx, store, org, env, root_prod=org_id == tree.root and index == 0)
+            store.members[env["id"]] = _members(ctx, store, org, env,
+                                                root_prod=org_id == tree.root and index == 0)
         conns = [store.connections[c["id"]] for c in org["serviceConnections"]]
         for ref in org["users"]:
             store.users[ref["id"]]["serviceConnections"] = [{"id": c["id"], "name": c["name"]} for c in conns]
@@ -86,9 +88,10 @@ def _members(ctx, store, org, env, root_prod=False):
     env_roles = [r for r in store.roles.values() if r["defaultScope"] == "ENV"]
     out = []
     for user in chosen:
-        role = env_roles[0] if user["primaryRoleBinding"]["role"]["name"] == ADMIN_ROLE else rng.choice(env_roles)
-        out.append(member_record(ctx.ids.uuid(), env, user, role,
-                                 clock.iso_ms(clock.parse_instant(env["creationDate"]) + timedelta(hours=rng.randrange(1, 500)))))
+        admin = user["primaryRoleBinding"]["role"]["name"] == ADMIN_ROLE
+        role = env_roles[0] if admin else rng.choice(env_roles)
+        joined = clock.parse_instant(env["creationDate"]) + timedelta(hours=rng.randrange(1, 500))
+        out.append(member_record(ctx.ids.uuid(), env, user, role, clock.iso_ms(joined)))
     return out
 
 

@@ -2,8 +2,8 @@
 from datetime import timedelta
 
 from . import clock
-from .names import GCP_IMAGES, GCP_INSTANCE_STATUSES, GCP_MACHINE_TYPES, GCP_STATUS_WEIGHTS, INSTANCE_ROLES
 from .gen_cloudstack import scaled
+from .names import GCP_IMAGES, GCP_INSTANCE_STATUSES, GCP_MACHINE_TYPES, GCP_STATUS_WEIGHTS, INSTANCE_ROLES
 
 API = "https://www.googleapis.com/compute/v1/projects"
 REGION = "northamerica-northeast1"
@@ -35,7 +35,8 @@ def generate_env(ctx, org, env, spec, scale):
     for index in range(scaled(rng, 0, 2, scale)):
         zone = rng.choice(spec["zones"])
         created = ctx.now - timedelta(days=rng.randrange(1, 600))
-        disk = disk_record(ctx, project, zone, f"d-spare-{index + 1:03d}", rng.choice([10, 100, 500]), created, None)
+        disk = disk_record(ctx, project, zone, f"d-spare-{index + 1:03d}", rng.choice([10, 100, 500]),
+                           created, None)
         disks[disk["id"]] = disk
     return {"instances": instances, "disks": disks}
 
@@ -80,7 +81,8 @@ def instance_record(ctx, project, zone, name, status, created, disks):
     external = ctx.next_public_ip() if status == "RUNNING" and rng.random() < 0.7 else None
     access = ([{"kind": "compute#accessConfig", "name": "external-nat", "natIP": external,
                 "networkTier": "PREMIUM", "type": "ONE_TO_ONE_NAT"}] if external else [])
-    items = [{"key": "startup-script", "value": "#! /bin/bash\napt-get update\nEOF"}] if rng.random() < 0.4 else []
+    items = [{"key": "startup-script",
+              "value": "#! /bin/bash\napt-get update\nEOF"}] if rng.random() < 0.4 else []
     return {
         "status": status, "zone": f"{API}/{project}/zones/{zone}",
         "machineType": f"{API}/{project}/zones/{zone}/machineTypes/{machine}", "cpuPlatform": "Intel Skylake",
@@ -96,7 +98,8 @@ def instance_record(ctx, project, zone, name, status, created, disks):
         "scheduling": {"automaticRestart": True, "onHostMaintenance": "MIGRATE", "preemptible": False},
         "selfLink": f"{API}/{project}/zones/{zone}/instances/{name}", "startRestricted": False,
         "tags": {"fingerprint": "42WmSpB8rSM="}, "shortMachineType": machine, "project": project,
-        "internalIp": internal, "externalIp": external, "shortNetwork": "default", "shortSubnetwork": "default",
+        "internalIp": internal, "externalIp": external, "shortNetwork": "default",
+        "shortSubnetwork": "default",
         "iconUrl": f"/rest/services/assets/gcp/os_logo/{image[1]}.png", "osImageName": image[0],
         "osImageSelfLink": f"{API}/{image[2]}/global/images/{image[0]}-v20240110",
         "osImageSizeInGb": int(disks[0]["sizeGb"]), "bootDiskSizeInGb": int(disks[0]["sizeGb"]),

@@ -11,7 +11,7 @@ once.  Every user gets a seeded 48-character API key.
 from datetime import timedelta
 
 from . import clock
-from .names import FIRST_NAMES, LAST_NAMES, ORG_ROLES, ENV_ROLES, slug
+from .names import ENV_ROLES, FIRST_NAMES, LAST_NAMES, ORG_ROLES, slug
 from .store import ADMIN_ROLE, KeyInfo
 
 
@@ -20,9 +20,11 @@ def make_roles(ctx, store):
     """Org roles (primary role bindings) and environment roles."""
     created = clock.iso_ms(ctx.now - timedelta(days=2500))
     for name, scope, perms in ORG_ROLES:
-        _add_role(ctx, store, name, scope, perms, created, is_system=True, is_default=name == "User", plugin=None)
+        _add_role(ctx, store, name, scope, perms, created, is_system=True, is_default=name == "User",
+                  plugin=None)
     for name, is_default, plugin, perms in ENV_ROLES:
-        _add_role(ctx, store, name, "ENV", perms, created, is_system=False, is_default=is_default, plugin=plugin)
+        _add_role(ctx, store, name, "ENV", perms, created, is_system=False, is_default=is_default,
+                  plugin=plugin)
 
 
 def _add_role(ctx, store, name, scope, perms, created, is_system, is_default, plugin):
@@ -114,13 +116,15 @@ def _user_record(ctx, store, org, role_name, taken, demo=False):
         "locale": rng.choice(["en", "en", "fr"]),
         "organization": {"id": org["id"], "name": org["name"]},
         "serviceConnections": [], "lastLogin": clock.iso_ms(last_login) if last_login else None,
-        "lastFailedLogin": (clock.iso_ms(ctx.now - timedelta(days=rng.randrange(0, 120))) if failed else None),
+        "lastFailedLogin": (clock.iso_ms(ctx.now - timedelta(days=rng.randrange(0,
+                                                                                120))) if failed else None),
         "loginCount": 0 if last_login is None else rng.randint(1, 500), "failedLoginCount": failed,
         "isBusinessContact": rng.random() < 0.2, "isTechnicalContact": rng.random() < 0.3, "tfaEnabled": tfa,
         "deleted": False, "receivesEmailNotifications": rng.random() < 0.6,
         "canResendUserCreationEmail": last_login is None,
         "backupCodesRemaining": rng.randint(0, 10) if tfa else 0,
-        "primaryRoleBinding": {"id": ctx.ids.uuid(), "role": {"isSystem": role["isSystem"], "name": role["name"],
+        "primaryRoleBinding": {"id": ctx.ids.uuid(),
+                               "role": {"isSystem": role["isSystem"], "name": role["name"],
                                                                "id": role["id"], "isFixed": role["isFixed"]}},
     }
 
@@ -133,7 +137,8 @@ def _ensure_audit_users(ctx, store, tree):
         return
     checks = [
         (lambda u: u["status"] == "DISABLED", {"status": "DISABLED"}),
-        (lambda u: u["lastLogin"] is None, {"lastLogin": None, "loginCount": 0, "canResendUserCreationEmail": True}),
+        (lambda u: u["lastLogin"] is None,
+         {"lastLogin": None, "loginCount": 0, "canResendUserCreationEmail": True}),
         (lambda u: u["failedLoginCount"] >= 10,
          {"failedLoginCount": 12, "lastFailedLogin": clock.iso_ms(ctx.now - timedelta(days=3))}),
     ]

@@ -26,7 +26,8 @@ LAST_NAMES = [
     "Dubois", "Leblanc", "Pelletier", "Chen",
 ]
 
-ENV_NAMES = ["prod", "dev", "staging", "qa", "sandbox", "analytics", "ml_lab", "web-01", "backend", "data-eng"]
+ENV_NAMES = ["prod", "dev", "staging", "qa", "sandbox", "analytics", "ml_lab", "web-01", "backend",
+             "data-eng"]
 
 ORG_ROLES = [
     # name, defaultScope, permission names; Administrator "accesses other levels"
@@ -51,9 +52,17 @@ CONNECTIONS = [
      "assign_rate": 0.45},
 ]
 
+# What each plugin type can do beyond inventory (``GET /services/descriptors/:type`` flags).  GCP
+# supports neither, so clients meet a connection without usage and metrics in the default scenario.
+PLUGIN_SUPPORT = {
+    "cloudstack": {"supportsUsage": True, "supportsMetric": True},
+    "gcp": {"supportsUsage": False, "supportsMetric": False},
+}
+
 CLOUDSTACK_ENTITIES = ("instances", "volumes", "snapshots", "publicipaddresses", "zones", "templates",
                        "computeofferings", "diskofferings", "networks")
-GCP_ENTITIES = ("instances", "disks", "snapshots")  # GCP documents snapshots (REFERENCE 4); none are generated
+GCP_ENTITIES = ("instances", "disks",
+                "snapshots")  # GCP documents snapshots (REFERENCE 4); none are generated
 
 INSTANCE_STATES = ["Running", "Stopped", "Stopping", "Destroyed", "Error", "Starting"]
 INSTANCE_STATE_WEIGHTS = [62, 20, 4, 6, 4, 4]
@@ -83,7 +92,8 @@ GCP_MACHINE_TYPES = [
     ("f1-micro", 1, 0.6), ("e2-small", 2, 2.0), ("n1-standard-1", 1, 3.75), ("n2-standard-2", 2, 8.0),
     ("e2-standard-4", 4, 16.0), ("custom-2-2048", 2, 2.0), ("custom-4-8192", 4, 8.0),
 ]
-GCP_IMAGES = [("debian-11-bullseye", "debian", "debian-cloud"), ("ubuntu-2204-lts", "ubuntu", "ubuntu-os-cloud"),
+GCP_IMAGES = [("debian-11-bullseye", "debian", "debian-cloud"),
+              ("ubuntu-2204-lts", "ubuntu", "ubuntu-os-cloud"),
               ("centos-7", "centos", "centos-cloud"), ("windows-server-2019-dc", "windows", "windows-cloud")]
 GCP_INSTANCE_STATUSES = ["RUNNING", "TERMINATED", "STOPPED", "STAGING", "SUSPENDED"]
 GCP_STATUS_WEIGHTS = [62, 24, 5, 4, 5]

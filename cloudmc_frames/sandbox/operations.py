@@ -104,7 +104,8 @@ def _require(body, *fields):
     """400 (code 9411) listing required fields missing from ``body``."""
     missing = [f for f in fields if body.get(f) in (None, "")]
     if missing:
-        raise errors.bad_request(f"Missing required field(s): {', '.join(missing)}", code=errors.MISSING_FIELD,
+        raise errors.bad_request(f"Missing required field(s): {', '.join(missing)}",
+                                 code=errors.MISSING_FIELD,
                                  missing=missing)
 
 
@@ -117,7 +118,8 @@ def _lookup_ref(scope, entity, field, body):
     """The record ``body[field]`` refers to in ``entity`` (400 if unknown)."""
     record = scope.items(entity).get(body[field])
     if record is None:
-        raise _invalid(field, body[field], f"Unknown {field} {body[field]!r} in environment {scope.env['name']}")
+        raise _invalid(field, body[field],
+                       f"Unknown {field} {body[field]!r} in environment {scope.env['name']}")
     return record
 
 
@@ -137,7 +139,8 @@ def offering_spec(scope, body):
     """(offering, cpuCount, memoryInMB) for a create/changeComputeOffering body (400 if invalid)."""
     offering = _lookup_ref(scope, "computeofferings", "computeOfferingId", body)
     if offering.get("type") == "BareMetal":
-        raise _invalid("computeOfferingId", offering["id"], "Bare-metal offerings need operation=acquireBareMetal")
+        raise _invalid("computeOfferingId", offering["id"],
+                       "Bare-metal offerings need operation=acquireBareMetal")
     if not offering["custom"]:
         return offering, offering["cpuCount"], offering["memoryInMB"]
     _require(body, "cpuCount", "memoryInMB")
@@ -194,7 +197,8 @@ def _create_disk_spec(scope, body):
     offering = _lookup_ref(scope, "diskofferings", "diskOfferingId", body)
     size = int(body.get("additionalDiskSizeInGb") or offering["gbSize"])
     if size <= 0:
-        raise _invalid("additionalDiskSizeInGb", body.get("additionalDiskSizeInGb"), "A custom disk needs a size")
+        raise _invalid("additionalDiskSizeInGb", body.get("additionalDiskSizeInGb"),
+                       "A custom disk needs a size")
     return offering, size
 
 
@@ -205,9 +209,11 @@ def _create_volumes(scope, maker, inst, root_gb, disk):
     root = volume_record(maker, f"ROOT-{seq}", "os", root_gb, inst["zoneId"], inst["zoneName"], now, inst)
     scope.put("volumes", root)
     if disk:
-        data = volume_record(maker, f"DATA-{seq}", "data", disk[1], inst["zoneId"], inst["zoneName"], now, inst)
+        data = volume_record(maker, f"DATA-{seq}", "data", disk[1], inst["zoneId"], inst["zoneName"], now,
+                             inst)
         scope.put("volumes", data)
-        scope.store.extras[data["id"]] = {"diskOfferingId": disk[0]["id"], "diskOfferingName": disk[0]["name"]}
+        scope.store.extras[data["id"]] = {"diskOfferingId": disk[0]["id"],
+                                          "diskOfferingName": disk[0]["name"]}
 
 
 # ---------------------------------------------------- CloudStack operations
@@ -250,9 +256,14 @@ def _change_offering(scope, inst, body):
     original = inst["state"]
     if original == "Running":
         scope.update("instances", inst["id"], state="Stopping")
-    apply = lambda: scope.update("instances", inst["id"], state=original, cpuCount=cpu, memoryInMB=mem,  # noqa: E731
-                                 computeOfferingId=offering["id"], computeOfferingName=offering["name"])
-    revert = lambda: scope.update("instances", inst["id"], state=original)  # noqa: E731
+
+    def apply():
+        return scope.update("instances", inst["id"], state=original, cpuCount=cpu, memoryInMB=mem,
+                            computeOfferingId=offering["id"], computeOfferingName=offering["name"])
+
+    def revert():
+        return scope.update("instances", inst["id"], state=original)
+
     return accepted(scope.submit("instances.changeComputeOffering", apply, revert, id=inst["id"]))
 
 
@@ -315,7 +326,8 @@ def update_instance(scope, inst_id, body):
                                  missing=["name", "hostname"])
     inst = scope.get("instances", inst_id)
     if inst["state"] in ("Destroyed", "Expunging"):
-        raise errors.wrong_state("update", "instances", inst_id, inst["state"], ("Running", "Stopped", "Error"))
+        raise errors.wrong_state("update", "instances", inst_id, inst["state"],
+                                 ("Running", "Stopped", "Error"))
     return accepted(scope.submit("instances.update", lambda: scope.update("instances", inst_id, **changes),
                                  id=inst_id))
 
@@ -333,15 +345,18 @@ def create_volume(scope, body):
         if body.get("instanceId"):
             inst = _lookup_ref(scope, "instances", "instanceId", body)
             if inst["state"] in ("Destroyed", "Expunging", "Error"):
-                raise errors.ApiError(400, errors.VOLUME_CREATE, "Cannot attach a new volume to this instance", {
+                raise errors.ApiError(400, errors.VOLUME_CREATE,
+                                      "Cannot attach a new volume to this instance", {
                     "id": inst["id"], "currentState": inst["state"], "expectedStates": ["Running", "Stopped"],
                     "type": "instances"})
         quotas.enforce(scope.store, scope.org_id, scope.conn["id"], {"DISK_SIZE": size})
         zone = (inst["zoneId"], inst["zoneName"]) if inst else _first_zone(scope)
-        vol = volume_record(_Ids(scope.store), str(body["name"]), "data", size, zone[0], zone[1], clock.utcnow(),
+        vol = volume_record(_Ids(scope.store), str(body["name"]), "data", size, zone[0], zone[1],
+                            clock.utcnow(),
                             inst, state="Creating")
         scope.put("volumes", vol)
-        scope.store.extras[vol["id"]] = {"diskOfferingId": offering["id"], "diskOfferingName": offering["name"]}
+        scope.store.extras[vol["id"]] = {"diskOfferingId": offering["id"],
+                                         "diskOfferingName": offering["name"]}
     return accepted(scope.submit("volumes.create", lambda: scope.update("volumes", vol["id"], state="Ready"),
                                  lambda: scope.remove("volumes", vol["id"]), id=vol["id"]))
 

@@ -109,5 +109,6 @@ def apply(records, params, service=False):
         return ordered, ({"recordCount": len(ordered)} if service else None)
     start = (params.page_number - 1) * params.page_size
     items = ordered[start:start + params.page_size]
-    return items, {"pageSize": params.page_size, "pageCurrent": params.page_number, "recordCount": len(ordered),
+    return items, {"pageSize": params.page_size, "pageCurrent": params.page_number,
+                   "recordCount": len(ordered),
                    "sortField": params.sort_by, "sortOrder": params.sort_order}

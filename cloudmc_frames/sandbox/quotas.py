@@ -83,7 +83,8 @@ def enforce(store, org_id, connection_id, delta):
 def detail(ids, metric, ceiling):
     """One ``quotaDetails`` item."""
     kind, metric_id, label = metric
-    return {"ceiling": float(ceiling), "deleted": False, "limitSize": int(ceiling), "metricIdentifier": metric_id,
+    return {"ceiling": float(ceiling), "deleted": False, "limitSize": int(ceiling),
+            "metricIdentifier": metric_id,
             "id": ids.uuid(), "type": kind, "labelKey": label, "version": 1}
 
 
@@ -129,11 +130,14 @@ def assign(store, quota, org_id):
     previous = store.quota_assignments.get((org_id, conn_id))
     if previous and previous in store.quotas:
         old = store.quotas[previous]
-        store.quotas[previous] = {**old, "numberOfOrganizationsAppliedTo": old["numberOfOrganizationsAppliedTo"] - 1}
+        store.quotas[previous] = _applied(old, -1)
     store.quota_assignments[(org_id, conn_id)] = quota["id"]
-    current = store.quotas[quota["id"]]
-    store.quotas[quota["id"]] = {**current,
-                                 "numberOfOrganizationsAppliedTo": current["numberOfOrganizationsAppliedTo"] + 1}
+    store.quotas[quota["id"]] = _applied(store.quotas[quota["id"]], +1)
+
+
+def _applied(quota, change):
+    """A copy of ``quota`` applied to ``change`` more organizations."""
+    return {**quota, "numberOfOrganizationsAppliedTo": quota["numberOfOrganizationsAppliedTo"] + change}
 
 
 def assigned_to(store, org_id):

@@ -55,7 +55,7 @@ def check_org(store, caller, org_id, parameter="org_id"):
 
 
 def acting_org(store, caller, query, *names):
-    """The org a call acts in: the first of ``names`` present in the query, else ``org_id``, else the caller's."""
+    """The org a call acts in: the first of ``names`` in the query, else ``org_id``, else the caller's."""
     for name in (*names, "org_id"):
         if query.get(name):
             check_org(store, caller, query[name], name)
@@ -84,4 +84,5 @@ def check_env(store, caller, env):
     """403 unless the caller may use ``env`` (its org in scope; non-admins must be members)."""
     check_org(store, caller, env["organization"]["id"], "environment")
     if not is_admin(caller) and not is_member(store, caller, env["id"]):
-        raise errors.forbidden(f"Not a member of environment {env['name']}", id=env["id"], type="environments")
+        raise errors.forbidden(f"Not a member of environment {env['name']}", id=env["id"],
+                               type="environments")

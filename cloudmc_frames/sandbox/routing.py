@@ -16,6 +16,11 @@ class Request:
     caller: object
     app: object
     params: dict = field(default_factory=dict)
+    headers: object = field(default_factory=dict)
+
+    def accepts(self, media_type):
+        """True if the ``Accept`` header names ``media_type``."""
+        return media_type in self.headers.get("Accept", "")
 
     @property
     def store(self):
@@ -51,7 +56,7 @@ class Router:
     def add(self, methods, pattern, handler):
         """Register ``handler`` for ``methods`` (str or iterable) on ``pattern``."""
         methods = {methods} if isinstance(methods, str) else set(methods)
-        self._routes.append((methods, [s for s in pattern.strip("/").split("/")], handler))
+        self._routes.append((methods, pattern.strip("/").split("/"), handler))
 
     @staticmethod
     def _match(parts, segments):
@@ -59,7 +64,7 @@ class Router:
         if len(parts) != len(segments):
             return None
         params = {}
-        for part, segment in zip(parts, segments):
+        for part, segment in zip(parts, segments, strict=True):
             if part.startswith("{") and part.endswith("}"):
                 if not segment:
                     return None

@@ -16,7 +16,10 @@ What gets built (numbers for the default ``orgs=20, seed=7`` are in the package 
 * environments (0-3 per org), members, and per environment the CloudStack or
   GCP resources (``scale`` multiplies the per-environment counts);
 * one quota per (org, connection), a few orgs over their ceiling;
-* an activity log.
+* an activity log;
+* usage, prices, commitments and metric profiles (``gen_usage``, from a separate random stream, so
+  the draws above do not depend on them): ``usage_days`` of history, the last ``hourly_days`` of it
+  also hourly.
 
 The pieces live in ``gen_people`` (roles, users, keys), ``gen_envs``
 (environments, members), ``gen_cloudstack`` / ``gen_gcp`` (resources),
@@ -26,11 +29,11 @@ connections and the org records, and runs the steps in order.
 import random
 from datetime import timedelta
 
-from . import clock, gen_cloudstack, gen_gcp, quotas
+from . import clock, gen_cloudstack, gen_gcp, gen_usage, quotas
 from .gen_activity import make_activity
 from .gen_envs import make_environments
 from .gen_people import make_roles, make_users
-from .names import CONNECTIONS, INSTANCE_STATES, ORG_NAMES, ROOT_NAME, slug
+from .names import CONNECTIONS, INSTANCE_STATES, ORG_NAMES, PLUGIN_SUPPORT, ROOT_NAME, slug
 from .store import IdFactory, Store
 
 MAX_DEPTH = 4
@@ -75,7 +78,7 @@ class Ctx:
         return "02:00:" + ":".join(f"{(self._mac >> s) & 255:02x}" for s in (24, 16, 8, 0))
 
 
-def generate_scenario(orgs=20, seed=7, scale=1.0, now=None):
+def generate_scenario(orgs=20, seed=7, scale=1.0, now=None, usage_days=365, hourly_days=30):
     """Build and return a populated ``Store`` (see the module docstring)."""
     if int(orgs) < 1:
         raise ValueError("orgs must be >= 1")
@@ -94,6 +97,7 @@ def generate_scenario(orgs=20, seed=7, scale=1.0, now=None):
     _make_quotas(ctx, store, tree)
     make_activity(ctx, store)
     store.ids = IdFactory(f"cloudmc-sandbox-runtime:{seed}")
+    store.usage = gen_usage.build(store, usage_days, hourly_days)
     return store
 
 
@@ -190,8 +194,10 @@ def _make_connections(ctx, store, tree):
             "name": spec["name"], "type": spec["type"],
             "status": {"lastUpdated": clock.iso_ms(ctx.now - timedelta(minutes=7)), "reachable": True},
             "organization": {"name": tree.name[tree.root], "id": tree.root},
-            "metricsEnabled": True, "supportsQuotas": True, "supportsPricingV2": True, "supportsPolicies": True,
-            "hasWidgets": False, "supportsUsage": True, "supportsInfra": spec["type"] == "cloudstack",
+            "metricsEnabled": PLUGIN_SUPPORT[spec["type"]]["supportsMetric"], "supportsQuotas": True,
+            "supportsPricingV2": True, "supportsPolicies": True, "hasWidgets": False,
+            "supportsUsage": PLUGIN_SUPPORT[spec["type"]]["supportsUsage"],
+            "supportsInfra": spec["type"] == "cloudstack",
             "lastUsageRecord": clock.iso_ms(ctx.now - timedelta(hours=1, seconds=1)), "brownfield": False,
             "quotas": [],
         }
@@ -233,7 +239,8 @@ def _make_orgs(ctx, store, tree):
     for org_id in tree.order:
         parent = tree.parent[org_id]
         if parent is not None:
-            created[org_id] = min(created[parent] + timedelta(days=rng.randrange(10, 400), seconds=rng.randrange(86400)),
+            created[org_id] = min(created[parent] + timedelta(days=rng.randrange(10, 400),
+                                                              seconds=rng.randrange(86400)),
                                   ctx.now - timedelta(days=45))
         entry = slug(tree.name[org_id]) or "org"
         while entry in entry_points:
@@ -259,7 +266,8 @@ def _org_record(ctx, store, tree, org_id, entry, created):
     rng = ctx.rng
     trial = tree.has(org_id, "trial")
     billable = not trial and rng.random() < 0.85
-    tags = ([{"system": True, "name": "billable", "id": "5a84485f-7eed-11ec-b819-0242ac120002"}] if billable else [])
+    tags = ([{"system": True, "name": "billable",
+              "id": "5a84485f-7eed-11ec-b819-0242ac120002"}] if billable else [])
     if rng.random() < 0.3:
         tags.append({"system": False, "name": rng.choice(["enterprise", "smb", "partner", "internal"]),
                      "id": ctx.ids.uuid()})
@@ -306,7 +314,8 @@ def _make_resources(ctx, store, tree, scale):
         if conn["id"] not in catalogs:
             catalogs[conn["id"]] = gen_cloudstack.make_catalog(ctx, spec)
         forced = INSTANCE_STATES if (org["id"] == tree.root and env["name"] == "prod") else ()
-        store.resources[env["id"]] = gen_cloudstack.generate_env(ctx, env, catalogs[conn["id"]], scale, forced)
+        store.resources[env["id"]] = gen_cloudstack.generate_env(ctx, env, catalogs[conn["id"]], scale,
+                                                                 forced)
 
 
 # -------------------------------------------------------------------- quotas
@@ -318,16 +327,19 @@ def _make_quotas(ctx, store, tree):
         gcp = conn["type"] == "gcp"
         base = {"INSTANCE_VCPUS": 64, "INSTANCE_MEMORY": 131072, "DISK_SIZE": 2000, "INSTANCE_COUNT": 40}
         trial = {"INSTANCE_VCPUS": 4, "INSTANCE_MEMORY": 8192, "DISK_SIZE": 100, "INSTANCE_COUNT": 3}
-        for name, ceilings, is_default, is_trial in (("Default", base, True, False), ("Trial", trial, False, True)):
+        for name, ceilings, is_default, is_trial in (("Default", base, True, False),
+                                                     ("Trial", trial, False, True)):
             if gcp:
                 ceilings = {**ceilings, "workload_cpu_count": 24}
-            quota = quotas.quota_record(ctx.ids, f"{name} {conn['serviceCode']}", f"{name} quota for {conn['name']}",
+            quota = quotas.quota_record(ctx.ids, f"{name} {conn['serviceCode']}",
+                                        f"{name} quota for {conn['name']}",
                                         root, conn, ceilings, created, is_default, is_trial)
             store.quotas[quota["id"]] = quota
     pairs = [(o, c["id"]) for o in tree.order for c in store.orgs[o]["serviceConnections"]
              if c["state"] == "PROVISIONED"]
     used = {pair: quotas.usage(store, *pair) for pair in pairs}
-    busy = [p for p in pairs if used[p]["INSTANCE_VCPUS"] > 0 and p[0] != tree.root and not tree.has(p[0], "deleted")]
+    busy = [p for p in pairs if used[p]["INSTANCE_VCPUS"] > 0 and p[0] != tree.root and not tree.has(p[0],
+                                                                                                     "deleted")]
     over = set(ctx.rng.sample(busy, min(len(busy), max(1, round(0.1 * len(busy)))))) if busy else set()
     compute = [p for p in busy if store.connections[p[1]]["type"] == "cloudstack"]
     if compute and not over & set(compute):

@@ -6,6 +6,7 @@ per connection.  Every answer carries ``Content-Length``; JSON answers are
 ``application/json`` (UTF-8).  Request lines are not logged, and API keys
 never appear in bodies, headers, the request log or log lines.
 """
+import contextlib
 import json
 import logging
 import socket
@@ -15,7 +16,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from . import admin_writes, api, errors, rbac, services
+from . import (
+    admin_writes,
+    api,
+    commitments,
+    descriptors,
+    errors,
+    metrics,
+    rbac,
+    reports,
+    service_usage,
+    services,
+    usage_summary,
+)
 from .faults import FaultSet, parse_faults
 from .paging_quirks import PagingQuirks
 from .ratelimit import RateLimiter
@@ -26,8 +39,10 @@ from .tasks import TaskRunner
 API_PREFIX = "/api/v2"
 LOG = logging.getLogger("cloudmc_frames.sandbox")
 NGINX_PAGE = ("<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-              "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+              "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+              "</body>\r\n</html>\r\n")
 SLOW_PIECES = 20
+USAGE_METADATA = ("camel", "snake")
 
 
 class RequestRecord(NamedTuple):
@@ -83,14 +98,15 @@ class App:
         self.store, self.faults, self.runner = store, faults, runner
         self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
         self.ignore_paging = ignore_paging
+        self.usage_metadata, self.csv_bom = "camel", False
         self.rate_limits = RateLimiter()
         self.paging = PagingQuirks()
         self.requests = RequestLog()
         self.stopping = threading.Event()
         self.router = Router()
-        api.register(self.router)
-        admin_writes.register(self.router)
-        services.register(self.router)
+        for module in (api, admin_writes, usage_summary, service_usage, descriptors, metrics, commitments,
+                       reports, services):
+            module.register(self.router)
         self.connections = set()
         self.connections_lock = threading.Lock()
 
@@ -103,7 +119,8 @@ class App:
             raw_body = _read_body(handler)
         except ValueError:
             handler.close_connection = True
-            response = Response(400, errors.envelope(errors.MALFORMED_BODY, "Unreadable request body framing"))
+            response = Response(400,
+                                errors.envelope(errors.MALFORMED_BODY, "Unreadable request body framing"))
             return _send(handler, response, self._encode(response), 0, self.stopping)
         path = (split.path[len(API_PREFIX):] or "/") if split.path.startswith(API_PREFIX) else split.path
         info = self.store.key_info(handler.headers.get("MC-Api-Key"))
@@ -129,7 +146,8 @@ class App:
         if rule is not None and rule.kind == "malformed":
             response.status, response.content_type = 200, "application/json"
             body = body[:max(1, len(body) // 2)]
-        self.requests.append(RequestRecord(handler.command, path, _redact(query), org_id, response.status, fault))
+        self.requests.append(RequestRecord(handler.command, path, _redact(query), org_id, response.status,
+                                           fault))
         slow_ms = (rule.latency_ms or 1000) if rule is not None and rule.kind == "slow_body" else 0
         _send(handler, response, body, slow_ms / 1000.0, self.stopping)
 
@@ -145,7 +163,7 @@ class App:
             body = _parse_json(raw_body)
             if self.paging.active:
                 query = self._quirky_query(query)
-            req = Request(handler.command, path, query, body, caller, self, params)
+            req = Request(handler.command, path, query, body, caller, self, params, handler.headers)
             with self.store.lock:  # handlers only build dicts and sort; JSON encoding happens unlocked
                 result = endpoint(req)
             return result if isinstance(result, Response) else Response(200, self.paging.skew(result))
@@ -197,10 +215,8 @@ class App:
         with self.connections_lock:
             socks = list(self.connections)
         for sock in socks:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def _read_body(handler):
@@ -321,15 +337,19 @@ class SandboxServer:
 
     def __init__(self, *, orgs=20, seed=7, scale=1.0, latency_ms=0, jitter_ms=0, faults=(), task_delay=0.5,
                  task_ttl=1800.0, ignore_paging=False, host="127.0.0.1", port=0, scenario=None,
-                 fail_operations=(), rate_limit=None, max_page_size=None, served_page_size=None,
+                 fail_operations=(), usage_days=365, hourly_days=30, usage_metadata="camel",
+                 csv_bom=False, rate_limit=None, max_page_size=None, served_page_size=None,
                  record_count_skew=0):
-        self.store = scenario if scenario is not None else generate_scenario(orgs=orgs, seed=seed, scale=scale)
+        self.store = scenario if scenario is not None else generate_scenario(
+            orgs=orgs, seed=seed, scale=scale, usage_days=usage_days, hourly_days=hourly_days)
         self.seed = seed
         self.host, self.port = host, port
         rules = parse_faults(faults) if isinstance(faults, str) else list(faults)
         self.faults = FaultSet(rules, seed=seed)
         self.runner = TaskRunner(self.store, task_delay, task_ttl, fail_operations)
         self.app = App(self.store, self.faults, self.runner, latency_ms, jitter_ms, ignore_paging)
+        self.usage_metadata = usage_metadata
+        self.csv_bom = csv_bom
         self.app.rate_limits.set(rate_limit)
         self.app.paging = PagingQuirks(max_page_size, served_page_size, record_count_skew)
         self._httpd = None
@@ -343,7 +363,10 @@ class SandboxServer:
 
     @property
     def fail_operations(self):
-        """Mutable set of operation names whose tasks end FAILED (``"instances.stop"``, ``"stop"``, ``"*"``)."""
+        """Mutable set of operation names whose tasks end FAILED.
+
+        Names: ``"instances.stop"`` (one entity's operation), ``"stop"`` (any entity), ``"*"``.
+        """
         return self.runner.fail_operations
 
     @property
@@ -370,6 +393,28 @@ class SandboxServer:
     def paging(self, quirks):
         """Switch the paging quirks at run time."""
         self.app.paging = quirks
+
+    @property
+    def usage_metadata(self):
+        """``/service/usage`` metadata spelling: "camel" (totalCount...) or "snake" (total_record_count)."""
+        return self.app.usage_metadata
+
+    @usage_metadata.setter
+    def usage_metadata(self, value):
+        """Switch the ``/service/usage`` metadata spelling at run time."""
+        if value not in USAGE_METADATA:
+            raise ValueError(f"usage_metadata must be one of {', '.join(USAGE_METADATA)}")
+        self.app.usage_metadata = value
+
+    @property
+    def csv_bom(self):
+        """True if CSV answers start with a UTF-8 byte-order mark."""
+        return self.app.csv_bom
+
+    @csv_bom.setter
+    def csv_bom(self, value):
+        """Switch the CSV byte-order mark at run time."""
+        self.app.csv_bom = bool(value)
 
     @property
     def api_key(self):

@@ -34,8 +34,10 @@ def resolve(req):
     org_id = rbac.acting_org(store, caller, req.query)
     env = store.env_by_name(org_id, params["env"])
     if env is None or env["serviceConnection"]["id"] != conn["id"]:
-        raise errors.not_found(f"Unknown environment {params['env']!r} on {params['code']!r} in this organization",
-                               environmentName=params["env"], serviceCode=params["code"], organizationId=org_id)
+        raise errors.not_found(f"Unknown environment {params['env']!r} on {params['code']!r} "
+                               "in this organization",
+                               environmentName=params["env"], serviceCode=params["code"],
+                               organizationId=org_id)
     rbac.check_env(store, caller, env)
     if params["entity"] not in ENTITIES.get(conn["type"], ()):
         raise errors.not_found(f"Unknown entity type {params['entity']!r} for {conn['type']}",
@@ -108,7 +110,8 @@ def operate(req):
     rbac.require_write(req.caller)
     op = req.query.get("operation")
     if not op:
-        raise errors.bad_request("POST on an item needs ?operation=", code=errors.UNKNOWN_OPERATION, operation=None)
+        raise errors.bad_request("POST on an item needs ?operation=", code=errors.UNKNOWN_OPERATION,
+                                 operation=None)
     body = req.json_object()
     if scope.conn["type"] == "gcp":
         return operations.gcp_instance_operation(scope, item, op)

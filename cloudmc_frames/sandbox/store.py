@@ -81,6 +81,12 @@ class Store:
         self.key_index = {}
         self.user_keys = {}
         self.ids = IdFactory(seed)
+        self.usage = None
+
+    @property
+    def usage_profiles(self):
+        """``{instance id: "idle" | "busy" | "spiky" | "normal"}``: the metric profile the scenario drew."""
+        return {inst_id: profile.kind for inst_id, profile in self.usage.profiles.items()}
 
     # ----------------------------------------------------------------- keys
     @property

@@ -18,7 +18,8 @@ def derived_id(*parts):
 def org_detail(store, org):
     """Org detail: adds ``quotas``, ``notes``, ``customFieldDefinitions``, ``ldap``."""
     detail = dict(org)
-    detail["quotas"] = [{"name": q["name"], "id": q["id"], "serviceConnection": {"id": q["serviceConnection"]["id"]}}
+    detail["quotas"] = [{"name": q["name"], "id": q["id"],
+                         "serviceConnection": {"id": q["serviceConnection"]["id"]}}
                         for q in quotas.assigned_to(store, org["id"])]
     detail.update(store.extras.get(org["id"], {}))
     return detail
@@ -52,7 +53,8 @@ def instance_detail(store, env_id, inst):
                         "ports": ports})
     extras = store.extras.get(inst["id"], {})
     return {**inst, "userData": extras.get("userData", ""), "publicIps": ips,
-            "nics": [{"id": derived_id("nic", inst["id"]), "isDefault": True, "networkId": inst["networkId"]}]}
+            "nics": [{"id": derived_id("nic", inst["id"]), "isDefault": True,
+                      "networkId": inst["networkId"]}]}
 
 
 def resource_detail(store, env_id, conn_type, entity, record):

@@ -1,4 +1,4 @@
-"""Notebook forms on top of :mod:`cloudmc_frames.operations` (the only ipywidgets user).
+"""Notebook forms that act through operations and batch runs (the only ipywidgets user).
 
 * :class:`OperationForm`: pick organization -> environment -> resources -> operation, run it.
 * :class:`CreateForm`: create an instance or a volume from the environment's offerings.

@@ -1,10 +1,15 @@
-"""What every form shares: rendering, the output area, guarded handlers and the worker thread.
+"""What every form shares: rendering, the output area, guarded and muted handlers, the worker.
 
 A form holds its root widget in ``box`` and renders when it is the last expression of a cell
 (or through ``display(form)``); it never displays itself while being built. Text goes into
 ``output`` with ``append_stdout``/``append_stderr``/``append_display_data``, which work in a
 kernel and in plain Python alike. Every handler runs through :meth:`FormBase.guarded`, so an
 exception lands in ``output`` instead of being lost in a thread or a comm callback.
+
+A change the user makes runs its handler's update chain once: handlers registered with
+:meth:`FormBase.on_change` run :meth:`FormBase.muted`, and no observer of the form fires while
+the form sets its own controls (msticpy's ``_disable_handlers`` idea, per thread, since
+observers fire on the thread that sets a value).
 
 Example::
 
@@ -18,10 +23,11 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ipywidgets as widgets
@@ -42,6 +48,7 @@ class FormBase:
         self.output = widgets.Output(layout=widgets.Layout(max_height="24em", overflow="auto"))
         self.worker: threading.Thread | None = None
         self._output_lock = threading.Lock()
+        self._updating = threading.local()
 
     # -- rendering ---------------------------------------------------------------------------
 
@@ -71,6 +78,26 @@ class FormBase:
         return not worker.is_alive()
 
     # -- handlers and output ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def muted(self) -> Iterator[None]:
+        """While inside, no :meth:`on_change` handler of this form runs on this thread."""
+        depth = getattr(self._updating, "depth", 0)
+        self._updating.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._updating.depth = depth
+
+    def on_change(self, control: widgets.Widget, handler: Callable[[Any], None]) -> None:
+        """Run ``handler`` (guarded and muted) when the user changes ``control``'s value."""
+        def run(change: Any) -> None:
+            if getattr(self._updating, "depth", 0):
+                return  # the form is setting its own controls: the running chain covers it
+            with self.muted():
+                handler(change)
+
+        control.observe(self.guarded(run), names="value")
 
     def guarded(self, handler: Callable[..., Any]) -> Callable[..., None]:
         """``handler`` wrapped so that any exception is written to ``output``."""

@@ -18,12 +18,14 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from .. import accessors, operations
+from .. import operations
 from ..client import Client
 from ..errors import ConfigError, ValidationError
+from ..frames import plain_records
 from ..operation_catalog import attachable, check_create, create_spec, error_fields, extra_fields, in_zone
-from ..tasks import POLL_INITIAL, SUCCESS, Task
+from ..tasks import DEFAULT_TIMEOUT, POLL_INITIAL, SUCCESS, Task
 from ._base import FormBase, set_options
+from .sources import creatable_environments, create_choices
 from .task_progress import TaskProgress
 
 LABELS = {"name": "Name", "zoneId": "Zone", "computeOfferingId": "Compute offering",
@@ -50,18 +52,19 @@ class CreateForm(FormBase):
     """
 
     def __init__(self, client: Client, entity_type: str = "instances", *, orgs: Any = None,
-                 timeout: float = operations.DEFAULT_TIMEOUT, interval: float = POLL_INITIAL) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, interval: float = POLL_INITIAL) -> None:
         super().__init__()
         if entity_type not in FIELDS:
             raise ConfigError(f"CreateForm creates {' or '.join(FIELDS)}, got {entity_type!r}")
         self.client, self.entity_type, self.timeout, self.interval = client, entity_type, timeout, interval
-        self.envs = _creatable_envs(client, entity_type, orgs)
+        self.envs = creatable_environments(client, entity_type, orgs=orgs)
         self.choices: dict[str, pd.DataFrame] = {}
         self.task: Task | None = None
         self.progress: TaskProgress | None = None
         self.running = False
         self._build_widgets()
-        self._set_orgs()
+        with self.muted():
+            self._set_orgs()
 
     def __repr__(self) -> str:
         return f"<CreateForm {self.entity_type} in {len(self.envs)} environments>"
@@ -83,18 +86,18 @@ class CreateForm(FormBase):
         self.form_error = widgets.HTML()
         self.create_button = widgets.Button(description="Create", button_style="primary", icon="plus")
         self.progress_box = widgets.VBox()
-        self.org.observe(self.guarded(self._on_org), names="value")
-        self.env.observe(self.guarded(self._on_env), names="value")
-        self.fields["zoneId"].observe(self.guarded(self._on_zone), names="value")
+        self.on_change(self.org, self._on_org)
+        self.on_change(self.env, self._on_env)
+        self.on_change(self.fields["zoneId"], self._on_zone)
         for name in ("computeOfferingId", "diskOfferingId"):
             if name in self.fields:
-                self.fields[name].observe(self.guarded(self._on_offering), names="value")
+                self.on_change(self.fields[name], self._on_offering)
         self.create_button.on_click(self.guarded(self._on_create))
-        self.field_rows = dict(zip(FIELDS[self.entity_type], rows))
+        self.field_rows = dict(zip(FIELDS[self.entity_type], rows, strict=True))
         self.box = widgets.VBox([self.org, self.env, *rows, self.form_error, self.create_button,
                                  self.progress_box, self.output])
 
-    # -- cascading choices ---------------------------------------------------------------------
+    # -- cascading choices: each step fills the next control, then runs the next step ------------
 
     def _set_orgs(self) -> None:
         orgs = self.envs.drop_duplicates("organization_id")
@@ -113,7 +116,7 @@ class CreateForm(FormBase):
         if env is None:
             self.choices = {}
         else:
-            self.choices = operations.create_choices(
+            self.choices = create_choices(
                 self.client, self.entity_type, org_id=env["organization_id"],
                 service_code=env["service_code"], environment=env["name"],
                 connection_type=env["connection_type"])
@@ -204,7 +207,7 @@ class CreateForm(FormBase):
         rows = self.envs[self.envs["id"] == self.env.value]
         if rows.empty:
             return None
-        return rows.astype(object).where(rows.notna(), None).to_dict("records")[0]
+        return plain_records(rows)[0]
 
     def _env_value(self, column: str) -> Any:
         env = self._env()
@@ -225,14 +228,6 @@ class CreateForm(FormBase):
                 self.form_error.value += _error_html(f"{label}: {message}" if name else message)
 
 
-def _creatable_envs(client: Client, entity_type: str, orgs: Any) -> pd.DataFrame:
-    envs = accessors.environments(client, orgs=orgs)
-    keep = [r.deleted is not True and isinstance(r.connection_type, str)
-            and create_spec(r.connection_type, entity_type) is not None
-            for r in envs.astype(object).itertuples(index=False)]
-    return envs[keep].reset_index(drop=True)
-
-
 def _control(name: str, layout: widgets.Layout, style: dict) -> widgets.Widget:
     kw = {"description": LABELS[name], "layout": layout, "style": style}
     if name in TEXT_FIELDS:
@@ -249,8 +244,8 @@ def _options(frame: pd.DataFrame | None, optional: bool = False) -> list[tuple[s
     labels = frame["name"].astype(object).where(frame["name"].notna(), frame["id"])
     if "zone_name" in frame:
         zones = frame["zone_name"].astype(object)
-        labels = [f"{n} ({z})" if isinstance(z, str) else str(n) for n, z in zip(labels, zones)]
-    return head + [(str(label), str(i)) for label, i in zip(labels, frame["id"])]
+        labels = [f"{n} ({z})" if isinstance(z, str) else str(n) for n, z in zip(labels, zones, strict=True)]
+    return head + [(str(label), str(i)) for label, i in zip(labels, frame["id"], strict=True)]
 
 
 def _error_html(message: str) -> str:

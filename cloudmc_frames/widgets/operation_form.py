@@ -14,21 +14,21 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 
-from .. import accessors, operations
+from .. import batch
+from ..catalog import state_text
 from ..client import Client
 from ..errors import ConfigError
 from ..operation_catalog import operation_spec, operations_for
-from ..tasks import POLL_INITIAL, Task
+from ..tasks import DEFAULT_TIMEOUT, POLL_INITIAL, Task
 from ._base import FormBase, set_options
+from .sources import form_source, read_rows
 from .task_progress import TaskProgress
 
-FILTER_KEYS = ("orgs", "service_code", "environment")
 SHOWN = ["name", "operation", "status", "code", "message", "task_id"]
 
 
@@ -43,16 +43,18 @@ class OperationForm(FormBase):
     """
 
     def __init__(self, client: Client, frame_or_filters: Any = None, *, entity_type: str | None = None,
-                 timeout: float = operations.DEFAULT_TIMEOUT, interval: float = POLL_INITIAL,
+                 timeout: float = DEFAULT_TIMEOUT, interval: float = POLL_INITIAL,
                  max_workers: int | None = None) -> None:
         super().__init__()
         self.client, self.timeout, self.interval, self.max_workers = client, timeout, interval, max_workers
-        self.entity_type, self._source, self.rows = _source(client, frame_or_filters, entity_type)
+        self.entity_type, self._source, self.rows = form_source(client, frame_or_filters,
+                                                                entity_type=entity_type)
         self.progress: TaskProgress | None = None
         self.outcomes: pd.DataFrame | None = None
         self.running = False
         self._build_widgets()
-        self._set_orgs()
+        with self.muted():
+            self._set_orgs()
 
     def __repr__(self) -> str:
         return f"<OperationForm {len(self.rows)} {self.entity_type}>"
@@ -80,7 +82,7 @@ class OperationForm(FormBase):
         for control, handler in ((self.org, self._on_org), (self.env, self._on_env),
                                  (self.filter, self._on_env), (self.resources, self._on_selection),
                                  (self.operation, self._on_operation), (self.confirm, self._on_confirm)):
-            control.observe(self.guarded(handler), names="value")
+            self.on_change(control, handler)
         self.run_button.on_click(self.guarded(self._on_run))
         self.refresh_button.on_click(self.guarded(self._on_refresh))
         self.box = widgets.VBox([self.org, self.env, self.filter, self.resources, self.operation,
@@ -88,7 +90,7 @@ class OperationForm(FormBase):
                                  widgets.HBox([self.run_button, self.refresh_button]),
                                  self.progress_box, self.output])
 
-    # -- cascading choices ---------------------------------------------------------------------
+    # -- cascading choices: each step fills the next control, then runs the next step ------------
 
     def _set_orgs(self) -> None:
         orgs = self.rows.drop_duplicates("organization_id")
@@ -108,7 +110,8 @@ class OperationForm(FormBase):
         rows = self._env_rows()
         needle = self.filter.value.strip().lower()
         if needle and not rows.empty:
-            text = rows["name"].astype(str) + " " + rows.apply(_state, axis=1) + " " + rows["id"]
+            states = rows.apply(lambda r: state_text(r) or "?", axis=1)
+            text = rows["name"].astype(str) + " " + states + " " + rows["id"]
             rows = rows[text.str.lower().str.contains(needle, regex=False)]
         set_options(self.resources, [(_label(r), r["id"]) for r in rows.to_dict("records")])
         self._on_selection()
@@ -134,7 +137,8 @@ class OperationForm(FormBase):
     def _on_confirm(self, _change: Any = None) -> None:
         spec, chosen = self._spec(), self.selected()
         self.summary.value = _summary(spec, chosen, self._where())
-        blocked = self.running or spec is None or chosen.empty or (spec.destructive and not self.confirm.value)
+        unconfirmed = spec is not None and spec.destructive and not self.confirm.value
+        blocked = self.running or spec is None or chosen.empty or unconfirmed
         self.run_button.disabled = blocked
         self.run_button.button_style = "danger" if spec is not None and spec.destructive else "primary"
 
@@ -153,21 +157,22 @@ class OperationForm(FormBase):
             self.say(f"{spec.name} is destructive: tick the confirmation box, then Run.")
             return
         body = self._body_value()
-        targets = operations.targets_of(chosen, self.entity_type)
-        operations.check_targets(targets, spec.name, body)
+        targets = batch.targets_of(chosen, self.entity_type)
+        batch.check_targets(targets, spec.name, body)
         self.running = True
-        self._on_confirm()
+        with self.muted():
+            self._on_confirm()
         self.start_worker(lambda: self._run(targets, spec.name, body), "cmf-operation-form")
 
-    def _run(self, targets: list[operations.Target], operation: str, body: dict | None) -> None:
+    def _run(self, targets: list[batch.Target], operation: str, body: dict | None) -> None:
         try:
-            submitted = operations.submit_many(self.client, targets, operation, body=body,
-                                               max_workers=self.max_workers)
-            for target, sent in zip(targets, submitted):
+            submitted = batch.submit_many(self.client, targets, operation, body=body,
+                                          max_workers=self.max_workers)
+            for target, sent in zip(targets, submitted, strict=True):
                 if not isinstance(sent, Task):
                     self.show_error(sent, prefix=f"{operation} {target.label} refused: ")
             final = self._watch(targets, submitted)
-            self.outcomes = operations.outcomes_frame(targets, operation, submitted, final)
+            self.outcomes = batch.outcomes_frame(targets, operation, submitted, final)
             counts = self.outcomes["status"].value_counts()
             self.say(f"{operation}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
             self.show(self.outcomes[SHOWN].fillna(""))
@@ -175,7 +180,8 @@ class OperationForm(FormBase):
             self._reload(fresh=refused)  # a refused write invalidated nothing: its listing may be stale
         finally:
             self.running = False
-            self._on_confirm()
+            with self.muted():
+                self._on_confirm()
 
     def _watch(self, targets: list, submitted: list) -> list:
         index = [i for i, sent in enumerate(submitted) if isinstance(sent, Task)]
@@ -186,7 +192,7 @@ class OperationForm(FormBase):
                                      labels=[targets[i].label for i in index], start=False,
                                      timeout=self.timeout, interval=self.interval)
         self.progress_box.children = (self.progress.box,)
-        for i, result in zip(index, self.progress.run()):
+        for i, result in zip(index, self.progress.run(), strict=True):
             final[i] = result
         return final
 
@@ -195,8 +201,9 @@ class OperationForm(FormBase):
         self.say(f"Reloaded {len(self.rows)} {self.entity_type}.")
 
     def _reload(self, fresh: bool) -> None:
-        self.rows = _read(self.client, self.entity_type, self._source, fresh)
-        self._set_orgs()
+        self.rows = read_rows(self.client, self.entity_type, source=self._source, fresh=fresh)
+        with self.muted():
+            self._set_orgs()
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -219,7 +226,8 @@ class OperationForm(FormBase):
         env = self._env_rows()
         if env.empty:
             return ""
-        return f"{_first(env, 'organization_path')} / {_first(env, 'environment_name')} ({_first(env, 'service_code')})"
+        org, name = _first(env, "organization_path"), _first(env, "environment_name")
+        return f"{org} / {name} ({_first(env, 'service_code')})"
 
     def _body_value(self) -> dict | None:
         if self.body.layout.display == "none" or not self.body.value.strip():
@@ -233,44 +241,8 @@ class OperationForm(FormBase):
         return body
 
 
-def _source(client: Client, frame_or_filters: Any, entity_type: str | None):
-    """(entity type, what to re-read, first rows) for a frame, a dict of filters or None."""
-    if isinstance(frame_or_filters, pd.DataFrame):
-        entity = entity_type or operations.entity_type_of(frame_or_filters)
-        operations.targets_of(frame_or_filters, entity)  # checks the context columns
-        return entity, frame_or_filters, frame_or_filters.reset_index(drop=True)
-    filters = dict(frame_or_filters or {})
-    if not isinstance(frame_or_filters, Mapping | None):
-        raise ConfigError(f"frame_or_filters must be a DataFrame, a dict of filters or None, got "
-                          f"{type(frame_or_filters).__name__}")
-    unknown = set(filters) - set(FILTER_KEYS)
-    if unknown:
-        raise ConfigError(f"unknown filter(s) {', '.join(sorted(unknown))}; use {', '.join(FILTER_KEYS)}")
-    entity = entity_type or "instances"
-    return entity, filters, _read(client, entity, filters, False)
-
-
-def _read(client: Client, entity_type: str, source: Any, fresh: bool) -> pd.DataFrame:
-    """The current rows: the filters' listing, or the source frame's rows read again."""
-    if not isinstance(source, pd.DataFrame):
-        return accessors.resources(client, entity_type, fresh=fresh, **source).reset_index(drop=True)
-    listing = accessors.resources(
-        client, entity_type, fresh=fresh, orgs=sorted(source["organization_id"].dropna().unique()),
-        service_code=sorted(source["service_code"].dropna().astype(str).unique()),
-        environment=sorted(source["environment_name"].dropna().astype(str).unique()))
-    return listing[listing["id"].isin(set(source["id"]))].reset_index(drop=True)
-
-
-def _state(row: Any) -> str:
-    for column in ("power_state", "state", "status"):
-        value = row.get(column) if hasattr(row, "get") else None
-        if isinstance(value, str):
-            return value
-    return "?"
-
-
 def _label(row: dict) -> str:
-    return f"{row.get('name') or '(no name)'}  [{_state(row)}]  {str(row['id'])[:8]}"
+    return f"{row.get('name') or '(no name)'}  [{state_text(row) or '?'}]  {str(row['id'])[:8]}"
 
 
 def _first(frame: pd.DataFrame, column: str) -> Any:

@@ -16,11 +16,12 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from .. import operations
+from ..batch import wait_many
 from ..client import Client
 from ..errors import CloudMCError, ConfigError
-from ..tasks import FAILED, POLL_INITIAL, SUCCESS, Task
+from ..tasks import DEFAULT_TIMEOUT, FAILED, POLL_INITIAL, SUCCESS, Task
 from ._base import FormBase, describe_error, summarize
+from .sources import tasks_from_outcomes
 
 BAR_MAX = 100
 STYLE = {SUCCESS: "success", FAILED: "danger"}
@@ -37,7 +38,7 @@ class TaskProgress(FormBase):
     """
 
     def __init__(self, client: Client, tasks: Any, *, labels: Sequence[str] | None = None,
-                 timeout: float = operations.DEFAULT_TIMEOUT, interval: float = POLL_INITIAL,
+                 timeout: float = DEFAULT_TIMEOUT, interval: float = POLL_INITIAL,
                  start: bool = True) -> None:
         super().__init__()
         self.client = client
@@ -51,7 +52,7 @@ class TaskProgress(FormBase):
         self.overall = widgets.IntProgress(value=0, min=0, max=max(1, len(self.tasks)),
                                            description="overall", style={"description_width": "10em"})
         self.summary = widgets.HTML(self._summary_text())
-        rows = [widgets.HBox([bar, status]) for bar, status in zip(self.bars, self.statuses)]
+        rows = [widgets.HBox([bar, status]) for bar, status in zip(self.bars, self.statuses, strict=True)]
         self.box = widgets.VBox([widgets.HBox([self.overall, self.summary]), *rows, self.output])
         if start:
             self.start()
@@ -77,8 +78,8 @@ class TaskProgress(FormBase):
         for i, task in enumerate(self.tasks):
             if task.done:
                 self._update(i, task)
-        operations.wait_many(self.tasks, timeout=self.timeout, interval=self.interval,
-                             on_update=self.guarded(self._update))
+        wait_many(self.tasks, timeout=self.timeout, interval=self.interval,
+                  on_update=self.guarded(self._update))
         self._report()
         return self.results
 
@@ -101,7 +102,7 @@ class TaskProgress(FormBase):
         return html.escape(f"{self.ended} of {len(self.tasks)} ended, {ok} succeeded")
 
     def _report(self) -> None:
-        for label, result in zip(self.labels, self.results):
+        for label, result in zip(self.labels, self.results, strict=True):
             if isinstance(result, CloudMCError):
                 self.show_error(result, prefix=f"{label}: ")
             elif result.status == FAILED:
@@ -113,8 +114,8 @@ class TaskProgress(FormBase):
 def _as_tasks(client: Client, tasks: Any, labels: Sequence[str] | None) -> tuple[list[Task], list[str]]:
     if isinstance(tasks, pd.DataFrame):
         names = tasks.dropna(subset=["task_id"])["name"] if "task_id" in tasks else None
-        found = operations.tasks_from_outcomes(client, tasks)
-        default = [str(n) if isinstance(n, str) else t.id[:8] for n, t in zip(names, found)]
+        found = tasks_from_outcomes(client, tasks)
+        default = [str(n) if isinstance(n, str) else t.id[:8] for n, t in zip(names, found, strict=True)]
     else:
         items = [tasks] if isinstance(tasks, Task | str) else list(tasks)
         found = [t if isinstance(t, Task) else Task.from_id(t, client) for t in items]

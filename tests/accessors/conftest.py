@@ -1,23 +1,8 @@
-"""A shared sandbox for accessor tests, the oracle's expectations, and per-test clients."""
+"""Accessor tests: a client of the shared read-only sandbox, and the oracle's expectations."""
 
 from __future__ import annotations
 
 import pytest
-
-import cloudmc_frames as cmf
-
-
-@pytest.fixture(scope="session")
-def sb():
-    with cmf.sandbox(orgs=20, seed=7, task_delay=0.05) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def fresh_sandbox():
-    """A private sandbox for tests that inject faults."""
-    with cmf.sandbox(orgs=20, seed=7, task_delay=0.05) as sandbox:
-        yield sandbox
 
 
 @pytest.fixture
@@ -28,7 +13,7 @@ def client(sb, tmp_path):
 
 
 def visible_org_ids(store, key, include_deleted=False):
-    return [o for o in store.visible_org_ids(key, include_deleted=include_deleted)]
+    return list(store.visible_org_ids(key, include_deleted=include_deleted))
 
 
 def expected_users(store, key):

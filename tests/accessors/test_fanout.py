@@ -19,8 +19,8 @@ def pick_org(client, depth=2):
     return orgs[(orgs["depth"] == depth) & orgs["users"].map(bool)].iloc[0]
 
 
-def test_a_forbidden_organization_becomes_one_issue_and_the_rest_is_read(fresh_sandbox, caplog):
-    sb = fresh_sandbox
+def test_a_forbidden_organization_becomes_one_issue_and_the_rest_is_read(start_sandbox, caplog):
+    sb = start_sandbox()
     client = sb.client()
     victim = pick_org(client)
     sb.faults.add(FaultRule("status", path="/users", org_id=victim["id"], status=403))
@@ -39,11 +39,12 @@ def test_a_forbidden_organization_becomes_one_issue_and_the_rest_is_read(fresh_s
     assert coverage.set_index("organization_id").loc[victim["id"], "status"] == "forbidden"
     assert sorted(coverage["organization_id"]) == sorted(cmf.organizations(client)["id"])
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "1 of" in warnings[0].getMessage() and "client.issues" in warnings[0].getMessage()
+    assert len(warnings) == 1
+    assert "1 of" in warnings[0].getMessage() and "client.issues" in warnings[0].getMessage()
 
 
-def test_errors_raise_raises_the_first_failure(fresh_sandbox):
-    sb = fresh_sandbox
+def test_errors_raise_raises_the_first_failure(start_sandbox):
+    sb = start_sandbox()
     client = sb.client()
     victim = pick_org(client)
     sb.faults.add(FaultRule("status", path="/users", org_id=victim["id"], status=403))
@@ -52,8 +53,8 @@ def test_errors_raise_raises_the_first_failure(fresh_sandbox):
     assert info.value.status == 403
 
 
-def test_an_environment_answering_html_is_isolated(fresh_sandbox):
-    sb = fresh_sandbox
+def test_an_environment_answering_html_is_isolated(start_sandbox):
+    sb = start_sandbox()
     client = sb.client(**FAST_RETRIES)
     envs = cmf.environments(client)
     target = envs[envs["service_code"] == "compute-qc"].iloc[0]
@@ -71,8 +72,8 @@ def test_an_environment_answering_html_is_isolated(fresh_sandbox):
     assert issue["environment"] == target["name"]
 
 
-def test_transient_faults_are_survived_row_for_row(fresh_sandbox):
-    sb = fresh_sandbox
+def test_transient_faults_are_survived_row_for_row(start_sandbox):
+    sb = start_sandbox()
     baseline = {name: getattr(cmf, name)(sb.client()) for name in ("users", "instances", "volumes")}
     for rule in ("500:0.1", "503:0.05", "429:0.05,retry=0.01", "drop:0.02", "malformed:0.02"):
         sb.faults.add(rule)
@@ -85,8 +86,8 @@ def test_transient_faults_are_survived_row_for_row(fresh_sandbox):
     assert any(r.fault for r in sb.requests)
 
 
-def test_a_crawl_that_runs_out_of_time_ends_on_time_and_says_what_was_skipped(fresh_sandbox):
-    sb = fresh_sandbox
+def test_a_crawl_that_runs_out_of_time_ends_on_time_and_says_what_was_skipped(start_sandbox):
+    sb = start_sandbox()
     client = sb.client(retries=0)
     cmf.environments(client)  # warm the tree and environment lists
     sb.faults.add(FaultRule("latency", path="/services/*/*/instances", latency_ms=1500))
@@ -112,7 +113,8 @@ def test_coverage_records_every_scope_and_the_cache(sb, tmp_path):
     assert list(sb.requests) == []  # the repeat was served from the client's memory
     assert second["from_cache"].all() and not first["from_cache"].all()
     assert second["call_id"].nunique() == 1 and second["call_id"].iloc[0] > first["call_id"].max()
-    assert (first.groupby("accessor", observed=True).size() == second.groupby("accessor", observed=True).size()).all()
+    assert (first.groupby("accessor", observed=True).size() == second.groupby("accessor",
+                                                                              observed=True).size()).all()
     cmf.instances(client, fresh=True)
     assert len(sb.requests) >= len(second)
 
@@ -171,8 +173,8 @@ def test_orgs_selection_forms(sb, orgs_arg):
                ["organization_id"].iloc[-len(below):]) == set(below["id"])
 
 
-def test_unreadable_connections_are_reported_and_nothing_is_skipped_silently(fresh_sandbox):
-    sb = fresh_sandbox
+def test_unreadable_connections_are_reported_and_nothing_is_skipped_silently(start_sandbox):
+    sb = start_sandbox()
     sb.faults.add(FaultRule("status", path="/services/connections/*", status=403))
     client = sb.client()
     vms = cmf.instances(client)
@@ -198,7 +200,8 @@ def test_environment_members(sb, client):
     live = {e["id"] for e in store.environments.values()
             if e["organization"]["id"] in set(visible := store.visible_org_ids(sb.api_key))}
     expected = sorted((env_id, m["id"]) for env_id, ms in store.members.items() if env_id in live for m in ms)
-    assert sorted(zip(members["environment_id"].astype(object), members["id"].astype(object))) == expected
+    got = zip(members["environment_id"].astype(object), members["id"].astype(object), strict=True)
+    assert sorted(got) == expected
     assert list(members.columns[:5]) == ["organization_id", "organization_name", "organization_path",
                                          "environment_id", "environment_name"]
     assert members["role_name"].dtype == "category" and visible

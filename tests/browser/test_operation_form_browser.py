@@ -36,6 +36,8 @@ form = cmf.widgets.OperationForm(client, vms, interval=0.2)
 form
 '''
 RUN_BUTTON = "button:has-text('Run')"
+SUMMARY_SAYS_STOP = """() => [...document.querySelectorAll('.widget-html b')].some(
+    b => b.textContent === 'stop' && b.parentElement.textContent.includes('1 resource(s)'))"""
 ALL_BARS_FULL = """() => {
     const bars = [...document.querySelectorAll('.widget-hprogress .progress-bar')];
     return bars.length >= 2 && bars.every(b => b.style.width === '100%');
@@ -125,9 +127,14 @@ def test_stop_an_instance_from_the_form_in_a_real_browser(browser_tools, voila):
             option.wait_for(state="attached", timeout=30_000)
             page.locator("select[multiple]").select_option(value=option.get_attribute("value"))
             operation = page.locator(".widget-dropdown", has_text="Operation").locator("select")
-            page.wait_for_function("s => [...s.options].some(o => o.text === 'stop')",
+            # the dropdown lists every operation until the kernel answers the selection with the
+            # ones that fit a running instance (no 'start'); an index picked before that would
+            # name another operation in the new list
+            page.wait_for_function("s => [...s.options].some(o => o.text === 'stop') "
+                                   "&& ![...s.options].some(o => o.text === 'start')",
                                    arg=operation.element_handle(), timeout=10_000)
             operation.select_option(label="stop")
+            page.wait_for_function(SUMMARY_SAYS_STOP, timeout=10_000)  # the kernel runs what it shows
             run = page.locator(RUN_BUTTON)
             page.wait_for_function("b => !b.disabled", arg=run.element_handle(), timeout=10_000)
             run.click()

@@ -14,12 +14,6 @@ from cloudmc_frames.errors import ConfigError
 from cloudmc_frames.sandbox import FaultRule
 
 
-@pytest.fixture(scope="module")
-def sb():
-    with cmf.sandbox(orgs=20, seed=7, task_delay=0.05) as sandbox:
-        yield sandbox
-
-
 @pytest.fixture
 def remote(sb, monkeypatch):
     """The sandbox as a remote CloudMC: --endpoint plus the key in CLOUDMC_API_KEY."""
@@ -62,11 +56,11 @@ def test_json_rows_round_trip(remote, capsys, sb):
     assert {r["rule"] for r in document["rows"]} <= {r["rule"] for r in document["summary"]}
 
 
-def test_partial_data_exits_2_with_one_line(sb, monkeypatch, capsys):
-    with cmf.sandbox(orgs=20, seed=7, task_delay=0.05) as faulty:
-        faulty.faults.add(FaultRule("status", path="/services/compute-on/*", status=403))
-        monkeypatch.setenv("CLOUDMC_API_KEY", faulty.api_key)
-        status = main(["report", "inventory", "--endpoint", faulty.endpoint, "--format", "markdown"])
+def test_partial_data_exits_2_with_one_line(start_sandbox, monkeypatch, capsys):
+    faulty = start_sandbox()
+    faulty.faults.add(FaultRule("status", path="/services/compute-on/*", status=403))
+    monkeypatch.setenv("CLOUDMC_API_KEY", faulty.api_key)
+    status = main(["report", "inventory", "--endpoint", faulty.endpoint, "--format", "markdown"])
     captured = capsys.readouterr()
     assert status == 2
     assert "incomplete:" in captured.out and "## Issues" in captured.out

@@ -14,8 +14,6 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-import cloudmc_frames as cmf
-
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 FAILED = Path(__file__).resolve().parent / "_failed"
@@ -23,10 +21,9 @@ TIMEOUT_SECONDS = 120  # per cell: a hung cell fails instead of blocking the sui
 
 
 @pytest.fixture(scope="module")
-def sandbox_keys():
+def sandbox_keys(sb):
     """The keys of the scenario the notebooks start (orgs=20, seed=7): same seed, same keys."""
-    with cmf.sandbox(orgs=20, seed=7) as sb:
-        return [info.key for info in sb.keys]
+    return [info.key for info in sb.keys]
 
 
 def test_there_are_notebooks():

@@ -18,7 +18,6 @@ from cloudmc_frames.operation_catalog import (
     operations_for,
 )
 
-
 BOTH = {"reboot", "delete", "changeComputeOffering", "resetPassword"}  # Running or Stopped
 
 

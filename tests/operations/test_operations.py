@@ -6,33 +6,34 @@ import pandas as pd
 import pytest
 
 import cloudmc_frames as cmf
-from cloudmc_frames import operations
+from cloudmc_frames import batch
 from cloudmc_frames.tasks import Task
+from cloudmc_frames.widgets.sources import tasks_from_outcomes
 from tests.support.fakes import scripted_client as make_scripted_client
+from tests.support.sandboxes import POLL, frame_of, posts, state_of
 from tests.support.scripted import Reply
-
-from .conftest import POLL, frame_of, posts, state_of
 
 KEY = "k3y-" + "Z9y8X7w6" * 5
 
 
 # -- one write ------------------------------------------------------------------------------------
 
-def test_operate_stops_an_instance_and_the_next_listing_shows_it(sb, picker, client):
+def test_operate_stops_an_instance_and_the_next_listing_shows_it(writable_sb, picker, client):
     vm = picker.instance("Running")
     assert frame_of(client, [vm["id"]])["power_state"][0] == "Running"  # listing now cached
     task = cmf.operate(client, vm["code"], vm["env"], "instances", vm["id"], "stop", org_id=vm["org_id"])
     assert isinstance(task, Task) and task.status == "PENDING"
     result = task.wait(timeout=10, interval=POLL)
-    assert result["state"] == "Stopped" and state_of(sb, vm) == "Stopped"
+    assert result["state"] == "Stopped" and state_of(writable_sb, vm) == "Stopped"
     assert frame_of(client, [vm["id"]])["power_state"][0] == "Stopped"
 
 
-def test_operate_without_org_id_acts_in_the_keys_own_org_and_invalidates_its_listing(sb, picker, client):
-    vm = picker.instance("Stopped", org_id=sb.store.root_id)
+def test_operate_without_org_id_acts_in_the_keys_own_org_and_invalidates_its_listing(writable_sb, picker,
+                                                                                     client):
+    vm = picker.instance("Stopped", org_id=writable_sb.store.root_id)
     assert frame_of(client, [vm["id"]])["power_state"][0] == "Stopped"
     cmf.operate(client, vm["code"], vm["env"], "instances", vm["id"], "start").wait(10, interval=POLL)
-    assert state_of(sb, vm) == "Running"
+    assert state_of(writable_sb, vm) == "Running"
     assert frame_of(client, [vm["id"]])["power_state"][0] == "Running"
 
 
@@ -44,30 +45,31 @@ def test_stop_on_a_stopped_instance_is_refused_with_2012(picker, client):
     assert caught.value.context["currentState"] == "Stopped"
 
 
-def test_a_failed_task_raises_with_the_servers_reason(sb, picker, client):
+def test_a_failed_task_raises_with_the_servers_reason(writable_sb, picker, client):
     vm = picker.instance("Running")
-    sb.fail_operations.add("instances.reboot")
+    writable_sb.fail_operations.add("instances.reboot")
     try:
-        task = cmf.operate(client, vm["code"], vm["env"], "instances", vm["id"], "reboot", org_id=vm["org_id"])
+        task = cmf.operate(client, vm["code"], vm["env"], "instances", vm["id"], "reboot",
+                           org_id=vm["org_id"])
         with pytest.raises(cmf.TaskFailedError) as caught:
             task.wait(timeout=10, interval=POLL)
     finally:
-        sb.fail_operations.discard("instances.reboot")
+        writable_sb.fail_operations.discard("instances.reboot")
     assert caught.value.code == 9440 and "reboot" in str(caught.value).lower()
-    assert state_of(sb, vm) == "Running"
+    assert state_of(writable_sb, vm) == "Running"
 
 
-def test_create_and_delete_a_volume(sb, picker, client):
-    env = sb.store.environments[picker.instance("Running")["env_id"]]
+def test_create_and_delete_a_volume(writable_sb, picker, client):
+    env = writable_sb.store.environments[picker.instance("Running")["env_id"]]
     code = picker.connection(env)["serviceCode"]
-    offering = next(iter(sb.store.resources[env["id"]]["diskofferings"].values()))
+    offering = next(iter(writable_sb.store.resources[env["id"]]["diskofferings"].values()))
     org = env["organization"]["id"]
     created = cmf.create(client, code, env["name"], "volumes",
                          {"name": "scratch-1", "diskOfferingId": offering["id"]}, org_id=org)
     volume = created.wait(timeout=10, interval=POLL)
-    assert sb.store.resources[env["id"]]["volumes"][volume["id"]]["state"] == "Ready"
+    assert writable_sb.store.resources[env["id"]]["volumes"][volume["id"]]["state"] == "Ready"
     cmf.delete(client, code, env["name"], "volumes", volume["id"], org_id=org).wait(10, interval=POLL)
-    assert volume["id"] not in sb.store.resources[env["id"]]["volumes"]
+    assert volume["id"] not in writable_sb.store.resources[env["id"]]["volumes"]
 
 
 def test_create_with_a_missing_field_is_refused_by_cloudmc(picker, client):
@@ -91,72 +93,72 @@ def test_create_with_a_missing_field_is_refused_by_cloudmc(picker, client):
 ], ids=["typo", "delete-is-not-an-operation", "entity-without-operations", "unknown-entity",
         "id-not-text", "empty-environment", "body-not-dict", "not-a-client", "empty-create-body",
         "org-id-not-text"])
-def test_bad_arguments_raise_config_error_before_sending(sb, client, call, message):
-    before = posts(sb)
+def test_bad_arguments_raise_config_error_before_sending(writable_sb, client, call, message):
+    before = posts(writable_sb)
     with pytest.raises(cmf.ConfigError, match=message):
         call(client)
-    assert posts(sb) == before
+    assert posts(writable_sb) == before
 
 
 # -- many rows ------------------------------------------------------------------------------------
 
-def test_operate_many_reports_every_row_without_stopping_at_a_refusal(sb, picker, client):
+def test_operate_many_reports_every_row_without_stopping_at_a_refusal(writable_sb, picker, client):
     running = [picker.instance("Running") for _ in range(3)]
     stopped = picker.instance("Stopped")
     frame = frame_of(client, [stopped["id"]] + [vm["id"] for vm in running])
     outcomes = cmf.operate_many(client, frame, "stop", interval=POLL, timeout=10)
-    assert list(outcomes.columns) == list(operations.OUTCOME_COLUMNS)
+    assert list(outcomes.columns) == list(batch.OUTCOME_COLUMNS)
     assert list(outcomes["status"]) == ["REFUSED", "SUCCESS", "SUCCESS", "SUCCESS"]
     refused = outcomes.iloc[0]
     assert refused["code"] == "2012" and "running" in refused["message"].lower()
     assert pd.isna(refused["task_id"]) and refused["error"] == "ValidationError"
-    assert all(state_of(sb, vm) == "Stopped" for vm in running)
+    assert all(state_of(writable_sb, vm) == "Stopped" for vm in running)
     assert outcomes["result"].iloc[1]["state"] == "Stopped"
     assert set(frame_of(client, [vm["id"] for vm in running])["power_state"]) == {"Stopped"}
 
 
-def test_operate_many_reports_failed_tasks_with_code_and_message(sb, picker, client):
+def test_operate_many_reports_failed_tasks_with_code_and_message(writable_sb, picker, client):
     vms = [picker.instance("Stopped") for _ in range(2)]
-    sb.fail_operations.add("instances.start")
+    writable_sb.fail_operations.add("instances.start")
     try:
         outcomes = cmf.operate_many(client, frame_of(client, [v["id"] for v in vms]), "start",
                                     interval=POLL, timeout=10)
     finally:
-        sb.fail_operations.discard("instances.start")
+        writable_sb.fail_operations.discard("instances.start")
     assert set(outcomes["status"]) == {"FAILED"}
     assert set(outcomes["code"]) == {"9440"} and outcomes["message"].str.contains("start").all()
-    assert all(state_of(sb, vm) == "Stopped" for vm in vms)
+    assert all(state_of(writable_sb, vm) == "Stopped" for vm in vms)
 
 
-def test_operate_many_without_waiting_gives_pending_tasks_to_poll_later(sb, picker, client):
+def test_operate_many_without_waiting_gives_pending_tasks_to_poll_later(writable_sb, picker, client):
     vms = [picker.instance("Running") for _ in range(2)]
     outcomes = cmf.operate_many(client, frame_of(client, [v["id"] for v in vms]), "stop", wait=False)
     assert set(outcomes["status"]) == {"PENDING"} and outcomes["task_id"].notna().all()
-    tasks = operations.tasks_from_outcomes(client, outcomes)
-    final = operations.wait_many(tasks, interval=POLL, timeout=10)
+    tasks = tasks_from_outcomes(client, outcomes)
+    final = batch.wait_many(tasks, interval=POLL, timeout=10)
     assert [t.status for t in final] == ["SUCCESS", "SUCCESS"]
     assert set(frame_of(client, [v["id"] for v in vms])["power_state"]) == {"Stopped"}
 
 
-def test_operate_many_deletes_volumes_of_a_volumes_frame(sb, picker, client):
+def test_operate_many_deletes_volumes_of_a_volumes_frame(writable_sb, picker, client):
     vol = picker.volume(attached=False)
     outcomes = cmf.operate_many(client, frame_of(client, [vol["id"]], "volumes"), "delete",
                                 interval=POLL, timeout=10)
     assert outcomes["status"].tolist() == ["SUCCESS"]
-    assert vol["id"] not in sb.store.resources[vol["env_id"]]["volumes"]
+    assert vol["id"] not in writable_sb.store.resources[vol["env_id"]]["volumes"]
 
 
-def test_operate_many_acts_on_gcp_instances(sb, picker, client):
+def test_operate_many_acts_on_gcp_instances(writable_sb, picker, client):
     vm = picker.instance("RUNNING", connection="gcp")
     outcomes = cmf.operate_many(client, frame_of(client, [vm["id"]]), "stop", interval=POLL, timeout=10)
     assert outcomes["status"].tolist() == ["SUCCESS"]
-    assert state_of(sb, vm, key="status") == "TERMINATED"
+    assert state_of(writable_sb, vm, key="status") == "TERMINATED"
 
 
 def test_operate_many_on_an_empty_frame_returns_the_outcome_columns(client):
     frame = cmf.instances(client).head(0)
     outcomes = cmf.operate_many(client, frame, "stop")
-    assert outcomes.empty and list(outcomes.columns) == list(operations.OUTCOME_COLUMNS)
+    assert outcomes.empty and list(outcomes.columns) == list(batch.OUTCOME_COLUMNS)
 
 
 @pytest.mark.parametrize("change, kwargs, message", [
@@ -170,13 +172,13 @@ def test_operate_many_on_an_empty_frame_returns_the_outcome_columns(client):
     (lambda f: f.to_dict("records"), {}, "expected a DataFrame"),
 ], ids=["missing-column", "gcp-has-no-reboot", "body-field-missing", "bad-workers", "bad-timeout",
         "unknown-entity", "not-a-frame"])
-def test_operate_many_checks_its_arguments_before_sending(sb, client, change, kwargs, message):
+def test_operate_many_checks_its_arguments_before_sending(writable_sb, client, change, kwargs, message):
     frame = change(cmf.instances(client))
-    before = posts(sb)
+    before = posts(writable_sb)
     options = {"operation": "stop", **kwargs}
     with pytest.raises(cmf.ConfigError, match=message):
         cmf.operate_many(client, frame, options.pop("operation"), **options)
-    assert posts(sb) == before
+    assert posts(writable_sb) == before
 
 
 # -- wait_many with a scripted server (fake sleep) -------------------------------------------------
@@ -197,7 +199,7 @@ def test_wait_many_polls_in_rounds_with_backoff_and_reports_each_update(scripted
     scripted.route("/tasks/b", [pending("b"), pending("b"), Reply(200, {"data": {
         "id": "b", "status": "FAILED", "result": {"code": 9440, "message": "no capacity"}}})])
     updates = []
-    final = operations.wait_many([Task.from_id("a", scripted_client), Task.from_id("b", scripted_client)],
+    final = batch.wait_many([Task.from_id("a", scripted_client), Task.from_id("b", scripted_client)],
                                  on_update=lambda i, t: updates.append((i, t.status)),
                                  sleep=fake, clock=fake.clock)
     assert [t.status for t in final] == ["SUCCESS", "FAILED"]
@@ -209,7 +211,7 @@ def test_wait_many_polls_in_rounds_with_backoff_and_reports_each_update(scripted
 def test_wait_many_keeps_polling_through_a_retryable_error(scripted, scripted_client, fake):
     scripted.route("/tasks/a", [Reply(503, {"errors": [{"code": 9503, "message": "busy"}]})] * 4
                    + [Reply(200, {"taskId": "a", "taskStatus": "SUCCESS"})])
-    final = operations.wait_many([Task.from_id("a", scripted_client)], sleep=fake, clock=fake.clock)
+    final = batch.wait_many([Task.from_id("a", scripted_client)], sleep=fake, clock=fake.clock)
     assert final[0].status == "SUCCESS"
 
 
@@ -217,7 +219,7 @@ def test_wait_many_times_out_and_reports_a_vanished_task(scripted, scripted_clie
     scripted.route("/tasks/slow", [pending("slow")])
     scripted.route("/tasks/gone", [Reply(404, {"errors": [{"code": 9404, "message": "Unknown task"}]})])
     refused = cmf.ValidationError("no", status=400, code=2012)
-    final = operations.wait_many([Task.from_id("slow", scripted_client),
+    final = batch.wait_many([Task.from_id("slow", scripted_client),
                                   Task.from_id("gone", scripted_client), refused, None],
                                  timeout=5, sleep=fake, clock=fake.clock)
     assert isinstance(final[0], cmf.TaskTimeoutError) and "after 5 s" in str(final[0])

@@ -12,7 +12,6 @@ import time
 from collections import Counter
 
 import pandas as pd
-import pytest
 
 import cloudmc_frames as cmf
 from cloudmc_frames.client import Client
@@ -78,13 +77,6 @@ def plain(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(out[name].dtype, pd.CategoricalDtype):
             out[name] = out[name].astype(object)
     return out
-
-
-@pytest.fixture(scope="session")
-def shared_sb():
-    """One read-only sandbox for tests that inject no faults."""
-    with cmf.sandbox(orgs=12, seed=5, task_delay=0.05) as sandbox:
-        yield sandbox
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -85,7 +85,7 @@ def html(status: int, text: str) -> Reply:
 
 
 def _check_dates(frame: pd.DataFrame) -> None:
-    got = dict(zip(frame["user_name"], frame["last_login"]))
+    got = dict(zip(frame["user_name"], frame["last_login"], strict=True))
     for name, (_, want) in DATES.items():
         if want is None:
             assert pd.isna(got[name]), (name, got[name])
@@ -177,7 +177,8 @@ SERVER_CASES = [
     ("errors-unknown-fields-400", Reply(400, {"errors": [{"code": 4711, "message": "org is being migrated",
                                                           "severity": "high", "trace": {"id": "x"}}]}),
      Refused(cmf.ValidationError, r"^org is being migrated \[HTTP 400, code 4711", status=400)),
-    ("errors-errorCode-spelling-403", Reply(403, {"errors": [{"errorCode": "NO_ACCESS", "errorMessage": "nope"}]}),
+    ("errors-errorCode-spelling-403",
+     Reply(403, {"errors": [{"errorCode": "NO_ACCESS", "errorMessage": "nope"}]}),
      Refused(cmf.PermissionDeniedError, r"^nope \[HTTP 403, code NO_ACCESS", r"leave this organization out",
              status=403, coverage="forbidden")),
     ("errors-are-strings-500", Reply(500, {"errors": ["database unavailable", "try later"]}),
@@ -186,19 +187,22 @@ SERVER_CASES = [
      Refused(cmf.ServerError, r"HTTP 502 with no error details", status=502)),
     ("error-envelope-on-200", Reply(200, {"errors": [{"code": 2, "message": "partial failure"}]}),
      Refused(cmf.ApiError, r"^partial failure \[HTTP 200, code 2", status=200)),
-    ("errors-next-to-data-on-200", Reply(200, {"data": USERS[VICTIM], "errors": [{"message": "rows hidden"}]}),
+    ("errors-next-to-data-on-200",
+     Reply(200, {"data": USERS[VICTIM], "errors": [{"message": "rows hidden"}]}),
      Refused(cmf.ApiError, r"^rows hidden", status=200)),
     ("expired-key-401", Reply(401, {"errors": [{"code": 401, "message": "API key expired"}]}),
      Refused(cmf.AuthenticationError, r"API key expired", r"check CLOUDMC_API_KEY", status=401)),
     ("org-gone-404", Reply(404, {"errors": [{"code": 404, "message": "organization not found"}]}),
-     Refused(cmf.NotFoundError, r"organization not found", r"Check the id", status=404, coverage="not_found")),
+     Refused(cmf.NotFoundError, r"organization not found", r"Check the id", status=404,
+             coverage="not_found")),
     ("rate-limited-forever", Reply(429, {"errors": [{"code": 429, "message": "Too many requests"}]},
                                    {"Retry-After": "1"}),
      Refused(cmf.RateLimitError, r"Too many requests.*after \d+ attempts", r"lower max_workers", status=429,
              scheduled=True)),
     # -- HTTP the toolkit will not follow
     ("redirect-to-another-host", Reply(302, None, {"Location": OTHER.endpoint + "/api/v2/users"}),
-     Refused(cmf.ResponseFormatError, r"redirect \(HTTP 302\) to 127\.0\.0\.1:\d+; redirects are not followed",
+     Refused(cmf.ResponseFormatError,
+             r"redirect \(HTTP 302\) to 127\.0\.0\.1:\d+; redirects are not followed",
              r"Point the endpoint at the final address", status=302)),
     # -- paging that lies
     ("page-repeats", lambda seen: Reply(200, {"data": USERS[VICTIM][:PAGE_SIZE], "metadata": {
@@ -225,7 +229,8 @@ SERVER_CASES = [
     ("unknown-fields", lambda seen: paged(victim_users(3, favouriteColour="teal", quotaHints={"maxVms": 4}),
                                           seen), Kept(3, _check_unknown_fields)),
     ("unicode-and-nul-in-text", lambda seen: paged(
-        [{**u, "firstName": n} for u, n in zip(victim_users(3), ["Zoë 🚀", "שלום", "nul\u0000byte"])], seen),
+        [{**u, "firstName": n}
+         for u, n in zip(victim_users(3), ["Zoë 🚀", "שלום", "nul\u0000byte"], strict=True)], seen),
      Kept(3, _check_text)),
     ("json-served-as-text-plain", lambda seen: Reply(200, paged(USERS[VICTIM], seen).body,
                                                      {"Content-Type": "text/plain"}), Kept(4)),
@@ -462,7 +467,8 @@ USER_CASES = [
         _client(sb), "compute-qc", _volume(sb)["env"], "volumes", _volume(sb)["id"], "reboot",
         org_id=_volume(sb)["org"]),
      Refused(cmf.ConfigError, r"unknown operation 'reboot' for volumes", r"Valid: ")),
-    ("operation-typo", lambda sb: cmf.operate(_client(sb), "compute-qc", "prod", "instances", NO_SUCH_ID, "stp"),
+    ("operation-typo",
+     lambda sb: cmf.operate(_client(sb), "compute-qc", "prod", "instances", NO_SUCH_ID, "stp"),
      Refused(cmf.ConfigError, r"unknown operation 'stp' for instances", r"Did you mean 'stop'\?")),
     ("delete-as-an-operation", lambda sb: cmf.operate(_client(sb), "compute-qc", "prod", "instances",
                                                       NO_SUCH_ID, "delete"),
@@ -471,7 +477,8 @@ USER_CASES = [
      Refused(cmf.ValidationError, r"HTTP 400, code 2012", r"check the arguments", status=400)),
     ("operation-on-an-unknown-instance", lambda sb: _stop(sb, {**_instance(sb, "Running"), "id": NO_SUCH_ID}),
      Refused(cmf.NotFoundError, r"HTTP 404", r"Check the id", status=404)),
-    ("operation-in-an-unknown-environment", lambda sb: _stop(sb, {**_instance(sb, "Running"), "env": "nowhere"}),
+    ("operation-in-an-unknown-environment",
+     lambda sb: _stop(sb, {**_instance(sb, "Running"), "env": "nowhere"}),
      Refused(cmf.NotFoundError, r"HTTP 404", r"Check the id", status=404)),
 ]
 
@@ -482,13 +489,13 @@ NEED_THE_TREE = {"unknown-org-id", "unknown-path-pattern", "sub-organizations-un
 
 
 @pytest.mark.parametrize("name, call, expected", USER_CASES, ids=_ids(USER_CASES))
-def test_user_mistakes(shared_sb, name, call, expected):
-    requests_before = len(shared_sb.requests)
+def test_user_mistakes(small_sb, name, call, expected):
+    requests_before = len(small_sb.requests)
     with pytest.raises(cmf.CloudMCError) as info:
-        call(shared_sb)
+        call(small_sb)
     check_refusal(info.value, expected)
     trace = "".join(traceback.format_exception(info.value))
-    assert not any(k.key in trace for k in shared_sb.keys)
+    assert not any(k.key in trace for k in small_sb.keys)
     if isinstance(info.value, cmf.ConfigError) and name not in NEED_THE_TREE:
-        assert len(shared_sb.requests) == requests_before, "refused before anything was sent"
+        assert len(small_sb.requests) == requests_before, "refused before anything was sent"
     SUMMARY["bad input: user mistakes refused"] += 1

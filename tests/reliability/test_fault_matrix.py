@@ -139,7 +139,7 @@ def test_permanent_faults_are_named_exactly_and_everything_else_is_read():
     expected_rows += int(keep.sum())
     assert _issue_keys(issues) == {("users", x, None, "users", "PermissionDeniedError", 403),
                                    ("users", y, None, "users", "RequestTimeout", None)}
-    status = dict(zip(coverage["organization_id"], coverage["status"].astype(str)))
+    status = dict(zip(coverage["organization_id"], coverage["status"].astype(str), strict=True))
     assert status.pop(x) == "forbidden" and status.pop(y) == "error"
     assert set(status.values()) <= OK_STATUSES
     assert len(coverage) == len(expected["organizations"])
@@ -170,8 +170,9 @@ def test_permanent_faults_are_named_exactly_and_everything_else_is_read():
         want = {k for k in _scope_keys(base) if (k[1], k[2]) not in lost_env_names}
         assert _scope_keys(coverage) == want
         bad = coverage[~coverage["status"].astype(str).isin(OK_STATUSES)]
-        assert sorted(zip(bad["organization_id"], bad["environment"].astype(object).fillna("-"),
-                          bad["status"].astype(str))) == sorted([(x, "-", "forbidden"), (z, name, "error")])
+        got = zip(bad["organization_id"], bad["environment"].astype(object).fillna("-"),
+                  bad["status"].astype(str), strict=True)
+        assert sorted(got) == sorted([(x, "-", "forbidden"), (z, name, "error")])
 
     SUMMARY["permanent faults: crawls run"] += 2
     SUMMARY["permanent faults: issues recorded"] += len(client.issues)
@@ -210,7 +211,8 @@ def test_a_warm_crawl_whose_every_request_hangs_ends_on_time_and_accounts_for_ev
     assert elapsed < 2.8, f"two calls with timeout=1.0 took {elapsed:.1f} s"
     assert len(vms) == 0 and len(disks) == 0
     coverage = client.coverage
-    assert (coverage["from_cache"] == (coverage["entity"].isin(["environments", "service_connections"]))).all()
+    assert (coverage["from_cache"] == (coverage["entity"].isin(["environments",
+                                                                "service_connections"]))).all()
     read = coverage[coverage["entity"].isin(["instances", "volumes"])]
     assert len(read) == 2 * len(live_envs)  # every environment is accounted for, twice
     assert set(read["status"].astype(str)) <= {"skipped", "error"}

@@ -90,7 +90,8 @@ def test_page_size_quirks_keep_every_row(sb, expected, quirks, knobs, page_size)
 
 
 @pytest.mark.parametrize("skew, page_size", [(-3, None), (-1, 5), (4, None), (2, 5)],
-                         ids=["count-3-low", "count-1-low-paged-by-5", "count-4-high", "count-2-high-paged-by-5"])
+                         ids=["count-3-low", "count-1-low-paged-by-5", "count-4-high",
+                              "count-2-high-paged-by-5"])
 def test_a_lying_record_count_never_drops_or_duplicates_a_row_silently(sb, expected, quirks, skew, page_size):
     client = make_client(sb, **({"page_size": page_size} if page_size else {}))
     cmf.organizations(client)  # the tree, read before the server starts to lie (once per client)

@@ -93,7 +93,8 @@ def audit(tmp_path_factory):
             frames["service_connections"] = cmf.service_connections(client)
             for call in (lambda: cmf.users(client, errors="raise"),
                          lambda: cmf.instances(client, errors="raise", fresh=True),
-                         lambda: cmf.organizations(cmf.connect(sb.endpoint, keys[1][::-1], cache_backend="memory")),
+                         lambda: cmf.organizations(cmf.connect(sb.endpoint, keys[1][::-1],
+                                                               cache_backend="memory")),
                          lambda: cmf.connect(sb.endpoint, keys[2] + "\n"),
                          lambda: cmf.users(sb.client(offline=True, cache_backend="memory"))):
                 with pytest.raises(cmf.CloudMCError) as info:
@@ -308,7 +309,8 @@ def test_a_proxy_from_the_environment_never_sees_a_loopback_endpoints_key(monkey
 
 
 def test_the_sandbox_listens_only_on_loopback_by_default():
-    assert sandbox_cli.add_arguments(__import__("argparse").ArgumentParser()).parse_args([]).host == "127.0.0.1"
+    parser = sandbox_cli.add_arguments(__import__("argparse").ArgumentParser())
+    assert parser.parse_args([]).host == "127.0.0.1"
     with cmf.sandbox(orgs=3, seed=1) as sb:
         host, port = sb._httpd.server_address[:2]
         assert host == "127.0.0.1" and sb.endpoint == f"http://127.0.0.1:{port}"

@@ -1,16 +1,10 @@
-"""One read-only sandbox (orgs=20, seed=7) and the three reports built on it once per session."""
+"""The three reports built once per session on the shared read-only sandbox (orgs=20, seed=7)."""
 
 from __future__ import annotations
 
 import pytest
 
 import cloudmc_frames as cmf
-
-
-@pytest.fixture(scope="session")
-def sb():
-    with cmf.sandbox(orgs=20, seed=7, task_delay=0.05) as sandbox:
-        yield sandbox
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 STATE_CLASS = {"Running": "running", "Stopped": "stopped", "Starting": "transitioning",
                "Stopping": "transitioning", "Error": "error", "Destroyed": "destroyed",
@@ -33,7 +33,8 @@ def org_path(store, org_id):
 
 
 def envs_of(store, org_id):
-    return [e for e in store.environments.values() if e["organization"]["id"] == org_id and not e.get("deleted")]
+    return [e for e in store.environments.values()
+            if e["organization"]["id"] == org_id and not e.get("deleted")]
 
 
 def connection(store, env):
@@ -118,5 +119,5 @@ def days_ago(now, iso):
 
 
 def snapshot_age(now, name):
-    taken = datetime.strptime(STAMP.search(name).group(1), "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    taken = datetime.strptime(STAMP.search(name).group(1), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     return (now - taken) // timedelta(days=1)

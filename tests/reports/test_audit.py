@@ -10,9 +10,9 @@ import pytest
 
 import cloudmc_frames as cmf
 from cloudmc_frames.errors import ConfigError
-from cloudmc_frames.reports import RULES, rule
+from cloudmc_frames.reports import RULES, RuleRegistry, rule
 from cloudmc_frames.reports.registry import FINDING_COLUMNS, SEVERITIES
-from cloudmc_frames.reports.rules import old_snapshots
+from cloudmc_frames.reports.rules import BUILTIN_RULES, old_snapshots
 from cloudmc_frames.sandbox import FaultRule
 
 from . import oracle
@@ -21,8 +21,8 @@ from . import oracle
 def found(audit, name):
     """``{subject_id or subject: severity}`` of one rule's findings."""
     rows = audit.frame[audit.frame["rule"] == name]
-    return {(i if isinstance(i, str) else s): sev
-            for i, s, sev in zip(rows["subject_id"].astype(object), rows["subject"], rows["severity"])}
+    triples = zip(rows["subject_id"].astype(object), rows["subject"], rows["severity"], strict=True)
+    return {(i if isinstance(i, str) else s): sev for i, s, sev in triples}
 
 
 def live_users(store, orgs):
@@ -48,7 +48,8 @@ def expected(store, now):
     }
     staff = {o: [u for u in store.users.values() if u["organization"]["id"] == o and not u.get("deleted")]
              for o in live_orgs}
-    admins = {o: sum(1 for u in users if u["id"] in admin and u["organization"]["id"] == o) for o in live_orgs}
+    admins = {o: sum(1 for u in users if u["id"] in admin and u["organization"]["id"] == o)
+              for o in live_orgs}
     out["administrators_per_org"] = {o: "medium" if admins[o] == 0 else "low" for o in live_orgs
                                      if staff[o] and (admins[o] == 0 or admins[o] > 3)}
     out["orgs_without_users"] = {o: "low" for o in live_orgs if not staff[o]}
@@ -67,7 +68,8 @@ def expected(store, now):
                                       for d in r.get("disks", {}).values() if not d["users"]})
     out["old_snapshots"] = {s["id"]: "low" for r in res for s in r.get("snapshots", {}).values()
                             if oracle.snapshot_age(now, s["name"]) > 90}
-    out["unassigned_public_ips"] = {ip["id"]: "low" for r in res for ip in r.get("publicipaddresses", {}).values()
+    out["unassigned_public_ips"] = {ip["id"]: "low" for r in res for ip in r.get("publicipaddresses",
+                                                                                 {}).values()
                                     if not ip["purposes"] and not ip.get("instances")}
     out["quota_exceeded"] = {(o, code, m) for (o, code, m), (ceiling, used) in
                              oracle.quota_rows(store, visible).items() if used is not None and used > ceiling}
@@ -111,8 +113,8 @@ def test_findings_are_typed_and_ordered(audit):
 
 
 def test_a_registered_rule_runs_in_every_audit(client, sb, monkeypatch):
-    monkeypatch.setattr("cloudmc_frames.reports.registry.RULES", dict(RULES))
-    from cloudmc_frames.reports import registry
+    monkeypatch.setattr("cloudmc_frames.reports.rules.RULES", RULES.copy())  # forgotten afterwards
+    from cloudmc_frames.reports import rules
 
     @rule(severity="low")
     def big_instances(data, vcpus=8):
@@ -122,11 +124,12 @@ def test_a_registered_rule_runs_in_every_audit(client, sb, monkeypatch):
                              "subject_type": "instance", "subject_id": big["id"], "subject": big["name"],
                              "detail": "big", "suggested_action": "right-size"})
 
-    assert "big_instances" in registry.RULES and "big_instances" not in RULES
+    assert "big_instances" in rules.RULES and "big_instances" not in RULES
     report = cmf.reports.audit(client, now=sb.store.now)
     rows = report.frame[report.frame["rule"] == "big_instances"]
     assert len(rows) > 0 and set(rows["severity"]) == {"low"}
-    assert report.summary.set_index("rule").loc["big_instances", "description"] == "Instances with at least 8 vCPU."
+    assert report.summary.set_index("rule").loc["big_instances",
+                                                "description"] == "Instances with at least 8 vCPU."
 
 
 def test_rules_can_be_chosen_by_name_function_or_partial(client, sb, audit):
@@ -152,20 +155,29 @@ def test_bad_rules_are_refused(client, rules, message):
         cmf.reports.audit(client, rules=rules)
 
 
+def test_the_registry_holds_exactly_the_built_in_rules_passed_in():
+    assert [r.name for r in RULES.values()] == [r.name for r in BUILTIN_RULES]
+    assert len(RuleRegistry()) == 0
+    own = RuleRegistry(BUILTIN_RULES[:1])
+    own.rule("extra", severity="high")(lambda data: [])
+    assert list(own) == [BUILTIN_RULES[0].name, "extra"] and "extra" not in RULES
+    assert [r.name for r in own.resolve(None)] == list(own)
+
+
 def test_rule_decorator_checks_severity():
     with pytest.raises(ConfigError, match="severity"):
         rule(severity="critical")
 
 
-def test_a_failed_read_is_an_issue_not_a_finding():
+def test_a_failed_read_is_an_issue_not_a_finding(start_sandbox):
     """A users read that fails must not make the organization look empty."""
-    with cmf.sandbox(orgs=20, seed=7, task_delay=0.05) as sb:
-        store = sb.store
-        victim = next(o for o in oracle.org_ids(store) if o != store.root_id and any(
-            u["organization"]["id"] == o for u in store.users.values()))
-        sb.faults.add(FaultRule("status", path="/users", org_id=victim, status=403))
-        with sb.client(progress=False) as client:
-            report = cmf.reports.audit(client, now=store.now)
+    faulty = start_sandbox()
+    store = faulty.store
+    victim = next(o for o in oracle.org_ids(store) if o != store.root_id and any(
+        u["organization"]["id"] == o for u in store.users.values()))
+    faulty.faults.add(FaultRule("status", path="/users", org_id=victim, status=403))
+    with faulty.client(progress=False) as client:
+        report = cmf.reports.audit(client, now=store.now)
     assert not report.complete
     assert list(report.issues["organization_id"]) == [victim]
     flagged = set(report.frame.loc[report.frame["rule"].isin(

@@ -40,7 +40,8 @@ def test_over_ceiling_pairs_match_the_sandbox(capacity, sb):
         store, set(oracle.org_ids(store))).items() if used is not None and used > ceiling}
     assert over, "the scenario always puts one organization over its quota"
     flagged = capacity.frame[capacity.frame["over_ceiling"].fillna(False).astype(bool)]
-    assert set(zip(flagged["organization_id"], flagged["service_code"], flagged["metric_type"])) == over
+    pairs = zip(flagged["organization_id"], flagged["service_code"], flagged["metric_type"], strict=True)
+    assert set(pairs) == over
 
 
 def test_unknown_metrics_are_listed_not_dropped(capacity):

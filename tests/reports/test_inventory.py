@@ -106,7 +106,8 @@ def test_unknown_crawl_option_is_refused(client):
     ("cloudstack", "Destroyed", "destroyed"), ("cloudstack", "Expunging", "destroyed"),
     ("cloudstack", "Starting", "transitioning"), ("cloudstack", "Error", "error"),
     ("gcp", "TERMINATED", "stopped"), ("gcp", "SUSPENDED", "stopped"), ("gcp", "STAGING", "transitioning"),
-    ("aws", "terminated", "destroyed"), ("aws", "running", "running"), ("aws", "shutting-down", "transitioning"),
+    ("aws", "terminated", "destroyed"), ("aws", "running", "running"),
+    ("aws", "shutting-down", "transitioning"),
     ("openstack", "active", "running"), ("azure", "deallocated", "stopped"), ("cloudstack", None, "other"),
     ("cloudstack", "Quantum", "other"),
 ])

@@ -27,6 +27,18 @@ def test_sample_exports_have_the_report_columns(reports, name):
     assert f"{name}-sample.csv" in (ROOT / "data" / "README.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("name", ["inventory", "capacity"])
+def test_sample_exports_are_current(reports, name):
+    """What ``tools/samples.py`` writes today (the audit's snapshot names move with the date)."""
+    sample = (ROOT / "data" / f"{name}-sample.csv").read_text(encoding="utf-8")
+    assert sample == reports[name].to_csv()
+
+
+def test_the_regenerate_command_names_an_existing_tool():
+    readme = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
+    assert ".venv/bin/python tools/samples.py data/" in readme and (ROOT / "tools" / "samples.py").is_file()
+
+
 @pytest.mark.parametrize("name", ["inventory", "capacity", "audit"])
 def test_report_functions_take_client_and_orgs_positionally_and_the_rest_by_keyword(name):
     import inspect

@@ -1,8 +1,8 @@
 """Sandbox test fixtures: real HTTP against sandboxes started on 127.0.0.1:<free port>.
 
-``server``/``api`` are session-scoped and must stay read-only (no writes, no
-faults); tests that mutate data or add faults use their own module-scoped
-server (``make_server``).
+``api``/``store`` talk to the shared read-only sandbox ``sb`` (tests/conftest.py: no writes,
+no faults); tests that mutate data or add faults use their own module-scoped server
+(``make_server``).
 """
 import time
 
@@ -10,8 +10,7 @@ import pytest
 import requests
 
 from cloudmc_frames.sandbox import SandboxServer
-
-FAST = {"orgs": 20, "seed": 7, "task_delay": 0.05}
+from tests.support.sandboxes import PROFILES
 
 
 class Api:
@@ -22,7 +21,7 @@ class Api:
         self.session = requests.Session()
 
     def call(self, method, path, key=..., **kwargs):
-        """Send ``method`` to ``/api/v2`` + ``path`` with the root key unless ``key`` is given (None = no key)."""
+        """Send ``method`` to ``/api/v2`` + ``path`` with the root key, or ``key`` (None: no key)."""
         key = self.server.api_key if key is ... else key
         headers = dict(kwargs.pop("headers", {}))
         if key is not None:
@@ -72,27 +71,20 @@ def error_of(response):
 
 
 @pytest.fixture(scope="session")
-def server():
-    """Shared read-only sandbox (orgs=20, seed=7)."""
-    with SandboxServer(**FAST) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="session")
-def api(server):
+def api(sb):
     """HTTP helper bound to the shared sandbox."""
-    return Api(server)
+    return Api(sb)
 
 
 @pytest.fixture(scope="session")
-def store(server):
+def store(sb):
     """The shared sandbox's store (the oracle)."""
-    return server.store
+    return sb.store
 
 
 def make_server(**options):
-    """A started sandbox with the fast defaults overridden by ``options`` (caller stops it)."""
-    return SandboxServer(**{**FAST, **options}).start()
+    """A started sandbox of the default profile with ``options`` (caller stops it)."""
+    return SandboxServer(**{**PROFILES["default"], **options}).start()
 
 
 def first_key(store, role, org_id=None, admin_of_sub_org=False):

@@ -8,15 +8,21 @@ from pathlib import Path
 
 from tests.fixtures.extract_vendor_fields import walk
 
-FIXTURE = json.loads((Path(__file__).parent.parent / "fixtures" / "vendor_fields.json").read_text(encoding="utf-8"))
+FIXTURE_PATH = Path(__file__).parent.parent / "fixtures" / "vendor_fields.json"
+FIXTURE = json.loads(FIXTURE_PATH.read_text(encoding="utf-8"))
 OPAQUE = set(FIXTURE["opaque"])
 
 
-def paths(records, out=None):
-    """``{path: set(types)}`` over all ``records`` (same syntax as the fixture)."""
-    out = {} if out is None else out
+def opaque(*names):
+    """The free-form paths of payloads ``names``: the shared ones plus each payload's own."""
+    return frozenset(OPAQUE.union(*(FIXTURE["entities"][n].get("opaque", ()) for n in names)))
+
+
+def paths(records, skip=frozenset(OPAQUE)):
+    """``{path: set(types)}`` over all ``records`` (same syntax as the fixture), not below ``skip`` paths."""
+    out = {}
     for record in records:
-        walk(record, "", out, OPAQUE)
+        walk(record, "", out, skip)
     return out
 
 
@@ -33,7 +39,7 @@ def vendor(*names, prefix=None):
 def check(records, required, allowed=(), prefix=None):
     """Assert required ⊆ served ⊆ required ∪ allowed, and matching non-null types."""
     assert records, "nothing served to compare"
-    served = paths(records)
+    served = paths(records, opaque(*required, *allowed))
     if prefix is not None:
         served = {p: t for p, t in served.items() if p == prefix or p.startswith(prefix + ".")}
     want = vendor(*required, prefix=prefix)

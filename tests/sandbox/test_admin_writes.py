@@ -28,13 +28,15 @@ def test_create_organization_then_task_success(wapi, writable):
                                                  "serviceConnections": [{"id": c["id"]} for c in
                                                                         store.orgs[parent]["serviceConnections"]]})
     body = response.json()
-    assert response.status_code == 200 and body["taskStatus"] == "PENDING" and body["data"]["name"] == "Élan Vital"
+    assert response.status_code == 200 and body["taskStatus"] == "PENDING"
+    assert body["data"]["name"] == "Élan Vital"
     new_id = body["data"]["id"]
     task = wait_task(wapi, body["taskId"])
     assert task["taskStatus"] == "SUCCESS" and task["result"]["id"] == new_id
     assert task["data"]["result"] == task["result"]
     assert new_id in store.orgs and new_id in store.children[parent]
-    assert any(a["eventCode"] == "organizations.created" and a["organizationId"] == new_id for a in store.activity)
+    assert any(a["eventCode"] == "organizations.created" and a["organizationId"] == new_id
+               for a in store.activity)
     assert api_ids(wapi, "/organizations") >= {new_id}
     assert wapi.data(f"/organizations/{new_id}")["quotas"] or not store.orgs[parent]["serviceConnections"]
 
@@ -57,7 +59,8 @@ def test_update_and_delete_organization(wapi, writable):
     store = writable.store
     leaf = next(o for o in store.orgs.values() if not store.children[o["id"]] and not o["deleted"]
                 and o["id"] != store.root_id)
-    response = wapi.put(f"/organizations/{leaf['id']}", json={"name": "Renamed Leaf", "billingMode": "CREDIT_CARD"})
+    response = wapi.put(f"/organizations/{leaf['id']}",
+                        json={"name": "Renamed Leaf", "billingMode": "CREDIT_CARD"})
     assert response.json()["data"]["name"] == "Renamed Leaf"
     assert wait_task(wapi, response.json()["taskId"])["taskStatus"] == "SUCCESS"
     assert store.orgs[leaf["id"]]["name"] == "Renamed Leaf"
@@ -105,9 +108,11 @@ def test_user_lifecycle(wapi, writable):
 
 def test_create_user_validation(wapi, writable):
     missing = wapi.post("/users", json={"userName": "x"})
-    assert missing.status_code == 400 and set(error_of(missing)["context"]["missing"]) >= {"email", "firstName"}
+    assert missing.status_code == 400 and set(error_of(missing)["context"]["missing"]) >= {"email",
+                                                                                           "firstName"}
     env_role = next(r for r in writable.store.roles.values() if r["name"] == "viewer")
-    wrong_role = wapi.post("/users", json={"userName": "y", "email": "y@x.io", "firstName": "Y", "lastName": "Y",
+    wrong_role = wapi.post("/users",
+                           json={"userName": "y", "email": "y@x.io", "firstName": "Y", "lastName": "Y",
                                            "primaryRoleBinding": {"role": {"id": env_role["id"]}}})
     assert wrong_role.status_code == 400 and error_of(wrong_role)["code"] == errors.INVALID_FIELD
 

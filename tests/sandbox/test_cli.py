@@ -17,9 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_add_arguments_defaults_and_options():
     parser = cli.add_arguments(argparse.ArgumentParser())
     defaults = parser.parse_args([])
-    assert (defaults.port, defaults.host, defaults.orgs, defaults.seed, defaults.scale) == (0, "127.0.0.1", 20, 7, 1.0)
+    assert (defaults.port, defaults.host, defaults.orgs, defaults.seed, defaults.scale) == (0, "127.0.0.1",
+                                                                                            20, 7, 1.0)
     assert defaults.latency_ms == 0 and defaults.faults == "" and not defaults.ignore_paging
-    args = parser.parse_args(["--port", "9", "--orgs", "5", "--seed", "3", "--scale", "2.5", "--latency-ms", "10",
+    args = parser.parse_args(["--port", "9", "--orgs", "5", "--seed", "3", "--scale", "2.5", "--latency-ms",
+                              "10",
                               "--faults", "429:0.1", "--ignore-paging", "--host", "0.0.0.0"])
     assert (args.port, args.orgs, args.seed, args.scale, args.latency_ms, args.faults, args.ignore_paging,
             args.host) == (9, 5, 3, 2.5, 10, "429:0.1", True, "0.0.0.0")
@@ -45,15 +47,32 @@ def test_bad_rate_limit_spec_exits_2(capsys):
     assert "'lots' is not a number" in capsys.readouterr().err
 
 
+def test_usage_options():
+    parser = cli.add_arguments(argparse.ArgumentParser())
+    defaults = parser.parse_args([])
+    assert (defaults.usage_days, defaults.hourly_days, defaults.usage_metadata, defaults.csv_bom) == (
+        365, 30, "camel", False)
+    args = parser.parse_args(["--usage-days", "90", "--hourly-days", "90", "--usage-metadata", "snake",
+                              "--csv-bom"])
+    assert (args.usage_days, args.hourly_days, args.usage_metadata, args.csv_bom) == (90, 90, "snake", True)
+
+
 def test_bad_fault_spec_exits_2(capsys):
     args = cli.add_arguments(argparse.ArgumentParser()).parse_args(["--faults", "nonsense"])
     assert cli.run(args) == 2
     assert "nonsense" in capsys.readouterr().err
 
 
+def test_bad_usage_days_exit_2(capsys):
+    args = cli.add_arguments(argparse.ArgumentParser()).parse_args(["--orgs", "2", "--hourly-days", "400"])
+    assert cli.run(args) == 2
+    assert "hourly_days" in capsys.readouterr().err
+
+
 def test_foreground_run_prints_exports_and_stops_on_ctrl_c():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "cloudmc_frames.sandbox.cli", "--orgs", "6"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "cloudmc_frames.sandbox.cli", "--orgs", "6"], cwd=ROOT,
+                            env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines, deadline = [], time.monotonic() + 15

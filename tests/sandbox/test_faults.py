@@ -14,7 +14,8 @@ from .conftest import Api, make_server
 
 # ------------------------------------------------------------------ parsing
 def test_parse_the_documented_example():
-    rules = parse_faults("500:0.1@/services/*;429:0.05;drop:0.02;html@/users;latency:20+5;first3:503@/organizations")
+    rules = parse_faults("500:0.1@/services/*;429:0.05;drop:0.02;html@/users;latency:20+5;"
+                         "first3:503@/organizations")
     assert rules == [
         FaultRule("status", path="/services/*", status=500, rate=0.1),
         FaultRule("rate_limit", rate=0.05),
@@ -27,7 +28,8 @@ def test_parse_the_documented_example():
 
 def test_parse_options():
     rule, = parse_faults("slow,ms=300,method=get,org=abc,retry=2@/services/*/dev/*")
-    assert rule == FaultRule("slow_body", path="/services/*/dev/*", org_id="abc", method="GET", latency_ms=300,
+    assert rule == FaultRule("slow_body", path="/services/*/dev/*", org_id="abc", method="GET",
+                             latency_ms=300,
                              retry_after=2)
     assert parse_faults("") == [] and parse_faults(None) == []
     assert parse_faults("malformed:0.5;rate_limit,retry=3")[1].retry_after == 3

@@ -39,7 +39,8 @@ def take(ops, state, taken=set()):  # noqa: B006 - module-wide registry of used 
     (test set-up through the oracle, not through the API).
     """
     items = prod(ops)["instances"]
-    spare = [i for i in items.values() if i["id"] not in taken and i["state"] not in ("Destroyed", "Expunging")]
+    spare = [i for i in items.values() if i["id"] not in taken and i["state"] not in ("Destroyed",
+                                                                                      "Expunging")]
     inst = next((i for i in items.values() if i["state"] == state and i["id"] not in taken), None)
     if inst is None:
         assert spare, "the operations scenario ran out of instances"
@@ -144,7 +145,8 @@ def test_change_compute_offering(ops, oapi):
     inst = take(ops, "Running")
     fixed, custom = offerings(ops)
     missing = operate(oapi, inst["id"], "changeComputeOffering", json={"computeOfferingId": custom["id"]})
-    assert missing.status_code == 400 and error_of(missing)["context"]["missing"] == ["cpuCount", "memoryInMB"]
+    assert missing.status_code == 400 and error_of(missing)["context"]["missing"] == ["cpuCount",
+                                                                                      "memoryInMB"]
     target = fixed[0]
     response = operate(oapi, inst["id"], "changeComputeOffering", json={"computeOfferingId": target["id"]})
     assert state_of(oapi, inst["id"]) == "Stopping"
@@ -157,7 +159,8 @@ def create_body(ops, **extra):
     """A valid instance create body for the root prod env."""
     res = prod(ops)
     fixed, _ = offerings(ops)
-    return {"name": "made-by-test", "computeOfferingId": fixed[0]["id"], "networkId": next(iter(res["networks"])),
+    return {"name": "made-by-test", "computeOfferingId": fixed[0]["id"],
+            "networkId": next(iter(res["networks"])),
             "templateId": next(iter(res["templates"])), **extra}
 
 
@@ -200,7 +203,8 @@ def over_quota_env(ops):
     for (org_id, conn_id), quota_id in store.quota_assignments.items():
         ceiling = {d["type"]: d for d in store.quotas[quota_id]["quotaDetails"]}["INSTANCE_VCPUS"]
         conn = store.connections[conn_id]
-        if conn["type"] == "cloudstack" and quotas.usage(store, org_id, conn_id)["INSTANCE_VCPUS"] > ceiling["ceiling"]:
+        if conn["type"] == "cloudstack" and quotas.usage(store, org_id,
+                                                         conn_id)["INSTANCE_VCPUS"] > ceiling["ceiling"]:
             env = next(e for e in store.environments.values()
                        if e["organization"]["id"] == org_id and e["serviceConnection"]["id"] == conn_id)
             return env, conn, ceiling
@@ -218,7 +222,8 @@ def test_quota_ceiling_enforced_on_create(ops, oapi):
                          params={"org_id": env["organization"]["id"]})
     error = error_of(response)
     assert response.status_code == 400 and error["code"] == errors.QUOTA_EXCEEDED
-    assert error["context"]["metric"] == "INSTANCE_VCPUS" and error["context"]["ceiling"] == ceiling["ceiling"]
+    assert error["context"]["metric"] == "INSTANCE_VCPUS"
+    assert error["context"]["ceiling"] == ceiling["ceiling"]
     assert error["context"]["requestedTotal"] > ceiling["ceiling"]
 
 
@@ -231,7 +236,8 @@ def test_quota_ceiling_enforced_on_change_offering(ops, oapi):
     if bigger["cpuCount"] <= inst["cpuCount"]:
         pytest.skip("instance already on the biggest offering")
     response = operate(oapi, inst["id"], "changeComputeOffering", json={"computeOfferingId": bigger["id"]},
-                       base=f"/services/{conn['serviceCode']}/{env['name']}", org_id=env["organization"]["id"])
+                       base=f"/services/{conn['serviceCode']}/{env['name']}",
+                       org_id=env["organization"]["id"])
     assert response.status_code == 400 and error_of(response)["code"] == errors.QUOTA_EXCEEDED
 
 
@@ -252,7 +258,8 @@ def test_volume_lifecycle(ops, oapi):
     assert "instanceId" not in res["volumes"][vol_id]
     finish(oapi, oapi.post(f"{BASE}/volumes/{vol_id}", params={"operation": "attachToInstance"},
                            json={"instanceId": inst["id"]}).json())
-    assert list(res["volumes"][vol_id])[:6] == ["id", "name", "type", "creationDate", "instanceId", "instanceName"]
+    assert list(res["volumes"][vol_id])[:6] == ["id", "name", "type", "creationDate", "instanceId",
+                                                "instanceName"]
     snap = oapi.post(f"{BASE}/volumes/{vol_id}", params={"operation": "createSnapshotFromVolume"},
                      json={"snapshot": {"name": "pre"}}).json()
     assert finish(oapi, snap)["taskStatus"] == "SUCCESS"
@@ -277,7 +284,8 @@ def test_gcp_start_stop(ops, oapi):
     assert dev["instances"][running["id"]]["status"] == "STOPPING"
     finish(oapi, response.json())
     assert dev["instances"][running["id"]]["status"] == "TERMINATED"
-    assert error_of(oapi.post(f"{base}/instances/{running['id']}", params={"operation": "stop"}))["code"] == 2012
+    assert error_of(oapi.post(f"{base}/instances/{running['id']}",
+                              params={"operation": "stop"}))["code"] == 2012
     finish(oapi, oapi.post(f"{base}/instances/{running['id']}", params={"operation": "start"}).json())
     assert dev["instances"][running["id"]]["status"] == "RUNNING"
 

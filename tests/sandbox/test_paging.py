@@ -84,7 +84,8 @@ def test_ignore_paging_switch():
         assert set(body) == {"data"} and len(body["data"]) == len(srv.store.visible_org_ids(srv.api_key))
         assert requests.get(srv.api_url + "/users", params={"page_size": "0"}, headers=headers,
                             timeout=5).status_code == 200
-        service = requests.get(srv.api_url + INSTANCES, params={"page_size": 1}, headers=headers, timeout=5).json()
+        service = requests.get(srv.api_url + INSTANCES, params={"page_size": 1}, headers=headers,
+                               timeout=5).json()
         assert service["metadata"]["pageSize"] == 1 and len(service["data"]) == 1
 
 

@@ -22,7 +22,8 @@ def api(quirky):
 
 
 def users_of(store, org_id):
-    return sorted(u["id"] for u in store.users.values() if u["organization"]["id"] == org_id and not u["deleted"])
+    return sorted(u["id"] for u in store.users.values()
+                  if u["organization"]["id"] == org_id and not u["deleted"])
 
 
 def test_page_sizes_above_the_ceiling_are_refused_with_400(quirky, api):
@@ -51,7 +52,8 @@ def test_a_server_that_ignores_page_size_serves_its_own_and_says_so(quirky, api)
 
 def test_a_service_list_ignores_page_size_too(quirky, api):
     quirky.paging = PagingQuirks(served_page_size=2)
-    env = next(e for e in quirky.store.environments.values() if len(quirky.store.resources[e["id"]]["instances"]) > 2)
+    resources = quirky.store.resources
+    env = next(e for e in quirky.store.environments.values() if len(resources[e["id"]]["instances"]) > 2)
     conn = quirky.store.connections[env["serviceConnection"]["id"]]
     body = api.get(f"/services/{conn['serviceCode']}/{env['name']}/instances",
                    params={"page_size": 50, "org_id": env["organization"]["id"]}).json()

@@ -58,7 +58,8 @@ def test_a_key_bucket_holds_burst_seconds_of_its_rate_and_refills(clock):
     assert verdicts[:4] == [None] * 4
     refused = verdicts[4]
     assert (refused.status, refused.which, refused.headers) == (429, "key", {"Retry-After": "1"})
-    assert refused.body["errors"][0]["code"] == 9429 and "4 requests per second" in refused.body["errors"][0]["message"]
+    error = refused.body["errors"][0]
+    assert error["code"] == 9429 and "4 requests per second" in error["message"]
     assert rl.check("k2", "o1") is None  # another key has its own bucket
     clock.now += 0.25
     assert rl.check("k1", "o1") is None and rl.check("k1", "o1") is not None

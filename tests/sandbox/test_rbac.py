@@ -81,7 +81,8 @@ def test_non_admin_sees_member_environments_only(api, store):
               if e["organization"]["id"] == store.root_id and e["id"] not in member_of]
     for env in others:
         conn = store.env_connection(env)
-        assert api.get(f"/services/{conn['serviceCode']}/{env['name']}/instances", key=info.key).status_code == 403
+        assert api.get(f"/services/{conn['serviceCode']}/{env['name']}/instances",
+                       key=info.key).status_code == 403
     assert prod["id"] in member_of
 
 
@@ -100,8 +101,8 @@ def test_user_role_cannot_do_admin_writes(api, store):
     assert api.delete(f"/users/{user.user_id}", key=user.key).status_code == 403
 
 
-def test_keys_never_echoed(api, store, server):
+def test_keys_never_echoed(api, store, sb):
     response = api.get("/users")
     assert store.root_key not in response.text
     assert all(store.root_key not in v for v in response.headers.values())
-    assert all(store.root_key not in str(r) for r in server.requests.snapshot())
+    assert all(store.root_key not in str(r) for r in sb.requests.snapshot())

@@ -2,15 +2,14 @@
 import re
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cloudmc_frames.sandbox import generate_scenario
-from cloudmc_frames.sandbox import quotas
+from cloudmc_frames.sandbox import generate_scenario, quotas
 from cloudmc_frames.sandbox.clock import parse_instant
 
-NOW = datetime(2025, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,8 @@ def snapshot(store):
 
 
 def test_same_seed_same_store_ids_included():
-    assert snapshot(generate_scenario(orgs=20, seed=7, now=NOW)) == snapshot(generate_scenario(orgs=20, seed=7, now=NOW))
+    assert snapshot(generate_scenario(orgs=20, seed=7,
+                                      now=NOW)) == snapshot(generate_scenario(orgs=20, seed=7, now=NOW))
 
 
 def test_other_seed_other_store():
@@ -133,7 +133,8 @@ def test_instances_match_their_offering_and_volumes_link(scen):
         offering = res["computeofferings"][inst["computeOfferingId"]]
         if not offering["custom"]:
             assert (inst["cpuCount"], inst["memoryInMB"]) == (offering["cpuCount"], offering["memoryInMB"])
-        os_volumes = [v for v in res["volumes"].values() if v.get("instanceId") == inst["id"] and v["type"] == "os"]
+        os_volumes = [v for v in res["volumes"].values()
+                      if v.get("instanceId") == inst["id"] and v["type"] == "os"]
         assert len(os_volumes) == 1 and os_volumes[0]["instanceName"] == inst["name"]
         assert inst["networkId"] in res["networks"]
     volumes = [v for _, v in all_of(scen, "cloudstack", "volumes")]
@@ -145,7 +146,7 @@ def test_instances_match_their_offering_and_volumes_link(scen):
 def test_public_ips_and_snapshot_ages(scen):
     ips = [ip for _, ip in all_of(scen, "cloudstack", "publicipaddresses")]
     assert any("instances" not in ip for ip in ips) and any("instances" in ip for ip in ips)
-    stamps = [datetime.strptime(s["name"].rsplit("_", 1)[1], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    stamps = [datetime.strptime(s["name"].rsplit("_", 1)[1], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
               for _, s in all_of(scen, "cloudstack", "snapshots")]
     assert any(s < NOW - timedelta(days=90) for s in stamps)
     assert any(NOW - timedelta(days=90) <= s < NOW - timedelta(days=30) for s in stamps)
@@ -165,7 +166,8 @@ def test_gcp_resources_consistent(scen):
 def test_quotas_per_org_and_connection_some_over_ceiling(scen):
     assert scen.quota_assignments
     metrics = {d["type"] for q in scen.quotas.values() for d in q["quotaDetails"]}
-    assert {"INSTANCE_VCPUS", "INSTANCE_MEMORY", "DISK_SIZE", "INSTANCE_COUNT", "workload_cpu_count"} <= metrics
+    assert {"INSTANCE_VCPUS", "INSTANCE_MEMORY", "DISK_SIZE", "INSTANCE_COUNT",
+            "workload_cpu_count"} <= metrics
     over = []
     for (org_id, conn_id), quota_id in scen.quota_assignments.items():
         ceiling = {d["type"]: d["ceiling"] for d in scen.quotas[quota_id]["quotaDetails"]}

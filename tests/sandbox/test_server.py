@@ -49,11 +49,11 @@ def test_stop_while_a_handler_sleeps_in_latency():
     assert stopped < 1.0 and not thread.is_alive() and "error" in outcome
 
 
-def test_keep_alive_and_headers(server):
-    conn = http.client.HTTPConnection("127.0.0.1", int(server.endpoint.rsplit(":", 1)[1]), timeout=5)
+def test_keep_alive_and_headers(sb):
+    conn = http.client.HTTPConnection("127.0.0.1", int(sb.endpoint.rsplit(":", 1)[1]), timeout=5)
     try:
         for path in ("/api/v2/roles", "/api/v2/nothing", "/api/v2/users"):
-            conn.request("GET", path, headers={"MC-Api-Key": server.api_key})
+            conn.request("GET", path, headers={"MC-Api-Key": sb.api_key})
             response = conn.getresponse()
             body = response.read()
             assert response.getheader("Content-Type") == "application/json"
@@ -63,12 +63,12 @@ def test_keep_alive_and_headers(server):
         conn.close()
 
 
-def test_request_log_records_calls_without_keys(api, server, store):
-    server.requests.clear()
+def test_request_log_records_calls_without_keys(api, sb, store):
+    sb.requests.clear()
     child = store.children[store.root_id][0]
     api.get("/users", params={"org_id": child, "page_size": "2"})
     api.get("/nothing", key=None)
-    records = server.requests.snapshot()
+    records = sb.requests.snapshot()
     assert records[0].method == "GET" and records[0].path == "/users" and records[0].status == 200
     assert records[0].query == {"org_id": child, "page_size": "2"} and records[0].org_id == child
     assert records[1].status == 404 and records[1].org_id is None
@@ -118,7 +118,8 @@ def test_500_instance_page_is_fast():
             times.append(time.perf_counter() - begin)
             assert len(response.json()["data"]) == 500
     median = statistics.median(times)
-    print(f"\n500-instance page ({count} in env, {len(response.content)} bytes): median {median * 1000:.1f} ms")
+    print(f"\n500-instance page ({count} in env, {len(response.content)} bytes): "
+          f"median {median * 1000:.1f} ms")
     assert median < 0.5
 
 
@@ -136,7 +137,8 @@ def test_unexpected_errors_answer_a_500_envelope(caplog):
         srv.app.router.add("GET", "/boom", boom)
         response = Api(srv).get("/boom")
     assert response.status_code == 500
-    assert response.json() == {"errors": [{"code": 9500, "message": "Unexpected server error", "context": {}}]}
+    assert response.json() == {"errors": [{"code": 9500, "message": "Unexpected server error",
+                                           "context": {}}]}
     assert "kaboom" in caplog.text and srv.api_key not in caplog.text
 
 

@@ -33,7 +33,8 @@ def test_list_equals_the_store_sorted_by_id(api, store):
 
 @pytest.mark.parametrize("path", ["/services/nope/prod/instances", "/services/compute-qc/nope/instances",
                                   "/services/compute-on/prod/instances", "/services/compute-qc/prod/vpcs",
-                                  "/services/gcp-lab/dev/volumes", "/services/compute-qc/prod/instances/nope"])
+                                  "/services/gcp-lab/dev/volumes",
+                                  "/services/compute-qc/prod/instances/nope"])
 def test_unknown_connection_env_entity_or_id_is_404(api, path):
     response = api.get(path)
     assert response.status_code == 404 and error_of(response)["code"] == errors.NOT_FOUND
@@ -58,7 +59,8 @@ def test_filters(api, store):
     assert attached and all(v["instanceId"] == inst for v in attached)
     snap = next(iter(res["snapshots"].values()), None)
     if snap:
-        assert {s["volumeId"] for s in api.data(f"{base}/snapshots", params={"volume_id": snap["volumeId"]})} == {
+        assert {s["volumeId"] for s in api.data(f"{base}/snapshots",
+                                                params={"volume_id": snap["volumeId"]})} == {
             snap["volumeId"]}
     assigned = next((ip for ip in res["publicipaddresses"].values() if "instances" in ip), None)
     if assigned:
@@ -70,7 +72,8 @@ def test_filters(api, store):
 
 def test_instance_detail_view(api, store):
     env = store.env_by_name(store.root_id, "prod")
-    ip = next((ip for ip in store.resources[env["id"]]["publicipaddresses"].values() if "instances" in ip), None)
+    ip = next((ip for ip in store.resources[env["id"]]["publicipaddresses"].values() if "instances" in ip),
+              None)
     inst_id = ip["instances"][0]["id"] if ip else next(iter(store.resources[env["id"]]["instances"]))
     detail = api.data(f"/services/compute-qc/prod/instances/{inst_id}")
     assert {"userData", "publicIps", "nics"} <= set(detail)

@@ -9,6 +9,7 @@ Task, async and error envelopes are checked in ``test_operations``.
 import pytest
 
 from . import parity
+from .usage_support import busiest_org, day, instant, summary
 
 
 def orgs_and_envs(api, store):
@@ -36,7 +37,8 @@ def service_records(api, store, conn_type, entity, detail=False):
         base = f"/services/{conn['serviceCode']}/{env['name']}/{entity}"
         params = {"org_id": env["organization"]["id"]}
         items = api.data(base, params=params)
-        out.extend(api.data(f"{base}/{i['id']}", params=params) for i in items) if detail else out.extend(items)
+        out.extend(api.data(f"{base}/{i['id']}",
+                            params=params) for i in items) if detail else out.extend(items)
     return out
 
 
@@ -85,13 +87,52 @@ def test_activity_log(api):
 
 
 def test_usage_summary(api, store):
-    records = api.data(f"/usage_summary/organizations/{store.root_id}",
-                       params={"start_date": "2024-01-01", "end_date": "2024-01-03", "period": "DAY",
-                               "include_sub_orgs": "true"})
-    parity.check(records, ["usage_summary.list"])
+    window = {"period": "DAY", "include_sub_orgs": "true"}
+    parity.check(summary(api, store.root_id, day(store, 2), day(store, 0), **window), ["usage_summary.list"])
+    parity.check(summary(api, store.root_id, day(store, 2), day(store, 0), top_level=True, **window),
+                 ["usage_summary.top_level"])
 
 
-@pytest.mark.parametrize("entity", ["instances", "volumes", "snapshots", "publicipaddresses", "zones", "templates",
+def test_service_usage_records_and_metadata(api, store):
+    body = api.get("/service/usage", params={"start_date": instant(store, 2), "end_date": instant(store, 0),
+                                             "organization_id": busiest_org(store)}).json()
+    parity.check(body["data"]["records"], ["service_usage.record"])
+    parity.check([body], ["service_usage.envelope"], prefix="data.metadata")
+    assert all(set(r["metadata"]) == {"serviceCode", "entityType"} for r in body["data"]["records"])
+
+
+def test_metric_points(api, store):
+    data = api.data("/metrics/compute-qc/instance.cpu.utilization",
+                    params={"startDate": instant(store, 1), "endDate": instant(store, 0),
+                            "environment": "prod", "size": 1, "unit": "HOURS"})
+    parity.check([p for points in data.values() for p in points], ["metric.point"])
+
+
+def test_plugin_descriptors(api):
+    descriptors = [api.data(f"/services/descriptors/{plugin}") for plugin in ("cloudstack", "gcp")]
+    parity.check(descriptors, ["descriptor.retrieve"])
+    operations = [op for d in descriptors for e in d["entityDescriptors"] for op in e["operations"].values()]
+    parity.check(operations, ["descriptor.operation"])
+    parity.check([link for d in descriptors for links in d["entityRelationships"].values() for link in links],
+                 ["descriptor.relationship"])
+
+
+def test_commitments(api, store):
+    records = [c for org_id in store.orgs
+               for c in api.data("/commitments", params={"organization_id": org_id})]
+    parity.check(records, ["commitment.list"])
+    parity.check([api.data(f"/commitments/{c['id']}") for c in records], ["commitment.retrieve"],
+                 ["commitment.list"])
+
+
+def test_reports(api, store):
+    window = {"start_date": instant(store, 30), "end_date": instant(store, 0)}
+    parity.check([api.data("/reports/organization_pricing", params=window)], ["report.organization_pricing"])
+    parity.check([api.data("/reports/customers", params=window)], ["report.customers"])
+
+
+@pytest.mark.parametrize("entity",
+                         ["instances", "volumes", "snapshots", "publicipaddresses", "zones", "templates",
                                     "computeofferings", "diskofferings", "networks"])
 def test_cloudstack_lists(api, store, entity):
     parity.check(service_records(api, store, "cloudstack", entity), [f"cloudstack.{entity}.list"])

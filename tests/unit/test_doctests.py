@@ -4,11 +4,12 @@ import doctest
 
 import pytest
 
-from cloudmc_frames import catalog, client, config, errors, frames, paging
+from cloudmc_frames import catalog, client, config, errors, frames, operation_catalog, options, paging, tasks
+
+MODULES = [catalog, client, config, errors, frames, operation_catalog, options, paging, tasks]
 
 
-@pytest.mark.parametrize("module", [catalog, client, config, errors, frames, paging],
-                         ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

@@ -5,10 +5,16 @@ import logging
 import pandas as pd
 import pytest
 
-from cloudmc_frames.frames import (build_frame, coverage_frame, empty_frame, issues_frame,
-                                   snake_case, to_text_safe)
 from cloudmc_frames.catalog import SCHEMAS
 from cloudmc_frames.errors import Issue, ServerError
+from cloudmc_frames.frames import (
+    build_frame,
+    coverage_frame,
+    empty_frame,
+    issues_frame,
+    none_for_missing,
+    snake_case,
+)
 from cloudmc_frames.ledger import Coverage
 
 CTX = {"organization_id": "o1", "organization_name": "Acme", "organization_path": "acme",
@@ -112,7 +118,7 @@ def test_dates_in_several_formats(text, expected):
 
 
 def test_nulls_everywhere_keep_types():
-    recs = [{k: None for k in ("id", "userName", "loginCount", "tfaEnabled", "lastLogin", "organization")}]
+    recs = [dict.fromkeys(("id", "userName", "loginCount", "tfaEnabled", "lastLogin", "organization"))]
     frame = build_frame("users", [(CTX, recs)])
     assert frame["login_count"].dtype == "Int64" and frame["tfa_enabled"].dtype == "boolean"
     assert frame["last_login"].isna().all()
@@ -131,7 +137,7 @@ def test_issue_and_coverage_frames_are_typed():
 
 
 def test_text_safe_frames_have_no_nan():
-    frame = to_text_safe(pd.DataFrame({"a": pd.array(["x", None], dtype="string")}))
+    frame = none_for_missing(pd.DataFrame({"a": pd.array(["x", None], dtype="string")}))
     assert frame["a"].tolist() == ["x", None]
 
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.operations.conftest import client, picker, sb  # noqa: F401 - fixtures shared with operations
+import pytest
+
+
+@pytest.fixture
+def client(writable_sb):
+    with writable_sb.client() as c:
+        yield c
 
 
 def output_text(form) -> str:

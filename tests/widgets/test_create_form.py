@@ -7,7 +7,7 @@ import pytest
 import cloudmc_frames as cmf
 from cloudmc_frames.operation_catalog import QUOTA_FIELDS
 from cloudmc_frames.widgets import CreateForm
-from tests.operations.conftest import POLL, over_quota_env, posts
+from tests.support.sandboxes import POLL, over_quota_env, posts
 
 from .conftest import output_text, record
 
@@ -18,8 +18,8 @@ def in_env(form, env):
     return form
 
 
-def root_prod(sb):
-    return sb.store.env_by_name(sb.store.root_id, "prod")
+def root_prod(writable_sb):
+    return writable_sb.store.env_by_name(writable_sb.store.root_id, "prod")
 
 
 def choose(form, field, label_part):
@@ -30,14 +30,15 @@ def errors(form):
     return {name: label.value for name, label in form.errors.items() if label.value}
 
 
-def created(sb, env, entity, name):
-    return [r for r in sb.store.resources[env["id"]][entity].values() if r["name"] == name]
+def created(writable_sb, env, entity, name):
+    return [r for r in writable_sb.store.resources[env["id"]][entity].values() if r["name"] == name]
 
 
-def test_a_volume_is_created_and_its_progress_goes_to_max(sb, client):
-    env = root_prod(sb)
+def test_a_volume_is_created_and_its_progress_goes_to_max(writable_sb, client):
+    env = root_prod(writable_sb)
     form = in_env(CreateForm(client, "volumes", interval=POLL), env)
-    assert len(form.fields["diskOfferingId"].options) == len(sb.store.resources[env["id"]]["diskofferings"])
+    offerings = writable_sb.store.resources[env["id"]]["diskofferings"]
+    assert len(form.fields["diskOfferingId"].options) == len(offerings)
     form.fields["name"].value = "scratch-a"
     seen = {}
     form.progress_box.observe(lambda change: seen.update(bar=record(form.progress.bars[0]),
@@ -46,22 +47,22 @@ def test_a_volume_is_created_and_its_progress_goes_to_max(sb, client):
     assert form.join(timeout=10)
     assert seen == {"bar": [100], "first": 0}
     assert form.task is not None and form.progress.results[0].status == "SUCCESS"
-    assert [v["state"] for v in created(sb, env, "volumes", "scratch-a")] == ["Ready"]
+    assert [v["state"] for v in created(writable_sb, env, "volumes", "scratch-a")] == ["Ready"]
     assert "Created volume 'scratch-a'" in output_text(form) and not form.create_button.disabled
 
 
 @pytest.mark.parametrize("name, message", [("", "required"), ("9-lives", "letters, digits")])
-def test_fields_are_checked_before_anything_is_sent(sb, client, name, message):
-    form = in_env(CreateForm(client, "instances", interval=POLL), root_prod(sb))
+def test_fields_are_checked_before_anything_is_sent(writable_sb, client, name, message):
+    form = in_env(CreateForm(client, "instances", interval=POLL), root_prod(writable_sb))
     form.fields["name"].value = name
-    before = posts(sb)
+    before = posts(writable_sb)
     form.create_button.click()
-    assert form.join(timeout=5) and posts(sb) == before
+    assert form.join(timeout=5) and posts(writable_sb) == before
     assert message in errors(form)["name"] and "Fix the fields" in output_text(form)
 
 
-def test_a_custom_size_offering_asks_for_a_size(sb, client):
-    env = root_prod(sb)
+def test_a_custom_size_offering_asks_for_a_size(writable_sb, client):
+    env = root_prod(writable_sb)
     form = in_env(CreateForm(client, "volumes", interval=POLL), env)
     assert form.field_rows["sizeInGb"].layout.display == "none"
     choose(form, "diskOfferingId", "Custom")
@@ -72,11 +73,11 @@ def test_a_custom_size_offering_asks_for_a_size(sb, client):
     form.fields["sizeInGb"].value = 42
     form.create_button.click()
     assert form.join(timeout=10) and errors(form) == {}
-    assert [v["sizeInGb"] for v in created(sb, env, "volumes", "sized")] == [42]
+    assert [v["sizeInGb"] for v in created(writable_sb, env, "volumes", "sized")] == [42]
 
 
-def test_an_instance_with_a_custom_offering(sb, client):
-    env = root_prod(sb)
+def test_an_instance_with_a_custom_offering(writable_sb, client):
+    env = root_prod(writable_sb)
     form = in_env(CreateForm(client, "instances", interval=POLL), env)
     assert form.field_rows["cpuCount"].layout.display == "none"
     choose(form, "computeOfferingId", "Custom")
@@ -86,12 +87,12 @@ def test_an_instance_with_a_custom_offering(sb, client):
     assert {"cpuCount": 2, "memoryInMB": 2048}.items() <= form.body().items()
     form.create_button.click()
     assert form.join(timeout=10) and errors(form) == {}, output_text(form)
-    made = created(sb, env, "instances", "custom-1")
+    made = created(writable_sb, env, "instances", "custom-1")
     assert [(i["state"], i["cpuCount"], i["memoryInMB"]) for i in made] == [("Running", 2, 2048)]
 
 
-def test_a_400_from_cloudmc_is_shown_next_to_its_field(sb, client):
-    metric, env = over_quota_env(sb.store)
+def test_a_400_from_cloudmc_is_shown_next_to_its_field(writable_sb, client):
+    metric, env = over_quota_env(writable_sb.store)
     form = in_env(CreateForm(client, "instances", interval=POLL), env)
     form.fields["name"].value = "one-too-many"
     form.create_button.click()
@@ -102,11 +103,11 @@ def test_a_400_from_cloudmc_is_shown_next_to_its_field(sb, client):
     assert "Quota exceeded" in message and "(code 9415)" in message
     assert field in {f for fields in QUOTA_FIELDS.values() for f in fields}
     assert "CloudMC refused the create" in output_text(form) and form.progress is None
-    assert created(sb, env, "instances", "one-too-many") == []
+    assert created(writable_sb, env, "instances", "one-too-many") == []
 
 
-def test_the_zone_narrows_networks_and_templates(sb, client):
-    form = in_env(CreateForm(client, "instances"), root_prod(sb))
+def test_the_zone_narrows_networks_and_templates(writable_sb, client):
+    form = in_env(CreateForm(client, "instances"), root_prod(writable_sb))
     networks = form.choices["networkId"]
     zone = networks["zone_id"].iloc[0]
     form.fields["zoneId"].value = zone
@@ -115,9 +116,10 @@ def test_the_zone_narrows_networks_and_templates(sb, client):
     assert "zoneId" not in form.body()
 
 
-def test_only_cloudstack_environments_are_offered_and_bad_types_are_refused(sb, client):
+def test_only_cloudstack_environments_are_offered_and_bad_types_are_refused(writable_sb, client):
     form = CreateForm(client, "volumes")
     assert set(form.envs["connection_type"]) == {"cloudstack"}
-    assert form.output.outputs == () and "application/vnd.jupyter.widget-view+json" in form._repr_mimebundle_()
+    assert form.output.outputs == ()
+    assert "application/vnd.jupyter.widget-view+json" in form._repr_mimebundle_()
     with pytest.raises(cmf.ConfigError, match="instances or volumes"):
         CreateForm(client, "snapshots")

@@ -6,7 +6,7 @@ import pytest
 
 import cloudmc_frames as cmf
 from cloudmc_frames.widgets import OperationForm
-from tests.operations.conftest import POLL, frame_of, posts, state_of
+from tests.support.sandboxes import POLL, frame_of, posts, state_of
 
 from .conftest import output_text, record
 
@@ -23,8 +23,8 @@ def label_of(form, item_id):
     return next(label for label, value in form.resources.options if value == item_id)
 
 
-def test_stop_from_the_form_changes_the_instance_and_the_listing(sb, picker, client):
-    vms = [picker.instance("Running", org_id=sb.store.root_id) for _ in range(2)]
+def test_stop_from_the_form_changes_the_instance_and_the_listing(writable_sb, picker, client):
+    vms = [picker.instance("Running", org_id=writable_sb.store.root_id) for _ in range(2)]
     vms = [v for v in vms if v["env_id"] == vms[0]["env_id"]]
     form = form_for(client, vms)
     form.resources.value = tuple(v["id"] for v in vms)
@@ -36,14 +36,14 @@ def test_stop_from_the_form_changes_the_instance_and_the_listing(sb, picker, cli
     assert form.join(timeout=10)
     assert disabled[0] is True and form.run_button.disabled is False  # disabled while tasks ran
     assert form.outcomes["status"].tolist() == ["SUCCESS"] * len(vms)
-    assert all(state_of(sb, v) == "Stopped" for v in vms)
+    assert all(state_of(writable_sb, v) == "Stopped" for v in vms)
     assert [b.value for b in form.progress.bars] == [100] * len(vms)
     assert form.progress.overall.value == form.progress.overall.max == len(vms)
     assert all("[Stopped]" in label_of(form, v["id"]) for v in vms)  # re-read after the run
     assert "SUCCESS" in output_text(form)
 
 
-def test_progress_values_go_from_zero_to_max(sb, picker, client):
+def test_progress_values_go_from_zero_to_max(writable_sb, picker, client):
     vm = picker.instance("Stopped")
     form = form_for(client, [vm])
     form.resources.value = (vm["id"],)
@@ -55,10 +55,10 @@ def test_progress_values_go_from_zero_to_max(sb, picker, client):
     form.run_button.click()
     assert form.join(timeout=10)
     assert seen["first"] == (0, 0) and seen["bars"] == [[100]] and seen["overall"] == [1]
-    assert state_of(sb, vm) == "Running"
+    assert state_of(writable_sb, vm) == "Running"
 
 
-def test_a_refused_operation_shows_cloudmcs_message_in_the_form(sb, picker, client):
+def test_a_refused_operation_shows_cloudmcs_message_in_the_form(writable_sb, picker, client):
     vm = picker.instance("Running")
     form = form_for(client, [vm])
     form.resources.value = (vm["id"],)
@@ -84,22 +84,22 @@ def test_only_operations_that_fit_the_selection_are_offered(picker, client):
     assert "start" in offered and "stop" not in offered and "purge" not in offered
 
 
-def test_a_destructive_operation_needs_the_confirmation(sb, picker, client):
+def test_a_destructive_operation_needs_the_confirmation(writable_sb, picker, client):
     vm = picker.instance("Stopped")
     form = form_for(client, [vm])
     form.resources.value = (vm["id"],)
     form.operation.value = "delete"
     assert form.confirm.layout.display == "" and form.run_button.disabled
     assert "Destructive" in form.summary.value and form.run_button.button_style == "danger"
-    before = posts(sb)
+    before = posts(writable_sb)
     form.run_button.click()  # a click that bypasses the disabled button does nothing either
-    assert form.join(timeout=5) and posts(sb) == before
+    assert form.join(timeout=5) and posts(writable_sb) == before
     assert "tick the confirmation box" in output_text(form)
     form.confirm.value = True
     assert not form.run_button.disabled
     form.run_button.click()
     assert form.join(timeout=10)
-    assert state_of(sb, vm) == "Destroyed" and form.outcomes["status"].tolist() == ["SUCCESS"]
+    assert state_of(writable_sb, vm) == "Destroyed" and form.outcomes["status"].tolist() == ["SUCCESS"]
     form.operation.value = form.operation.options[0][1]
     assert form.confirm.value is False  # a new choice asks again
 
@@ -114,20 +114,20 @@ def test_the_filter_narrows_the_resources(picker, client):
     assert form.resources.options == () and form.run_button.disabled
 
 
-def test_a_handler_error_lands_in_the_output_area(sb, picker, client):
+def test_a_handler_error_lands_in_the_output_area(writable_sb, picker, client):
     vm = picker.instance("Running")
     form = form_for(client, [vm])
     form.resources.value = (vm["id"],)
     form.operation.value = "changeComputeOffering"
     assert form.body.layout.display == "" and "computeOfferingId" in form.body.placeholder
     form.body.value = "{not json"
-    before = posts(sb)
+    before = posts(writable_sb)
     form.run_button.click()
-    assert "ConfigError: the body is not valid JSON" in output_text(form) and posts(sb) == before
+    assert "ConfigError: the body is not valid JSON" in output_text(form) and posts(writable_sb) == before
 
 
-def test_filters_choose_the_rows_and_the_form_renders_without_displaying_itself(sb, client):
-    form = OperationForm(client, {"orgs": sb.store.root_id, "service_code": "compute-qc"})
+def test_filters_choose_the_rows_and_the_form_renders_without_displaying_itself(writable_sb, client):
+    form = OperationForm(client, {"orgs": writable_sb.store.root_id, "service_code": "compute-qc"})
     assert set(form.rows["service_code"]) == {"compute-qc"}
     assert form.output.outputs == ()
     bundle = form._repr_mimebundle_()

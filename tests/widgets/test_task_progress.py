@@ -8,7 +8,7 @@ import pytest
 
 import cloudmc_frames as cmf
 from cloudmc_frames.widgets import TaskProgress
-from tests.operations.conftest import POLL, frame_of, state_of
+from tests.support.sandboxes import POLL, frame_of, state_of
 
 from .conftest import output_text, record
 
@@ -18,7 +18,7 @@ def stop_tasks(client, vms):
             for vm in vms]
 
 
-def test_bars_go_from_zero_to_max_on_a_worker_thread(sb, picker, client):
+def test_bars_go_from_zero_to_max_on_a_worker_thread(writable_sb, picker, client):
     vms = [picker.instance("Running") for _ in range(3)]
     progress = TaskProgress(client, stop_tasks(client, vms), labels=[v["name"] for v in vms],
                             interval=POLL, start=False)
@@ -32,19 +32,19 @@ def test_bars_go_from_zero_to_max_on_a_worker_thread(sb, picker, client):
     assert all("SUCCESS" in s.value and " s" in s.value for s in progress.statuses)
     assert "3 of 3 ended, 3 succeeded" in progress.summary.value
     assert [r.status for r in progress.results] == ["SUCCESS"] * 3
-    assert all(state_of(sb, vm) == "Stopped" for vm in vms)
+    assert all(state_of(writable_sb, vm) == "Stopped" for vm in vms)
     text = output_text(progress)
     assert all(f"{vm['name']}: SUCCESS" in text for vm in vms)
 
 
-def test_a_failed_task_turns_red_and_shows_its_envelope(sb, picker, client):
+def test_a_failed_task_turns_red_and_shows_its_envelope(writable_sb, picker, client):
     vm = picker.instance("Running")
-    sb.fail_operations.add("instances.stop")
+    writable_sb.fail_operations.add("instances.stop")
     try:
         progress = TaskProgress(client, stop_tasks(client, [vm]), interval=POLL)
         assert progress.join(timeout=10)
     finally:
-        sb.fail_operations.discard("instances.stop")
+        writable_sb.fail_operations.discard("instances.stop")
     assert progress.bars[0].value == 100 and progress.bars[0].bar_style == "danger"
     assert "FAILED" in progress.statuses[0].value
     text = output_text(progress)
@@ -52,7 +52,7 @@ def test_a_failed_task_turns_red_and_shows_its_envelope(sb, picker, client):
     assert progress.overall.bar_style == "warning"
 
 
-def test_an_outcomes_frame_gives_one_bar_per_task(sb, picker, client):
+def test_an_outcomes_frame_gives_one_bar_per_task(writable_sb, picker, client):
     vms = [picker.instance("Running") for _ in range(5)]
     outcomes = cmf.operate_many(client, frame_of(client, [v["id"] for v in vms]), "stop", wait=False)
     progress = TaskProgress(client, outcomes, interval=POLL)

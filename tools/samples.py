@@ -3,9 +3,9 @@
 The audit runs with the scenario's own clock (``now`` = the sandbox's reference midnight), and
 the scenario is built relative to it, so the files come out the same on any day.
 
-Usage::
+A maintenance script, not part of the package. Usage::
 
-    $ python -m cloudmc_frames.reports.samples data/
+    $ .venv/bin/python tools/samples.py data/
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..embedded import sandbox
-from .audit import audit
-from .capacity import capacity
-from .inventory import inventory
+import cloudmc_frames as cmf
 
 SCENARIO = {"orgs": 20, "seed": 7}
 
@@ -26,9 +23,9 @@ def write_samples(folder: str | Path) -> list[Path]:
     """Write ``inventory-sample.csv``, ``capacity-sample.csv`` and ``audit-sample.csv``; return the paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with sandbox(**SCENARIO) as sb, sb.client(progress=False) as client:
-        reports = {"inventory": inventory(client), "capacity": capacity(client),
-                   "audit": audit(client, now=sb.store.now)}
+    with cmf.sandbox(**SCENARIO) as sb, sb.client(progress=False) as client:
+        reports = {"inventory": cmf.reports.inventory(client), "capacity": cmf.reports.capacity(client),
+                   "audit": cmf.reports.audit(client, now=sb.store.now)}
     paths = []
     for name, report in reports.items():
         path = folder / f"{name}-sample.csv"
@@ -38,8 +35,8 @@ def write_samples(folder: str | Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cloudmc_frames.reports.samples FOLDER``."""
-    parser = argparse.ArgumentParser(prog="python -m cloudmc_frames.reports.samples",
+    """``python tools/samples.py FOLDER``."""
+    parser = argparse.ArgumentParser(prog="tools/samples.py",
                                      description="Write the sample CSV exports of the demo sandbox.")
     parser.add_argument("folder", nargs="?", default="data", help="where to write (default ./data)")
     for path in write_samples(parser.parse_args(argv).folder):

@@ -1,0 +1,96 @@
+"""``cloudmc-frames demo``: crawl a sandbox, print the reports' headline tables, write three pages.
+
+Example::
+
+    $ cloudmc-frames demo --out /tmp/demo
+    >>> print(summary_text({"inventory": inv, "capacity": cap, "audit": aud}))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import accessors
+from ..embedded import sandbox
+from .report import EXIT_OK, EXIT_PARTIAL
+
+DEMO_FOLDER = "cloudmc-frames-demo"
+HEADLINE = ("instances", "instances_running", "vcpus", "vcpus_running", "memory_gib",
+            "memory_gib_running", "volumes", "volume_gib", "volume_gib_unattached", "snapshots",
+            "public_ips")
+CLOSEST = 5
+
+
+def add_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``demo`` and its options to the subcommands."""
+    demo = commands.add_parser(
+        "demo", parents=[common],
+        help="crawl an embedded sandbox, print a summary and write three HTML reports")
+    demo.add_argument("--orgs", type=int, default=20, help="organizations in the sandbox (default 20)")
+    demo.add_argument("--seed", type=int, default=7, help="scenario seed (default 7)")
+    demo.add_argument("--out", default=DEMO_FOLDER, metavar="FOLDER",
+                      help="where to write inventory.html, capacity.html, audit.html "
+                           f"(default ./{DEMO_FOLDER}/)")
+    demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    demo.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the three reports on a new sandbox, print the summary, write the pages."""
+    from ..reports import REPORTS  # matplotlib loads only for the commands that report
+
+    folder = Path(args.out)
+    with sandbox(orgs=args.orgs, seed=args.seed) as sb:
+        print(f"Embedded CloudMC sandbox at {sb.endpoint} ({args.orgs} organizations, seed {args.seed})\n")
+        client = sb.client(progress=False if args.no_progress else None)
+        reports = {name: build(client) for name, build in REPORTS.items()}
+        people = {"users": len(accessors.users(client)),  # from memory: the audit read them
+                  "environments": len(accessors.environments(client))}
+    print(summary_text(reports, people))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, report in reports.items():
+        report.to_html(folder / f"{name}.html")
+    print(f"\nWrote {', '.join(f'{name}.html' for name in reports)} to {folder}{os.sep}")
+    return EXIT_OK if all(r.complete for r in reports.values()) else EXIT_PARTIAL
+
+
+def sections(reports: dict[str, Any],
+             counts: dict[str, int] | None = None) -> list[tuple[str, pd.DataFrame]]:
+    """Titled tables: inventory totals and states, the fullest quotas, findings per rule, scopes.
+
+    ``counts`` adds rows to the totals (e.g. ``{"users": 44, "environments": 34}``).
+    """
+    inventory, capacity, audit = reports["inventory"], reports["capacity"], reports["audit"]
+    totals = inventory.summary[inventory.summary["measure"].isin(HEADLINE)][["measure", "value", "unit"]]
+    heads = {"organizations": len(inventory.tables["rollup"]), **(counts or {})}
+    organizations = pd.DataFrame({"measure": list(heads), "value": [float(v) for v in heads.values()],
+                                  "unit": ["count"] * len(heads)})
+    scopes = pd.concat([r.coverage.assign(report=name) for name, r in reports.items()])
+    read = scopes.groupby(["report", "status"], observed=True).size().rename("scopes").reset_index()
+    return [("Inventory totals", pd.concat([organizations, totals], ignore_index=True)),
+            ("Instances by provider state", inventory.tables["states"]),
+            (f"Quotas closest to their ceiling (top {CLOSEST})", capacity.tables["closest"].head(CLOSEST)),
+            ("Audit findings per rule", audit.summary[["rule", "findings", "high", "medium", "low"]]),
+            ("Scopes read (coverage)", read),
+            ("Issues", _issues(reports))]
+
+
+def summary_text(reports: dict[str, Any], counts: dict[str, int] | None = None) -> str:
+    """The sections as plain-text tables."""
+    from ..reports.render import table_text
+
+    return "\n\n".join(f"{title}\n{table_text(frame, 'simple')}"
+                       for title, frame in sections(reports, counts))
+
+
+def _issues(reports: dict[str, Any]) -> pd.DataFrame:
+    frames = [r.issues.assign(report=name) for name, r in reports.items() if not r.complete]
+    if not frames:
+        return pd.DataFrame({"issues": ["none: every scope was read"]})
+    issues = pd.concat(frames, ignore_index=True)
+    return issues[["report", "organization_path", "environment", "entity", "status", "exception"]].head(10)
