@@ -74,13 +74,13 @@ def others_time(calls, victim: str, own_only: bool = True) -> float:
     return total
 
 
-def server_share(stats: dict, wall: float, rate: float) -> tuple[float, float, int, int]:
+def server_share(stats: dict, rate: float) -> tuple[float, float, int, int]:
     """(429 share after the warm-up, admitted/s after it over R, admitted, refused) from the
-    server's per-second counts."""
+    server's own counts: per second since its first request, and the span to its last."""
     late = [(a, r) for s, a, r in stats["seconds"] if s >= WARMUP_S]
     admitted, refused = sum(a for a, _ in late), sum(r for _, r in late)
     share = refused / (admitted + refused) if admitted + refused else 0.0
-    throughput = admitted / max(wall - WARMUP_S, 1e-9) / rate
+    throughput = admitted / max(stats["span"] - WARMUP_S, 1e-9) / rate
     total = [(a, r) for _, a, r in stats["seconds"]]
     return share, throughput, sum(a for a, _ in total), sum(r for _, r in total)
 
@@ -140,7 +140,7 @@ def report(args, sb: SandboxProcess, options: dict) -> None:
                      *((f"isolation A{n + 1}: key limit", m) for n, m in enumerate(alone)),
                      *((f"isolation B{n + 1}: + victim at {args.victim_rate:g}/s", m)
                        for n, m in enumerate(victimised))):
-        share, throughput, admitted, refused = server_share(m["stats"], m["wall"], args.rate)
+        share, throughput, admitted, refused = server_share(m["stats"], args.rate)
         victim_counts = "/".join(map(str, m["stats"]["orgs"].get(victim, (0, 0))))
         table.append([label, f"{m['wall']:.1f}", admitted, refused, m["lost"], m["extra"],
                       m["issues"], f"{100 * share:.2f}%", f"{throughput:.3f}", victim_counts,
@@ -154,7 +154,7 @@ def report(args, sb: SandboxProcess, options: dict) -> None:
     print(tabulate(table, headers=["crawl", "wall s", "admitted", "429s", "rows lost", "rows extra",
                                    "issues", "429 share >2 s", "throughput / R", "victim ok/429",
                                    "others s (own scopes)", "others s (all)"], tablefmt="github"))
-    share, throughput, *_ = server_share(adaptive["stats"], adaptive["wall"], args.rate)
+    share, throughput, *_ = server_share(adaptive["stats"], args.rate)
     summary = [
         ["rows lost (adaptive)", adaptive["lost"] + adaptive["extra"], "0"],
         ["share of requests answered 429 after 2 s", f"{100 * share:.2f}%", "< 5%"],

@@ -26,7 +26,8 @@ Examples: ``key=50`` (50 requests/s per key, 1 s of burst), ``key=50,org:<id>=2`
 for one organization), ``org=5,answer=503,retry=none``, ``key=20,retry=date``.
 
 ``RateLimiter.stats()`` counts what was admitted and refused, per second since the first
-request (or the last ``reset()``) and per organization, for tests and benchmarks.
+request (or the last ``reset()``) and per organization, and the seconds from the first request
+to the last, for tests and benchmarks.
 """
 import email.utils
 import math
@@ -162,7 +163,7 @@ class RateLimiter:
 
     # ---------------------------------------------------------------- counts
     def _reset_stats(self):
-        self._started = None
+        self._started = self._last = None
         self._seconds = {}
         self._by_org = {}
 
@@ -170,6 +171,7 @@ class RateLimiter:
         """Tally one request (call with the lock held)."""
         if self._started is None:
             self._started = now
+        self._last = now
         second = int(now - self._started)
         row = self._seconds.setdefault(second, [0, 0])
         row[refused_by is not None] += 1
@@ -177,10 +179,12 @@ class RateLimiter:
         org[refused_by is not None] += 1
 
     def stats(self):
-        """``{"seconds": [(second, admitted, refused), ...], "orgs": {org_id: (admitted, refused)}}``."""
+        """``{"seconds": [(second, admitted, refused), ...], "orgs": {org_id: (admitted, refused)},
+        "span": seconds from the first request to the last}``."""
         with self._lock:
             seconds = [(s, a, r) for s, (a, r) in sorted(self._seconds.items())]
-            return {"seconds": seconds, "orgs": {o: tuple(v) for o, v in self._by_org.items()}}
+            span = 0.0 if self._started is None else self._last - self._started
+            return {"seconds": seconds, "orgs": {o: tuple(v) for o, v in self._by_org.items()}, "span": span}
 
 
 def parse_rate_limit(spec):

@@ -118,9 +118,9 @@ def test_counts_per_second_and_per_organization(clock):
     rl.check("k", "b")
     stats = rl.stats()
     assert stats["seconds"] == [(0, 2, 1), (1, 1, 0)]
-    assert stats["orgs"] == {"a": (2, 1), "b": (1, 0)}
+    assert stats["orgs"] == {"a": (2, 1), "b": (1, 0)} and stats["span"] == 1.5
     rl.set(None)
-    assert rl.check("k", "a") is None and rl.stats() == {"seconds": [], "orgs": {}}
+    assert rl.check("k", "a") is None and rl.stats() == {"seconds": [], "orgs": {}, "span": 0.0}
 
 
 # ------------------------------------------------------------------ over HTTP
