@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._cache import TASKS_PATH, HttpCache, MemoryPages, credential_hash, listing_scope, scope_tag
+from ._cache import TASKS_PATH, HttpCache, MemoryPages, Sealer, credential_hash, listing_scope, scope_tag
 from ._retry import retry_delay
 from ._transport import RawReply, Secret, Transport, configure_session
 from ._wire import Listing, Reply, page_of, parse_reply, query_params
@@ -63,12 +63,12 @@ class Client:
         self.fingerprint = credential_hash(settings.endpoint, api_key)
         self.ledger = Ledger()
         self.stats = {"sent": 0, "cache_hits": 0, "memory_hits": 0, "retries": 0}
-        self._sleep, self._clock, self._rng = sleep, clock, random.Random()
-        self._lock = threading.Lock()
+        self._sleep, self._clock, self._rng, self._lock = sleep, clock, random.Random(), threading.Lock()
         self._memory = MemoryPages(int(settings.memory_cache_mb * 2**20))
         self._page_size = PageSize(settings.page_size)
         self.throttle = Throttle.configured(settings, clock=clock, sleep=sleep)
         self._cache = HttpCache(settings, self.fingerprint, sleep=sleep, on_rebuild=self._memory.drop,
+                                sealer=Sealer(settings.endpoint, api_key),
                                 configure=lambda s: configure_session(s, settings, self._key, self.throttle))
         self._transport = Transport(settings, self._cache, clock)
 
@@ -108,7 +108,6 @@ class Client:
                 raise _NotRemembered
             replies.append(reply)
             return page_of(reply)
-
         try:
             records = list(self._records(fetch))
         except _NotRemembered:
@@ -189,6 +188,10 @@ class Client:
         """Wait until every reply fetched so far is written to the cache storage."""
         self._cache.flush()
 
+    def cache_info(self) -> dict:
+        """Which cache backend answers, where, and why: ``client.cache_info()["backend"] == "redis"``."""
+        return self._cache.info()
+
     @property
     def issues(self):
         """Every failure collected by accessors with ``errors="collect"``, as a DataFrame."""
@@ -237,7 +240,6 @@ class Client:
                                    fresh=fresh, deadline=deadline)
             replies.append(reply)
             return page_of(reply)
-
         return fetch
 
     def _memory_reply(self, path: str, url: str, query: dict[str, str]) -> Reply | None:

@@ -4,9 +4,24 @@ import doctest
 
 import pytest
 
-from cloudmc_frames import catalog, client, config, errors, frames, operation_catalog, options, paging, tasks
+from cloudmc_frames import (
+    _cache,
+    catalog,
+    client,
+    config,
+    errors,
+    frames,
+    journal,
+    jsonarray,
+    operation_catalog,
+    options,
+    paging,
+    tasks,
+)
+from cloudmc_frames.snapshots import compare, drift, layout, manifest, schema, scopes
 
-MODULES = [catalog, client, config, errors, frames, operation_catalog, options, paging, tasks]
+MODULES = [_cache, catalog, client, config, errors, frames, journal, jsonarray, operation_catalog, options,
+           paging, tasks, layout, manifest, schema, scopes, drift, compare]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
