@@ -8,6 +8,9 @@ It never retries (that is the client's loop with ``_retry``) and never parses JS
   trickling in past it (the read timeout bounds each read, not the whole body).
 * Proxy and CA-bundle variables are read once per session, not per request; a loopback endpoint
   never goes through a proxy (plain http to it would hand the key to a proxy in clear text).
+* Every request that really goes out first waits for its turn in the client's
+  :class:`~cloudmc_frames.throttle.Throttle` (:class:`ThrottledAdapter`: requests-cache answers
+  hits before the adapter is reached, so cache hits never use up the pace).
 * requests' exceptions become :class:`~cloudmc_frames.errors.TransportError` /
   :class:`~cloudmc_frames.errors.RequestTimeout` / :class:`~cloudmc_frames.errors.CrawlTimeoutError`;
   an offline miss becomes :class:`~cloudmc_frames.errors.CacheMissError`.
@@ -25,7 +28,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -34,9 +37,11 @@ from ._cache import API_KEY_HEADER, HttpCache, connection_socket
 from ._version import __version__
 from .config import Settings, is_loopback
 from .errors import CacheMissError, CloudMCError, CrawlTimeoutError, RequestTimeout, TransportError
+from .throttle import Throttle
 
 USER_AGENT = f"cloudmc-frames/{__version__}"
 _ERRNO = re.compile(r"\[Errno -?\d+\][^)'\"]*")
+_SENDING = threading.local()  # .deadline of the request this thread sends, for ThrottledAdapter
 
 
 class Secret:
@@ -87,8 +92,10 @@ class RawReply:
     expires_at: float | None  # Unix time until which it may be reused from memory; None: not cached
 
 
-def configure_session(session: requests.Session, settings: Settings, key: Secret) -> None:
-    """Headers (the key among them), proxies and CA bundle read once, a pool sized for the fan-out."""
+def configure_session(session: requests.Session, settings: Settings, key: Secret,
+                      throttle: Throttle | None = None) -> None:
+    """Headers (the key among them), proxies and CA bundle read once, a pool sized for the fan-out,
+    and the client's throttle in front of every request sent."""
     session.headers.update({API_KEY_HEADER: key.reveal(), "User-Agent": USER_AGENT,
                             "Accept": "application/json"})
     if not is_loopback(urlsplit(settings.endpoint).hostname or ""):
@@ -97,9 +104,30 @@ def configure_session(session: requests.Session, settings: Settings, key: Secret
     if bundle:
         session.verify = bundle
     session.trust_env = False  # requests re-reads the environment per call otherwise (~20% of CPU)
-    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(10, 2 * settings.max_workers))
+    pool = {"pool_connections": 2, "pool_maxsize": max(10, 2 * settings.max_workers)}
+    adapter = HTTPAdapter(**pool) if throttle is None else ThrottledAdapter(throttle, **pool)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+
+
+class ThrottledAdapter(HTTPAdapter):
+    """Waits for the request's turn in the throttle (its ``org_id`` scope, then the client)
+    before sending, and tells it of every plain answer (an error status goes through the client's
+    ``throttle.failed``); raises the throttle's DeferredError / CrawlTimeoutError instead of sending."""
+
+    def __init__(self, throttle: Throttle, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.throttle = throttle
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        url = request.url or ""
+        org = parse_qs(urlsplit(url).query).get("org_id", [None])[-1] if "org_id=" in url else None
+        self.throttle.acquire(org, deadline=getattr(_SENDING, "deadline", None),
+                              method=request.method or "", url=url)
+        response = super().send(request, *args, **kwargs)
+        if response.status_code < 400:
+            self.throttle.answered(org)
+        return response
 
 
 class Transport:
@@ -117,6 +145,7 @@ class Transport:
         watchdog = Watchdog(deadline, self.clock) if deadline is not None else None
         if watchdog is not None:
             kwargs["hooks"] = {"response": watchdog.arm}
+        _SENDING.deadline = deadline
         try:
             response = self.cache.request(method, url, **kwargs)
         except requests.Timeout:

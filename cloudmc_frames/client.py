@@ -28,6 +28,7 @@ from .errors import CloudMCError, ConfigError, ResponseFormatError
 from .ledger import Ledger
 from .paging import Page, PageSize, iter_records, read_all
 from .tasks import Task, is_task_payload
+from .throttle import Throttle
 
 
 def connect(endpoint: str | None = None, api_key: str | None = None, **options: Any) -> Client:
@@ -51,6 +52,7 @@ class Client:
         fingerprint: the one-way tag of endpoint + key that namespaces this client's cache.
         ledger: the issues and coverage rows recorded by accessors using this client.
         stats: counters (``sent``, ``cache_hits``, ``memory_hits``, ``retries``) for diagnostics.
+        throttle: the :class:`~cloudmc_frames.throttle.Throttle` every request sent waits for.
     """
 
     def __init__(self, settings: Settings, api_key: str, *, sleep: Callable[[float], None] = time.sleep,
@@ -61,13 +63,13 @@ class Client:
         self.fingerprint = credential_hash(settings.endpoint, api_key)
         self.ledger = Ledger()
         self.stats = {"sent": 0, "cache_hits": 0, "memory_hits": 0, "retries": 0}
-        self._sleep, self._clock, self._rng = sleep, clock, random.Random()
-        self._lock = threading.Lock()
+        self._sleep, self._clock, self._rng, self._lock = sleep, clock, random.Random(), threading.Lock()
         self._memory = MemoryPages(int(settings.memory_cache_mb * 2**20))
         self._page_size = PageSize(settings.page_size)
+        self.throttle = Throttle.configured(settings, clock=clock, sleep=sleep)
         self._cache = HttpCache(settings, self.fingerprint, sleep=sleep, on_rebuild=self._memory.drop,
                                 sealer=Sealer(settings.endpoint, api_key),
-                                configure=lambda session: configure_session(session, settings, self._key))
+                                configure=lambda s: configure_session(s, settings, self._key, self.throttle))
         self._transport = Transport(settings, self._cache, clock)
 
     # -- reading -----------------------------------------------------------------------------
@@ -106,7 +108,6 @@ class Client:
                 raise _NotRemembered
             replies.append(reply)
             return page_of(reply)
-
         try:
             records = list(self._records(fetch))
         except _NotRemembered:
@@ -239,7 +240,6 @@ class Client:
                                    fresh=fresh, deadline=deadline)
             replies.append(reply)
             return page_of(reply)
-
         return fetch
 
     def _memory_reply(self, path: str, url: str, query: dict[str, str]) -> Reply | None:
@@ -261,8 +261,8 @@ class Client:
 
     def _send(self, method: str, url: str, query: dict, body: Any, *, fresh: bool,
               deadline: float | None) -> tuple[Reply, RawReply]:
-        """Send, retrying what the policy allows; return the reply and what it was parsed from."""
-        started, attempt = self._clock(), 0
+        """Send, retrying what the policy allows and telling the throttle; return the reply and its raw."""
+        started, attempt, org = self._clock(), 0, query.get("org_id")
         while True:
             attempt += 1
             try:
@@ -271,10 +271,10 @@ class Client:
                 self._count("cache_hits" if raw.from_cache else "sent")
                 return self._parse(raw, method, attempt), raw
             except CloudMCError as error:
-                now = self._clock()
-                delay = retry_delay(error, attempt=attempt, elapsed=now - started,
+                error, now = self.throttle.failed(org, error), self._clock()
+                delay = retry_delay(error, attempt=attempt, elapsed=now - started, settings=self.settings,
                                     time_left=None if deadline is None else deadline - now,
-                                    settings=self.settings, jitter=self._rng.random())
+                                    jitter=self._rng.random(), pause=self.throttle.pause_left(org))
                 if delay is None:
                     raise self._key.scrubbed(error) from None
                 self._count("retries")

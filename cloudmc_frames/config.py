@@ -42,6 +42,7 @@ DEFAULT_EXPIRE_AFTER = 300.0
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_CACHE_BACKEND = "sqlite"
 DEFAULT_MEMORY_CACHE_MB = 256.0
+DEFAULT_MAX_RETRY_AFTER = 120.0
 CACHE_FORMAT_VERSION = 2
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
@@ -67,6 +68,15 @@ def _at_least(minimum: int) -> Callable[[str, object], int]:
         return value
 
     return check
+
+
+def _rate_or_none(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{name} must be a positive number of requests per second or None, "
+                          f"got {value!r}")
+    return float(value)
 
 
 def _flag(name: str, value: object) -> bool:
@@ -137,6 +147,12 @@ class Settings:
         memory_cache_mb: Megabytes of replies a client keeps in memory for repeated calls (least
             recently used go first; 0 keeps none).
         progress: Show a tqdm bar on long crawls (``None``: only when more than a few scopes).
+        max_requests_per_second: A ceiling on the client's request rate (``None``: only what
+            CloudMC signals; see :mod:`~cloudmc_frames.throttle`).
+        max_retry_after: The longest ``Retry-After`` waited for; a scope asked to wait longer is
+            deferred (an issue row that says the wait asked for) and the crawl goes on.
+        adaptive_throttle: Slow down on congestion (429, 503, 504, timeouts) per organization
+            and for the client, and share ``Retry-After`` pauses across threads.
     """
 
     endpoint: str
@@ -158,6 +174,9 @@ class Settings:
     max_workers: int = _option(DEFAULT_MAX_WORKERS, _at_least(1))
     memory_cache_mb: float = _option(DEFAULT_MEMORY_CACHE_MB, _non_negative("megabytes"))
     progress: bool | None = _option(None, _flag_or_none)
+    max_requests_per_second: float | None = _option(None, _rate_or_none)
+    max_retry_after: float = _option(DEFAULT_MAX_RETRY_AFTER, _seconds)
+    adaptive_throttle: bool = _option(True, _flag)
 
     @classmethod
     def from_options(cls, endpoint: str, **options: object) -> Settings:

@@ -15,6 +15,7 @@ Exception tree (every class carries keyword-only ``status``, ``code``, ``message
     │   ├── NotFoundError           404
     │   ├── MethodNotAllowedError   405
     │   ├── RateLimitError          429 (``retry_after`` seconds when the server said)
+    │   │   └── DeferredError       asked to wait longer than ``max_retry_after``: scope not read
     │   └── ServerError             5xx
     ├── ResponseFormatError         a reply that is not CloudMC's JSON (HTML from a proxy, ...)
     │   └── TruncatedReplyError     JSON cut short (a body that stopped arriving)
@@ -27,14 +28,15 @@ Exception tree (every class carries keyword-only ``status``, ``code``, ``message
 URLs held by errors never contain the API key (it travels in a header) nor URL credentials.
 Whether an error is worth another attempt is decided by one table, :data:`RETRYABLE`, read
 through :attr:`CloudMCError.retryable` (the retry policy in ``_retry`` and the issues frame both
-use it).
+use it); whether it says CloudMC is overloaded, by :data:`CONGESTION`, read through
+:attr:`CloudMCError.congestion` (the limiter in ``throttle`` slows down on it; a 400 never is).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import astuple, dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -87,6 +89,12 @@ class CloudMCError(Exception):
             if isinstance(self, cls):
                 return statuses is None or self.status in statuses
         return False
+
+    @property
+    def congestion(self) -> bool:
+        """Whether this failure says CloudMC is overloaded (429, 503, 504, a request timeout)."""
+        return any(isinstance(self, cls) and (statuses is None or self.status in statuses)
+                   for cls, statuses in CONGESTION)
 
     def __reduce__(self):  # keep keyword-only state through pickling (multiprocessing, caches)
         return (_rebuild, (type(self), self.message, self.__dict__))
@@ -161,6 +169,31 @@ class RateLimitError(ApiError):
     hint = "CloudMC is throttling this key: lower max_workers or retry after the delay it asked for"
 
 
+class DeferredError(RateLimitError):
+    """CloudMC asked this scope to wait longer than ``max_retry_after``: it was not read.
+
+    ``retry_after`` is the wait asked for (what is left of it when the request was not sent
+    because its scope was already deferred; ``status`` is None then).
+    """
+
+    hint = "Run the call again later (cached scopes are read at once), or raise max_retry_after"
+
+    @staticmethod
+    def retry_hint(seconds: float) -> str:
+        """The hint of a scope deferred for ``seconds`` from now: when to run the call again."""
+        until = datetime.now(UTC) + timedelta(seconds=seconds)
+        return (f"Run the call again after {until:%Y-%m-%d %H:%M} UTC (cached scopes are read at "
+                "once), or raise max_retry_after in cmf.connect()")
+
+    @classmethod
+    def asked(cls, error: CloudMCError, seconds: float, cap: float) -> DeferredError:
+        """The deferral of the request that got ``error`` with a ``Retry-After`` of ``seconds``."""
+        return cls(f"deferred: CloudMC asked to wait {seconds:g} s before the next request "
+                   f"(Retry-After), more than max_retry_after={cap:g} s", retry_after=seconds,
+                   status=error.status, code=error.code, context=error.context, method=error.method,
+                   url=error.url, attempts=error.attempts, hint=cls.retry_hint(seconds))
+
+
 class ServerError(ApiError):
     hint = "CloudMC failed on its side: retry later; if it persists, report the code and context"
 
@@ -219,6 +252,13 @@ RETRYABLE: tuple[tuple[type[CloudMCError], frozenset[int] | None], ...] = (
     (ServerError, RETRY_STATUSES),                                  # 500, 502, 503, 504
     (TruncatedReplyError, SUCCESS_STATUSES | RETRY_STATUSES),       # a body cut short
     (ResponseFormatError, RETRY_STATUSES),                          # a gateway's error page
+)
+
+# Which failures say CloudMC is overloaded, so the limiter slows down (a 400, quota included, never).
+CONGESTION: tuple[tuple[type[CloudMCError], frozenset[int] | None], ...] = (
+    (RateLimitError, None),                                         # 429
+    (ServerError, frozenset({503, 504})),                           # unavailable, gateway timeout
+    (RequestTimeout, None),                                         # no answer in time
 )
 
 ERRORS_BY_STATUS: dict[int, type[ApiError]] = {

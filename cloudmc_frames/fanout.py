@@ -24,6 +24,7 @@ from .errors import (
     BudgetExceededError,
     CloudMCError,
     CrawlTimeoutError,
+    DeferredError,
     Issue,
     NotFoundError,
     PermissionDeniedError,
@@ -32,6 +33,7 @@ from .errors import (
 )
 from .ledger import Coverage
 from .options import CrawlOptions, check_client
+from .throttle import interleave
 
 log = logging.getLogger("cloudmc_frames")
 
@@ -146,7 +148,8 @@ def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
     with ThreadPoolExecutor(options.max_workers, thread_name_prefix=f"cmf-{accessor}") as pool, \
             tqdm(total=len(pending), desc=accessor, unit="scope", disable=not show or None,
                  leave=False) as bar:
-        futures = {pool.submit(_read_scope, client, scopes[n], options): n for n in pending}
+        futures = {pool.submit(_read_scope, client, scopes[n], options): n  # organizations spread
+                   for n in interleave(pending, key=lambda n: scopes[n].organization_id)}
         for future in as_completed(futures):
             scope, records, from_cache, seconds, error = future.result()
             record(client, options.call_id, accessor, scope, len(records or ()), from_cache,
@@ -262,6 +265,8 @@ def record(client: Client, call_id: int, accessor: str, scope: Scope, rows: int,
 
 
 def _status_of(error: CloudMCError) -> str:
+    if isinstance(error, DeferredError):
+        return "deferred"
     if isinstance(error, PermissionDeniedError):
         return "forbidden"
     if isinstance(error, NotFoundError):

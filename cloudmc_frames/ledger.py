@@ -13,7 +13,8 @@ from datetime import datetime
 
 from .errors import Issue
 
-COVERAGE_STATUSES = ("ok", "empty", "forbidden", "not_found", "error", "skipped", "skipped_budget")
+COVERAGE_STATUSES = ("ok", "empty", "forbidden", "not_found", "error", "skipped", "skipped_budget",
+                     "deferred")
 
 
 @dataclass(frozen=True)

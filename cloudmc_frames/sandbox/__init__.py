@@ -18,11 +18,15 @@ Quick start::
         srv.requests            # RequestRecord(method, path, query, org_id, status, fault) log
         srv.fail_operations.add("instances.stop")           # such tasks end FAILED
         srv.wait_for_tasks()    # block until no task is pending
+        srv.rate_limits.set("key=50,org:<id>=2,retry=date")  # token buckets: 429 + Retry-After
+        srv.rate_limits.stats() # admitted / refused per second and per organization
+        srv.paging = PagingQuirks(max_page_size=100)        # 400 for a page_size above 100
 
 Constructor: ``SandboxServer(*, orgs=20, seed=7, scale=1.0, latency_ms=0,
 jitter_ms=0, faults=(), task_delay=0.5, task_ttl=1800.0, ignore_paging=False,
 host="127.0.0.1", port=0, scenario=None, fail_operations=(), usage_days=365,
-hourly_days=30, usage_metadata="camel", csv_bom=False)``; ``faults`` is a
+hourly_days=30, usage_metadata="camel", csv_bom=False, rate_limit=None,
+max_page_size=None, served_page_size=None, record_count_skew=0)``; ``faults`` is a
 list of ``FaultRule`` or a spec string (see ``faults``); ``scenario`` is a
 pre-generated ``Store`` to serve (it is used, and mutated, in place).
 ``usage_days`` is the usage and metric history (days before ``now``),
@@ -31,6 +35,24 @@ year of hourly data, computed on request: start-up cost does not grow).
 ``usage_metadata`` ("camel" or "snake") and ``csv_bom`` are switches that can
 also be flipped at run time (``srv.usage_metadata = "snake"``): the paging
 metadata spelling of ``/service/usage`` and a UTF-8 BOM before CSV answers.
+
+Misbehaviour knobs (all off by default; ``cmf.sandbox(...)`` and the CLI take them too):
+
+* ``faults`` - seeded, targeted faults (latency, 5xx, 429 with a fixed
+  ``Retry-After`` such as ``429,retry=3600@...``, HTML pages, cut or slow bodies,
+  resets): see ``faults``; CLI ``--faults``.
+* ``rate_limit`` - token buckets per API key and per organization answering 429
+  (or 503) with ``Retry-After`` in seconds or as an HTTP date: a ``RateLimit`` or
+  a spec such as ``"key=50,org:<id>=2,retry=date"``, see ``ratelimit``; CLI
+  ``--rate-limit``; ``srv.rate_limits.set(...)`` changes it at run time.
+* ``max_page_size=N`` - a ``page_size`` above N is answered 400; CLI ``--max-page-size``.
+* ``served_page_size=N`` - ``page_size`` is ignored, pages hold N records (the
+  metadata says so); CLI ``--served-page-size``.
+* ``record_count_skew=K`` - every ``recordCount`` is K too high (K < 0: too low);
+  CLI ``--record-count-skew``. The last three: see ``paging_quirks``; assign
+  ``srv.paging = PagingQuirks(...)`` to change them at run time.
+* ``ignore_paging=True`` - admin lists ignore paging and return everything
+  without metadata; CLI ``--ignore-paging``.
 
 Oracle API (what tests elsewhere compute expected frames from)
 --------------------------------------------------------------
@@ -104,9 +126,11 @@ derived in ``gen_usage``, ``history``, ``pricing``, ``signals`` and
 otherwise: 400 code 9418).
 """
 from .faults import FaultRule, FaultSet, parse_faults
+from .paging_quirks import PagingQuirks
+from .ratelimit import RateLimit, RateLimiter, parse_rate_limit
 from .scenario import generate_scenario
 from .server import RequestRecord, SandboxServer
 from .store import KeyInfo, Store
 
-__all__ = ["FaultRule", "FaultSet", "KeyInfo", "RequestRecord", "SandboxServer", "Store", "generate_scenario",
-           "parse_faults"]
+__all__ = ["FaultRule", "FaultSet", "KeyInfo", "PagingQuirks", "RateLimit", "RateLimiter", "RequestRecord",
+           "SandboxServer", "Store", "generate_scenario", "parse_faults", "parse_rate_limit"]

@@ -11,6 +11,7 @@ import sys
 import threading
 
 from .faults import parse_faults
+from .ratelimit import parse_rate_limit
 from .server import USAGE_METADATA, SandboxServer
 
 DEMO_ROLES = ("Administrator", "User", "Guest")
@@ -40,6 +41,15 @@ def add_arguments(parser):
                         help="/service/usage paging metadata spelling (default camel: totalCount, ...)")
     parser.add_argument("--csv-bom", action="store_true",
                         help="start CSV answers with a UTF-8 byte-order mark")
+    parser.add_argument("--rate-limit", default="",
+                        help="token buckets per key/organization, e.g. 'key=50,org:<id>=2,retry=date' "
+                             "(429 or answer=503 when empty)")
+    parser.add_argument("--max-page-size", type=int, default=None,
+                        help="answer 400 to a page_size above N")
+    parser.add_argument("--served-page-size", type=int, default=None,
+                        help="ignore page_size and serve pages of N records")
+    parser.add_argument("--record-count-skew", type=int, default=0,
+                        help="add K to every metadata.recordCount (negative: too low)")
     return parser
 
 
@@ -85,7 +95,7 @@ def run(args):
                                task_delay=getattr(args, "task_delay", 0.5), ignore_paging=args.ignore_paging,
                                host=args.host, port=args.port, usage_days=args.usage_days,
                                hourly_days=args.hourly_days, usage_metadata=args.usage_metadata,
-                               csv_bom=args.csv_bom)
+                               csv_bom=args.csv_bom, **_misbehaviour(args))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -103,6 +113,14 @@ def run(args):
         _restore_sigterm(previous)
     print("sandbox stopped", flush=True)
     return 0
+
+
+def _misbehaviour(args):
+    """The rate-limit and paging-quirk options of ``args`` (absent on parsers made elsewhere)."""
+    return {"rate_limit": parse_rate_limit(getattr(args, "rate_limit", "")),
+            "max_page_size": getattr(args, "max_page_size", None),
+            "served_page_size": getattr(args, "served_page_size", None),
+            "record_count_skew": getattr(args, "record_count_skew", 0)}
 
 
 def _on_sigterm(done):

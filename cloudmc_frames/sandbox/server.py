@@ -30,6 +30,8 @@ from . import (
     usage_summary,
 )
 from .faults import FaultSet, parse_faults
+from .paging_quirks import PagingQuirks
+from .ratelimit import RateLimiter
 from .routing import Request, Response, Router
 from .scenario import generate_scenario
 from .tasks import TaskRunner
@@ -97,6 +99,8 @@ class App:
         self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
         self.ignore_paging = ignore_paging
         self.usage_metadata, self.csv_bom = "camel", False
+        self.rate_limits = RateLimiter()
+        self.paging = PagingQuirks()
         self.requests = RequestLog()
         self.stopping = threading.Event()
         self.router = Router()
@@ -130,8 +134,12 @@ class App:
         fault = ",".join(decision.labels) or None
         if rule is not None and rule.kind == "drop":
             return self._drop(handler, query, path, org_id, fault)
+        refusal = None
         if rule is not None and rule.kind in ("status", "rate_limit", "html"):
             response = _fault_response(rule)
+        elif (refusal := self.rate_limits.check(handler.headers.get("MC-Api-Key"), org_id)) is not None:
+            response = Response(refusal.status, refusal.body, refusal.headers)
+            fault = ",".join((*decision.labels, f"throttled:{refusal.which}"))
         else:
             response = self._dispatch(handler, split.path, path, query, raw_body)
         body = self._encode(response)
@@ -153,15 +161,24 @@ class App:
             if query.get("org_id"):
                 rbac.check_org(self.store, caller, query["org_id"])  # any call: 404 unknown, 403 outside
             body = _parse_json(raw_body)
+            if self.paging.active:
+                query = self._quirky_query(query)
             req = Request(handler.command, path, query, body, caller, self, params, handler.headers)
             with self.store.lock:  # handlers only build dicts and sort; JSON encoding happens unlocked
                 result = endpoint(req)
-            return result if isinstance(result, Response) else Response(200, result)
+            return result if isinstance(result, Response) else Response(200, self.paging.skew(result))
         except errors.ApiError as exc:
             return Response(exc.status, exc.envelope(), dict(exc.headers))
         except Exception:  # noqa: BLE001 - the server must answer 500, never die
             LOG.exception("sandbox endpoint failed: %s %s", handler.command, path)
             return Response(500, errors.envelope(errors.INTERNAL, "Unexpected server error"))
+
+    def _quirky_query(self, query):
+        """The query after the paging quirks (400 for a page size above ``max_page_size``)."""
+        refused = self.paging.refuse(query)
+        if refused is not None:
+            raise refused
+        return self.paging.rewrite(query)
 
     @staticmethod
     def _encode(response):
@@ -321,7 +338,8 @@ class SandboxServer:
     def __init__(self, *, orgs=20, seed=7, scale=1.0, latency_ms=0, jitter_ms=0, faults=(), task_delay=0.5,
                  task_ttl=1800.0, ignore_paging=False, host="127.0.0.1", port=0, scenario=None,
                  fail_operations=(), usage_days=365, hourly_days=30, usage_metadata="camel",
-                 csv_bom=False):
+                 csv_bom=False, rate_limit=None, max_page_size=None, served_page_size=None,
+                 record_count_skew=0):
         self.store = scenario if scenario is not None else generate_scenario(
             orgs=orgs, seed=seed, scale=scale, usage_days=usage_days, hourly_days=hourly_days)
         self.seed = seed
@@ -332,6 +350,8 @@ class SandboxServer:
         self.app = App(self.store, self.faults, self.runner, latency_ms, jitter_ms, ignore_paging)
         self.usage_metadata = usage_metadata
         self.csv_bom = csv_bom
+        self.app.rate_limits.set(rate_limit)
+        self.app.paging = PagingQuirks(max_page_size, served_page_size, record_count_skew)
         self._httpd = None
         self._thread = None
 
@@ -358,6 +378,21 @@ class SandboxServer:
     def ignore_paging(self, value):
         """Switch the ignore-paging behaviour at run time."""
         self.app.ignore_paging = bool(value)
+
+    @property
+    def rate_limits(self):
+        """The ``RateLimiter`` (``.set(spec or RateLimit or None)``, ``.stats()``, ``.reset()``)."""
+        return self.app.rate_limits
+
+    @property
+    def paging(self):
+        """The ``PagingQuirks`` in force (assign a new one to change them at run time)."""
+        return self.app.paging
+
+    @paging.setter
+    def paging(self, quirks):
+        """Switch the paging quirks at run time."""
+        self.app.paging = quirks
 
     @property
     def usage_metadata(self):

@@ -7,6 +7,7 @@ so the whole suite stays within a few minutes of CI time.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 
@@ -22,26 +23,37 @@ SUMMARY: Counter = Counter()  # totals printed at the end of the run (the issue 
 
 
 class RecordingSleep:
-    """The client's sleep: remembers what was asked, really sleeps at most ``cap`` seconds.
+    """The client's sleep and clock: remembers what was asked, really sleeps at most ``cap``
+    seconds, and its ``clock`` runs ahead by the rest.
 
     The sandbox does not enforce the windows it announces, so honouring ``Retry-After: 1`` is
-    checked on what the client asked for, not by waiting a second each time.
+    checked on what the client asked for, not by waiting a second each time; the clock running
+    ahead ends the throttle's pauses as if they had been waited for.
     """
 
     def __init__(self, cap: float = 0.02) -> None:
         self.cap = cap
         self.calls: list[float] = []
+        self._ahead = 0.0
+        self._lock = threading.Lock()
 
     def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
-        time.sleep(min(seconds, self.cap))
+        slept = min(seconds, self.cap)
+        time.sleep(slept)
+        with self._lock:
+            self._ahead += seconds - slept
+
+    def clock(self) -> float:
+        return time.monotonic() + self._ahead
 
 
 def make_client(sb, key: str | None = None, *, sleep=None, **options) -> Client:
     """A client on the sandbox with an injectable sleep (memory cache unless told otherwise)."""
     options.setdefault("cache_backend", "memory")
     settings = Settings.from_options(sb.endpoint, **options)
-    return Client(settings, key or sb.api_key, **({"sleep": sleep} if sleep else {}))
+    timing = {"sleep": sleep, **({"clock": sleep.clock} if hasattr(sleep, "clock") else {})}
+    return Client(settings, key or sb.api_key, **(timing if sleep else {}))
 
 
 def crawl(client: Client, **kw) -> dict[str, pd.DataFrame]:

@@ -64,9 +64,10 @@ def test_transient_faults_leave_every_frame_equal_to_a_fault_free_crawl(seed):
     # every failed attempt was retried exactly once, and nothing else was
     assert client.stats["retries"] == len(failed)
     assert client.stats["sent"] == len(served) - kinds["drop"]
-    # Retry-After: 1 was honoured for every 429, and only backoff (<= backoff_max) otherwise
-    assert sum(s >= 1.0 for s in sleep.calls) == kinds["rate_limit"]
-    assert all(s >= 1.0 or s <= FAST["backoff_max"] for s in sleep.calls)
+    # Retry-After: 1 paused its scope for every thread once per 429, and the thread that got it
+    # waited at least that long (other waits are backoff, the rest of a pause, or the throttle's pace)
+    assert client.throttle.stats["pauses"] == kinds["rate_limit"]
+    assert sum(s >= 1.0 for s in sleep.calls) >= kinds["rate_limit"]
 
     SUMMARY["fault matrix: seeds"] += 1
     SUMMARY["fault matrix: crawls run"] += 2

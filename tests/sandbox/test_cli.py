@@ -27,6 +27,26 @@ def test_add_arguments_defaults_and_options():
             args.host) == (9, 5, 3, 2.5, 10, "429:0.1", True, "0.0.0.0")
 
 
+def test_rate_limit_and_paging_quirk_options_reach_the_server():
+    parser = cli.add_arguments(argparse.ArgumentParser())
+    defaults = cli._misbehaviour(parser.parse_args([]))
+    assert defaults == {"rate_limit": None, "max_page_size": None, "served_page_size": None,
+                        "record_count_skew": 0}
+    args = parser.parse_args(["--rate-limit", "key=50,retry=date", "--max-page-size", "100",
+                              "--served-page-size", "7", "--record-count-skew", "-2"])
+    options = cli._misbehaviour(args)
+    server = cli.SandboxServer(orgs=2, **options)
+    assert (server.rate_limits.limit.per_key, server.rate_limits.limit.retry) == (50, "date")
+    assert (server.paging.max_page_size, server.paging.served_page_size,
+            server.paging.record_count_skew) == (100, 7, -2)
+
+
+def test_bad_rate_limit_spec_exits_2(capsys):
+    args = cli.add_arguments(argparse.ArgumentParser()).parse_args(["--rate-limit", "key=lots"])
+    assert cli.run(args) == 2
+    assert "'lots' is not a number" in capsys.readouterr().err
+
+
 def test_usage_options():
     parser = cli.add_arguments(argparse.ArgumentParser())
     defaults = parser.parse_args([])

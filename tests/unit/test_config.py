@@ -50,6 +50,8 @@ def test_unknown_option_names_the_closest_valid_one():
 @pytest.mark.parametrize("option, value", [
     ("read_timeout", -1), ("read_timeout", "10"), ("retries", 1.5), ("page_size", 0),
     ("max_workers", True), ("offline", "yes"), ("urls_expire_after", 5),
+    ("max_requests_per_second", 0), ("max_requests_per_second", -2), ("max_requests_per_second", "5"),
+    ("max_requests_per_second", True), ("max_retry_after", -1), ("adaptive_throttle", 1),
 ])
 def test_bad_option_values_raise(option, value):
     with pytest.raises(ConfigError, match=option):
@@ -93,6 +95,13 @@ def test_credentials_prefer_arguments_and_fall_back_to_the_environment():
     assert credentials(None, None, env) == ("https://env", "env-key")
     with pytest.raises(ConfigError, match="^CLOUDMC_API_KEY not set"):
         credentials("https://arg", None, {})
+
+
+def test_throttle_settings_default_to_adaptive_without_ceiling_and_a_two_minute_cap():
+    settings = Settings.from_options("https://h")
+    assert (settings.max_requests_per_second, settings.max_retry_after, settings.adaptive_throttle) == \
+        (None, 120.0, True)
+    assert Settings.from_options("https://h", max_requests_per_second=5).max_requests_per_second == 5.0
 
 
 # -- the Redis cache URL -------------------------------------------------------------------------

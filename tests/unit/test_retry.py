@@ -55,7 +55,9 @@ def test_backoff_doubles_with_jitter_between_half_and_all_and_is_capped():
 def test_retry_after_in_seconds_is_a_floor_not_a_cap():
     error = get(cmf.RateLimitError, status=429, retry_after=3.0)
     assert delay(error) == 3.0
-    assert delay(get(cmf.RateLimitError, status=429, retry_after=0.1), attempt=4) == 2.0
+    # scheduled by CloudMC: waited as asked, at least the first backoff, whatever the attempt
+    assert delay(get(cmf.RateLimitError, status=429, retry_after=0.1), attempt=4) == 0.25
+    assert delay(get(cmf.RateLimitError, status=429), attempt=4) == 2.0  # no Retry-After: backoff
 
 
 def test_retry_after_from_an_http_date_flows_through_the_parser():
@@ -88,3 +90,27 @@ def test_the_callers_deadline_wins():
     assert delay(error, time_left=1.0) == 0.25
     assert delay(error, time_left=0.25) is None
     assert delay(error, time_left=0.0) is None
+
+
+def test_a_retry_after_above_max_retry_after_is_never_waited_for_whatever_the_budget():
+    roomy = Settings.from_options("https://h", retry_budget=10_000, max_retry_after=120)
+    assert delay(get(cmf.RateLimitError, status=429, retry_after=120.0), settings=roomy) == 120.0
+    assert delay(get(cmf.RateLimitError, status=429, retry_after=121.0), settings=roomy) is None
+    assert delay(get(cmf.DeferredError, status=429, retry_after=3600.0), settings=roomy) is None
+
+
+def test_what_is_left_of_the_scopes_pause_is_a_floor():
+    error = get(cmf.ServerError, status=503)
+    assert retry_delay(error, attempt=1, elapsed=0.0, time_left=None, settings=SETTINGS, jitter=0.0,
+                       pause=1.7) == 1.7
+    assert retry_delay(error, attempt=1, elapsed=0.0, time_left=1.0, settings=SETTINGS, jitter=0.0,
+                       pause=1.7) is None  # the pause outlasts the caller's deadline
+
+
+def test_congestion_that_says_when_to_come_back_is_waited_for_beyond_the_attempts():
+    scheduled = get(cmf.RateLimitError, status=429, retry_after=1.0)
+    assert delay(scheduled, attempt=40, elapsed=50.0) == 1.0  # CloudMC schedules it: not a failure
+    assert delay(scheduled, attempt=40, elapsed=59.5) is None  # ... within the retry budget
+    assert delay(get(cmf.ServerError, status=503, retry_after=2.0), attempt=9) == 2.0
+    assert delay(get(cmf.RateLimitError, status=429), attempt=5) is None  # no Retry-After: counted
+    assert delay(get(cmf.ServerError, status=500, retry_after=1.0), attempt=5) is None  # not congestion
