@@ -5,6 +5,11 @@ unattached), snapshots and public IPs. ``.frame`` has one row per group of ``by`
 group's own resources (rows add up to the totals); ``.tables["rollup"]`` has one row per
 organization whose numbers include every selected descendant.
 
+A scope that could not be read never shows as 0 (see :mod:`.completeness`): every row has
+``completeness`` and ``unread``; a measure whose input was read nowhere in a row is ``<NA>``, a
+row with some of its environments unread is ``partial``; a total is partial (a lower bound) or
+not evaluated (``<NA>``) by the same rule, and the rollup adds the states up the tree.
+
 Units (see :data:`MEASURES`): counts, vCPU, GiB (2**30 bytes; CloudStack ``memoryInMB`` / 1024,
 GCP/Azure ``memoryInGB`` as is, volume sizes as each provider reports GB/GiB, Azure bytes / 2**30).
 
@@ -27,6 +32,7 @@ from .. import accessors
 from ..client import Client
 from ..errors import ConfigError
 from . import figures
+from .completeness import STATES, Completeness
 from .report import Report
 from .sources import Crawl
 
@@ -67,6 +73,9 @@ MEASURES: dict[str, tuple[str, str]] = {
     "public_ips": ("count", "public IP addresses (publicipaddresses)"),
 }
 _FLOAT_MEASURES = {m for m, (unit, _) in MEASURES.items() if unit == "GiB"}
+NEEDS: dict[str, tuple[str, ...]] = {  # the input (coverage entity) each measure is counted from
+    m: ("volumes",) if m.startswith("volume") else ("snapshots",) if m == "snapshots"
+    else ("publicipaddresses",) if m == "public_ips" else ("instances",) for m in MEASURES}
 BY_KEYS = {"organization": ("organization_path", "organization_name", "organization_id"),
            "environment": ("environment_name", "service_code", "connection_type"),
            "connection": ("service_code", "connection_type")}
@@ -74,9 +83,9 @@ KEYS = ("organization_id", "organization_path", "organization_name", "environmen
         "environment_name", "service_code", "connection_type")
 ROLLUP_VIEW = ("organization_path", "organizations", "instances", "instances_running", "vcpus",
                "memory_gib", "volumes", "volume_gib", "volume_gib_unattached", "snapshots",
-               "public_ips")
+               "public_ips", "completeness")
 FRAME_VIEW = ("instances", "instances_running", "vcpus", "memory_gib", "volumes", "volume_gib",
-              "volume_gib_unattached", "snapshots", "public_ips")
+              "volume_gib_unattached", "snapshots", "public_ips", "completeness", "unread")
 TOP = 15
 
 
@@ -98,11 +107,13 @@ def inventory(client: Client, orgs: Any = None, *, by: Any = ("organization", "e
                        _count_facts(source.read(accessors.resources, "snapshots"), "snapshots"),
                        _count_facts(source.read(accessors.resources, "publicipaddresses"), "public_ips")],
                       ignore_index=True)
-    frame = _typed(facts.groupby(list(keys), dropna=False, sort=True)[list(MEASURES)].sum().reset_index())
+    grouped = _typed(facts.groupby(list(keys), dropna=False, sort=True)[list(MEASURES)].sum().reset_index())
+    complete = source.completeness(envs)
+    frame = complete.mark(grouped, NEEDS)
     return Report(
-        name="inventory", title="CloudMC inventory", frame=frame, summary=totals(frame),
+        name="inventory", title="CloudMC inventory", frame=frame, summary=totals(frame, complete),
         issues=source.issues(), coverage=source.coverage(), plotter=plot_inventory,
-        tables={"rollup": rollup(source.orgs, facts), "states": states_table(vms)},
+        tables={"rollup": rollup(source.orgs, facts, complete), "states": states_table(vms)},
         titles={"rollup": "Per organization, rolled up the tree (a parent includes its descendants)",
                 "states": "Instances by provider state"},
         notes=_notes(), views={"frame": (*keys, *FRAME_VIEW), "rollup": ROLLUP_VIEW},
@@ -175,49 +186,80 @@ def _grid(orgs: pd.DataFrame, envs: pd.DataFrame, bare_orgs: bool) -> pd.DataFra
     return grid.astype("string")
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+def _typed(frame: pd.DataFrame, fill: bool = True) -> pd.DataFrame:
     for name in MEASURES:
-        values = frame[name].fillna(0)
+        values = frame[name].fillna(0) if fill else frame[name]
         frame[name] = values.astype("Float64").round(3) if name in _FLOAT_MEASURES else values.astype("Int64")
     return frame
 
 
 # -- summary, rollup, states --------------------------------------------------------------------
 
-def totals(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per measure over the whole selection: ``measure``, ``value``, ``unit``, ``meaning``."""
+def totals(frame: pd.DataFrame, complete: Completeness | None = None) -> pd.DataFrame:
+    """One row per measure over the whole selection: ``measure``, ``value``, ``unit``,
+    ``completeness``, ``unread``, ``meaning``; a measure not evaluated has no value."""
     sums = frame[list(MEASURES)].sum()
+    status = {m: complete.status(NEEDS[m]) if complete else None for m in MEASURES}
+    values = [None if status[m] and status[m].state == STATES[2] else _value(m, sums[m]) for m in MEASURES]
     return pd.DataFrame({
         "measure": pd.array(list(MEASURES), dtype="string"),
-        "value": pd.array([round(float(sums[m]), 1) for m in MEASURES], dtype="Float64"),
+        "value": pd.Series(values, dtype=object),
         "unit": pd.array([MEASURES[m][0] for m in MEASURES], dtype="string"),
+        "completeness": pd.Categorical([s.state if s else STATES[0] for s in status.values()],
+                                       categories=STATES),
+        "unread": pd.array([s.unread or None if s else None for s in status.values()], dtype="string"),
         "meaning": pd.array([MEASURES[m][1] for m in MEASURES], dtype="string"),
     })
 
 
-def rollup(orgs: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
-    """Per selected organization: its own resources plus those of every selected descendant."""
+def _value(measure: str, total: float) -> int | float:
+    """A count or vCPU as an int, GiB rounded to one decimal."""
+    return round(float(total), 1) if measure in _FLOAT_MEASURES else int(total)
+
+
+def rollup(orgs: pd.DataFrame, facts: pd.DataFrame, complete: Completeness | None = None) -> pd.DataFrame:
+    """Per selected organization: its own resources plus those of every selected descendant.
+
+    With ``complete``, each organization's own figures are marked first (see
+    :meth:`~.completeness.Completeness.mark`); a parent is partial when a member of its subtree
+    is not complete, and a measure is ``<NA>`` only when no member of the subtree has it.
+    """
     own = facts.groupby("organization_id", dropna=True)[list(MEASURES)].sum()
-    own = own.reindex(orgs["id"].astype(object)).fillna(0)
-    values = own.to_numpy(dtype=float)
+    own = _typed(own.reindex(orgs["id"].astype(object)).fillna(0).reset_index(names="organization_id"))
+    if complete is not None:
+        own = complete.mark(own, NEEDS)
+    values = own[list(MEASURES)].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     totals_, count = np.zeros_like(values), np.zeros(len(orgs), dtype=int)
+    known = np.zeros(values.shape, dtype=bool)
+    states: list[set[str]] = [set() for _ in range(len(orgs))]
+    own_states = own["completeness"].astype(str).tolist() if complete is not None else [STATES[0]] * len(orgs)
     position = {path: n for n, path in enumerate(orgs["path"])}
     for n, path in enumerate(orgs["path"]):
         parts = path.split("/")
         for depth in range(1, len(parts) + 1):
             ancestor = position.get("/".join(parts[:depth]))
             if ancestor is not None:
-                totals_[ancestor] += values[n]
+                totals_[ancestor] += np.nan_to_num(values[n])
+                known[ancestor] |= ~np.isnan(values[n])
                 count[ancestor] += 1
-    frame = pd.DataFrame(totals_, columns=list(MEASURES))
+                states[ancestor].add(own_states[n])
+    frame = pd.DataFrame(np.where(known, totals_, np.nan), columns=list(MEASURES))
     head = pd.DataFrame({"organization_path": orgs["path"].to_numpy(),
                          "organization_name": orgs["name"].to_numpy(),
                          "organization_id": orgs["id"].to_numpy(),
                          "depth": orgs["depth"].to_numpy(), "organizations": count})
     result = pd.concat([head.astype({"organization_path": "string", "organization_name": "string",
                                      "organization_id": "string", "depth": "Int64",
-                                     "organizations": "Int64"}), _typed(frame)], axis=1)
+                                     "organizations": "Int64"}), _typed(frame, fill=False)], axis=1)
+    result["completeness"] = pd.Categorical([_combined(s) for s in states], categories=STATES)
     return result.sort_values("organization_path", kind="stable").reset_index(drop=True)
+
+
+def _combined(states: set[str]) -> str:
+    """The state of a sum over members in ``states``."""
+    if states <= {STATES[0]}:
+        return STATES[0]
+    return STATES[2] if states == {STATES[2]} else STATES[1]
 
 
 def states_table(vms: pd.DataFrame) -> pd.DataFrame:

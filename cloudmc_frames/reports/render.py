@@ -23,6 +23,7 @@ from tabulate import tabulate
 
 from .._version import __version__
 from ..frames import none_for_missing
+from .completeness import STATES
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -103,11 +104,23 @@ def shown(report: Renderable, name: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def banner(report: Renderable) -> str | None:
-    """The "incomplete" line, or None when every scope was read."""
+    """The "incomplete" line with the figures it touches, or None when every scope was read."""
     if report.complete:
         return None
+    figures = figure_states(report)
     return (f"incomplete: {report.failed_scopes} scopes failed; the numbers below miss what could "
-            "not be read (see Issues)")
+            "not be read (see Issues)" + (f". {figures}" if figures else ""))
+
+
+def figure_states(report: Renderable) -> str | None:
+    """``"not evaluated: a, b; partial: c"`` from the summary's ``completeness`` column, or None."""
+    summary = report.summary
+    if "completeness" not in summary or summary.empty:
+        return None
+    names, states = summary.iloc[:, 0].astype(str), summary["completeness"].astype(str)
+    parts = [f"{state}: {', '.join(names[states == state])}" for state in STATES[:0:-1]
+             if (states == state).any()]
+    return "; ".join(parts) or None
 
 
 def meta_line(report: Renderable) -> str:
