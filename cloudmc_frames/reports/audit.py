@@ -49,7 +49,7 @@ from .report import Report
 from .sources import Crawl
 
 VIEW = ("severity", "rule", "organization_path", "environment_name", "subject_type", "subject",
-        "detail", "completeness")
+        "detail", "suggested_action", "completeness")
 
 
 def audit(client: Client, orgs: Any = None, *, rules: Any = None, now: Any = None,
@@ -71,7 +71,7 @@ def audit(client: Client, orgs: Any = None, *, rules: Any = None, now: Any = Non
         name="audit", title="CloudMC organization audit", frame=frame,
         summary=summary(frame, chosen, states), issues=data.issues, coverage=source.coverage(),
         plotter=plot_audit, notes=_notes(data.now), views={"frame": VIEW},
-        scope=source.scope_text())
+        scope=source.scope_text(), groups="rule")
 
 
 def gather(source: Crawl, now: pd.Timestamp) -> AuditData:

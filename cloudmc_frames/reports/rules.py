@@ -250,8 +250,9 @@ def unassigned_public_ips(data: AuditData) -> list[dict]:
 
 
 def quota_exceeded(data: AuditData) -> list[dict]:
-    """Quota ceilings the current allocation already exceeds."""
-    over = data.capacity[data.capacity["over_ceiling"].fillna(False).astype(bool)]
+    """Quota ceilings of organizations (not deleted) the current allocation already exceeds."""
+    over = data.capacity[data.capacity["over_ceiling"].fillna(False).astype(bool)
+                         & data.capacity["organization_id"].isin(set(live_organizations(data)["id"]))]
     return [{"organization_path": r.organization_path, "organization_id": r.organization_id,
              "environment_name": None, "subject_type": "quota", "subject_id": None,
              "subject": r.quota_name,
