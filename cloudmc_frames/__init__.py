@@ -37,6 +37,7 @@ from .errors import (
     ISSUE_COLUMNS,
     ApiError,
     AuthenticationError,
+    BudgetExceededError,
     CacheMissError,
     CloudMCError,
     ConfigError,
@@ -56,6 +57,7 @@ from .errors import (
 )
 from .ledger import COVERAGE_COLUMNS
 from .operations import create, delete, operate
+from .plan import Plan, plan
 from .tasks import Task
 
 _LAZY_MODULES = ("reports", "widgets")
@@ -63,6 +65,7 @@ _LAZY_MODULES = ("reports", "widgets")
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "BudgetExceededError",
     "COVERAGE_COLUMNS",
     "CacheMissError",
     "Client",
@@ -73,6 +76,7 @@ __all__ = [
     "MethodNotAllowedError",
     "NotFoundError",
     "PermissionDeniedError",
+    "Plan",
     "RateLimitError",
     "RequestTimeout",
     "ResponseFormatError",
@@ -96,6 +100,7 @@ __all__ = [
     "operate",
     "operate_many",
     "organizations",
+    "plan",
     "quotas",
     "resources",
     "sandbox",

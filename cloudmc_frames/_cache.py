@@ -216,6 +216,12 @@ class HttpCache:
             "the HTTP cache file is locked by another process", method=method, url=url,
             hint="The call is retried; if it persists, give this client its own cache_dir="))
 
+    def has_fresh(self, url: str, query: Mapping[str, str], *, stale_ok: bool = False) -> bool:
+        """Whether a GET of ``url`` with ``query`` is in the storage (and unexpired, unless ``stale_ok``)."""
+        key = self._key_fn(requests.Request("GET", url, params=dict(query)).prepare())
+        stored = self.session.cache.get_response(key)
+        return stored is not None and (stale_ok or not stored.is_expired)
+
     def forget(self, key: str) -> None:
         """Drop one stored reply (a 200 that turned out unusable)."""
         self.session.cache.delete(key)
