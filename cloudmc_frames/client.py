@@ -51,6 +51,8 @@ class Client:
         fingerprint: the one-way tag of endpoint + key that namespaces this client's cache.
         ledger: the issues and coverage rows recorded by accessors using this client.
         stats: counters (``sent``, ``cache_hits``, ``memory_hits``, ``retries``) for diagnostics.
+        answered: True once the endpoint answered a request over the network (any status);
+            before that, a host that does not resolve or refuses the connection is not retried.
     """
 
     def __init__(self, settings: Settings, api_key: str, *, sleep: Callable[[float], None] = time.sleep,
@@ -61,6 +63,7 @@ class Client:
         self.fingerprint = credential_hash(settings.endpoint, api_key)
         self.ledger = Ledger()
         self.stats = {"sent": 0, "cache_hits": 0, "memory_hits": 0, "retries": 0}
+        self.answered = False
         self._sleep, self._clock, self._rng = sleep, clock, random.Random()
         self._lock = threading.Lock()
         self._memory = MemoryPages(int(settings.memory_cache_mb * 2**20))
@@ -266,12 +269,14 @@ class Client:
                 raw = self._transport.send(method, url, query, body, fresh=fresh or attempt > 1,
                                            deadline=deadline, attempt=attempt)
                 self._count("cache_hits" if raw.from_cache else "sent")
+                self.answered = self.answered or not raw.from_cache
                 return self._parse(raw, method, attempt), raw
             except CloudMCError as error:
                 now = self._clock()
                 delay = retry_delay(error, attempt=attempt, elapsed=now - started,
                                     time_left=None if deadline is None else deadline - now,
-                                    settings=self.settings, jitter=self._rng.random())
+                                    settings=self.settings, jitter=self._rng.random(),
+                                    answered=self.answered)
                 if delay is None:
                     raise self._key.scrubbed(error) from None
                 self._count("retries")

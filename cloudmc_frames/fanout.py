@@ -3,7 +3,8 @@
 Scopes the client still remembers are read inline; the others go to a bounded thread pool.
 Every scope visited adds a :class:`~cloudmc_frames.ledger.Coverage` row to the client's ledger;
 a failed one also adds an :class:`~cloudmc_frames.errors.Issue` (``errors="collect"``) or is
-raised (``errors="raise"``). Only :class:`~cloudmc_frames.errors.CloudMCError` is caught.
+raised (``errors="raise"``; also when the endpoint never answered and cannot be reached).
+Only :class:`~cloudmc_frames.errors.CloudMCError` is caught.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .errors import (
     BudgetExceededError,
     CloudMCError,
     CrawlTimeoutError,
+    EndpointUnreachableError,
     Issue,
     NotFoundError,
     PermissionDeniedError,
@@ -157,7 +159,7 @@ def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
                 done[futures[future]] = records
                 continue
             failed[_status_of(error)] += 1
-            if options.errors == "raise":
+            if options.errors == "raise" or hopeless(client, error):
                 pool.shutdown(cancel_futures=True)
                 raise error
     client.flush()  # the replies of this call are in the cache storage when it returns
@@ -167,6 +169,13 @@ def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
                     "client.issues for what happened and client.coverage for every scope",
                     accessor, sum(failed.values()), len(scopes), summary)
     return [(scopes[n], done[n]) for n in sorted(done)]
+
+
+def hopeless(client: Client, error: CloudMCError) -> bool:
+    """True when nothing can succeed: the endpoint does not resolve or refuses connections and
+    never answered this client. The call then ends at once with that one error, even when it
+    collects errors."""
+    return isinstance(error, EndpointUnreachableError) and not client.answered
 
 
 def _remembered(client: Client, accessor: str, scopes: Sequence[Scope], options: CrawlCall):

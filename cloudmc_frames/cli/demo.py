@@ -17,7 +17,8 @@ import pandas as pd
 
 from .. import accessors
 from ..embedded import sandbox
-from .report import EXIT_OK, EXIT_PARTIAL
+from . import output
+from .output import EXIT_OK, EXIT_PARTIAL
 
 DEMO_FOLDER = "cloudmc-frames-demo"
 HEADLINE = ("organizations", "organizations_deleted", "environments", "instances", "instances_running",
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from ..reports import REPORTS  # matplotlib loads only for the commands that report
 
     folder = Path(args.out)
+    output.check_folder(args.out)  # before the crawl, not after it
     with sandbox(orgs=args.orgs, seed=args.seed) as sb:
         client = sb.client(progress=False if args.no_progress else None)
         tree = accessors.organizations(client, include_deleted=True)

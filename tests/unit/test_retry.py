@@ -88,3 +88,14 @@ def test_the_callers_deadline_wins():
     assert delay(error, time_left=1.0) == 0.25
     assert delay(error, time_left=0.25) is None
     assert delay(error, time_left=0.0) is None
+
+
+UNREACHABLE = get(cmf.EndpointUnreachableError)
+
+
+@pytest.mark.parametrize(("answered", "retried"), [(False, False), (True, True)],
+                         ids=["never answered", "answered before"])
+def test_an_unreachable_endpoint_is_retried_only_if_it_answered_before(answered, retried):
+    result = retry_delay(UNREACHABLE, attempt=1, elapsed=0.0, time_left=None, settings=SETTINGS,
+                         jitter=0.0, answered=answered)
+    assert (result is not None) is retried
