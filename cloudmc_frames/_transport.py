@@ -165,7 +165,8 @@ class Transport:
     def _raw(self, response: requests.Response, where: dict[str, Any]) -> RawReply:
         from_cache = bool(getattr(response, "from_cache", False))
         if self.settings.offline and response.status_code == 504 and from_cache:
-            raise CacheMissError("offline mode and no cached answer for this request", **where)
+            raise CacheMissError("offline mode and no cached answer for this request", code="not_cached",
+                                 **where)
         return RawReply(response.status_code, response.headers, response.content, response.url,
                         from_cache, getattr(response, "cache_key", None), _expiry(response))
 

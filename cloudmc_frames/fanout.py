@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from .client import Client
 from .errors import (
     BudgetExceededError,
+    CacheMissError,
     CloudMCError,
     CrawlTimeoutError,
     EndpointUnreachableError,
@@ -164,10 +165,8 @@ def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
                 raise error
     client.flush()  # the replies of this call are in the cache storage when it returns
     if failed:
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(failed.items()))
-        log.warning("%s: %d of %d scopes failed (%s); rows from them are missing, see "
-                    "client.issues for what happened and client.coverage for every scope",
-                    accessor, sum(failed.values()), len(scopes), summary)
+        log.warning("%s: %s; rows from them are missing, see client.issues for what happened and "
+                    "client.coverage for every scope", accessor, failure_summary(failed, len(scopes)))
     return [(scopes[n], done[n]) for n in sorted(done)]
 
 
@@ -268,6 +267,17 @@ def record(client: Client, call_id: int, accessor: str, scope: Scope, rows: int,
     client.ledger.record(coverage, issue)
 
 
+def failure_summary(failed: Counter, scopes: int) -> str:
+    """``"3 scopes not in the cache (offline)"``, ``"2 of 20 scopes failed (2 forbidden)"``, or both."""
+    missing = failed.get("not_cached", 0)
+    others = {status: n for status, n in sorted(failed.items()) if status != "not_cached"}
+    parts = [f"{missing} scope{'s' if missing != 1 else ''} not in the cache (offline)"] if missing else []
+    if others:
+        summary = ", ".join(f"{n} {status}" for status, n in others.items())
+        parts.append(f"{sum(others.values())} of {scopes} scopes failed ({summary})")
+    return "; ".join(parts)
+
+
 def _status_of(error: CloudMCError) -> str:
     if isinstance(error, PermissionDeniedError):
         return "forbidden"
@@ -277,4 +287,6 @@ def _status_of(error: CloudMCError) -> str:
         return "skipped"
     if isinstance(error, BudgetExceededError):
         return "skipped_budget"
+    if isinstance(error, CacheMissError):
+        return "not_cached"
     return "error"

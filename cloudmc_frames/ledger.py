@@ -12,7 +12,8 @@ from dataclasses import astuple, dataclass, fields
 
 from .errors import Issue
 
-COVERAGE_STATUSES = ("ok", "empty", "forbidden", "not_found", "error", "skipped", "skipped_budget")
+COVERAGE_STATUSES = ("ok", "empty", "forbidden", "not_found", "error", "skipped", "skipped_budget",
+                     "not_cached")  # not_cached: offline, and the cache holds no answer
 
 
 @dataclass(frozen=True)

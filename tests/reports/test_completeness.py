@@ -98,8 +98,8 @@ def test_partial_rows_show_missing_measures_not_zero(holes):
 def test_totals_and_rollup_are_partial(holes):
     totals = holes["inventory"].summary.set_index("measure")
     assert totals.loc["volumes", "completeness"] == "partial"
-    assert totals.loc["volumes", "unread"] == "volumes unreadable in 2 of 16 organizations"
-    assert totals.loc["instances", "unread"] == "instances unreadable in 1 of 16 organizations"
+    assert totals.loc["volumes", "unread"] == "volumes unreadable in 2 of 18 organizations"
+    assert totals.loc["instances", "unread"] == "instances unreadable in 1 of 18 organizations"
     rollup = holes["inventory"].tables["rollup"].set_index("organization_path")
     assert rollup.loc["nimbus-cloud", "completeness"] == "partial"
     assert pd.isna(rollup.loc["nimbus-cloud/acme-corp/umbrella-labs", "volumes"])

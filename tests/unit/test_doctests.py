@@ -5,8 +5,11 @@ import doctest
 import pytest
 
 from cloudmc_frames import catalog, client, config, errors, frames, operation_catalog, options, paging, tasks
+from cloudmc_frames.cli import output
+from cloudmc_frames.reports import completeness, textfit
 
-MODULES = [catalog, client, config, errors, frames, operation_catalog, options, paging, tasks]
+MODULES = [catalog, client, config, errors, frames, operation_catalog, options, paging, tasks, completeness,
+           textfit, output]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
