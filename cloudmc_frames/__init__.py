@@ -6,8 +6,8 @@
 ...     vms = cmf.instances(client)
 >>> client = cmf.connect()                          # CLOUDMC_ENDPOINT / CLOUDMC_API_KEY  # doctest: +SKIP
 
-``cmf.widgets`` (ipywidgets forms) and ``cmf.reports`` (inventory, capacity, audit) are
-imported on first use.
+``cmf.widgets`` (ipywidgets forms) and ``cmf.reports`` (inventory, capacity, audit, drift) are
+imported on first use; DuckDB is imported by the first ``cmf.query`` or ``cmf.diff`` of files.
 """
 
 from __future__ import annotations
@@ -50,15 +50,18 @@ from .errors import (
     RequestTimeout,
     ResponseFormatError,
     ServerError,
+    SnapshotError,
     TaskFailedError,
     TaskTimeoutError,
     TransportError,
     TruncatedReplyError,
     ValidationError,
 )
+from .journal import resume, task_history
 from .ledger import COVERAGE_COLUMNS
 from .operations import create, delete, operate
 from .plan import Plan, plan
+from .snapshots import Diff, Snapshot, diff, load, query, schema_drift, snapshot, snapshots
 from .tasks import Task
 
 _LAZY_MODULES = ("reports", "widgets")
@@ -73,6 +76,7 @@ __all__ = [
     "CloudMCError",
     "ConfigError",
     "CrawlTimeoutError",
+    "Diff",
     "EndpointUnreachableError",
     "ISSUE_COLUMNS",
     "MethodNotAllowedError",
@@ -85,6 +89,8 @@ __all__ = [
     "Sandbox",
     "ServerError",
     "Settings",
+    "Snapshot",
+    "SnapshotError",
     "Task",
     "TaskFailedError",
     "TaskTimeoutError",
@@ -96,18 +102,26 @@ __all__ = [
     "connect",
     "create",
     "delete",
+    "diff",
     "environment_members",
     "environments",
     "instances",
+    "load",
     "operate",
     "operate_many",
     "organizations",
     "plan",
+    "query",
     "quotas",
     "resources",
+    "resume",
     "sandbox",
+    "schema_drift",
     "service_connections",
+    "snapshot",
+    "snapshots",
     "sub_organizations",
+    "task_history",
     "users",
     "volumes",
 ]

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._cache import TASKS_PATH, HttpCache, MemoryPages, credential_hash, listing_scope, scope_tag
+from ._cache import TASKS_PATH, HttpCache, MemoryPages, Sealer, credential_hash, listing_scope, scope_tag
 from ._retry import retry_delay
 from ._transport import RawReply, Secret, Transport, configure_session
 from ._wire import Listing, Reply, page_of, parse_reply, query_params
@@ -69,6 +69,7 @@ class Client:
         self._memory = MemoryPages(int(settings.memory_cache_mb * 2**20))
         self._page_size = PageSize(settings.page_size)
         self._cache = HttpCache(settings, self.fingerprint, sleep=sleep, on_rebuild=self._memory.drop,
+                                sealer=Sealer(settings.endpoint, api_key),
                                 configure=lambda session: configure_session(session, settings, self._key))
         self._transport = Transport(settings, self._cache, clock)
 
@@ -189,18 +190,20 @@ class Client:
         """Wait until every reply fetched so far is written to the cache storage."""
         self._cache.flush()
 
+    def cache_info(self) -> dict:
+        """Which cache backend answers, where, and why: ``client.cache_info()["backend"] == "redis"``."""
+        return self._cache.info()
+
     @property
     def issues(self):
         """Every failure collected by accessors with ``errors="collect"``, as a DataFrame."""
         from .frames import issues_frame  # frames imports pandas; the client itself does not
-
         return issues_frame(self.ledger.snapshot()[0])
 
     @property
     def coverage(self):
         """One row per scope visited by accessors (status ok/empty/forbidden/...), as a DataFrame."""
         from .frames import coverage_frame
-
         return coverage_frame(self.ledger.snapshot()[1])
 
     def close(self) -> None:

@@ -1,10 +1,11 @@
-"""The ``cloudmc-frames`` command: ``demo``, ``orgs``, ``report`` and ``sandbox``.
+"""The ``cloudmc-frames`` command: ``demo``, ``orgs``, ``report``, ``sandbox``, and (history)
+``snapshot``, ``snapshots``, ``diff``.
 
 Exit status: 0 when the report is complete, 2 when some scopes could not be read (partial
 data, see the report's Issues), 1 for every error, usage errors included; no arguments print
 the help and exit 1. Every error is one line on standard error (``--debug`` adds the traceback
 and request logs), and its hint names command-line options, not Python ones. Each command lives
-in its own module (:mod:`.report`, :mod:`.orgs`, :mod:`.demo`; ``sandbox`` is
+in its own module (:mod:`.report`, :mod:`.orgs`, :mod:`.demo`, :mod:`.history`; ``sandbox`` is
 :mod:`cloudmc_frames.sandbox.cli`); this one parses and dispatches.
 
 Example::
@@ -26,7 +27,7 @@ import sys
 from .._version import __version__
 from ..errors import CloudMCError
 from ..sandbox import cli as sandbox_cli
-from . import demo, orgs, report
+from . import demo, history, orgs, report
 from .output import EXIT_FAILURE
 
 __all__ = ["main"]
@@ -87,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_command(commands, common)
     orgs.add_command(commands, common)
     report.add_command(commands, common)
+    history.add_command(commands, common)  # snapshot, snapshots, diff
     serve = commands.add_parser("sandbox", parents=[common],
                                 help="serve an embedded CloudMC sandbox until Ctrl-C")
     sandbox_cli.add_arguments(serve)

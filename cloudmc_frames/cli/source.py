@@ -43,19 +43,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @contextlib.contextmanager
 def client_for(args: argparse.Namespace, **settings: Any) -> Iterator[Any]:
-    """A client for ``--sandbox`` (a sandbox started for the run), ``--endpoint`` or the environment."""
-    if args.offline and args.fresh:
+    """A client for ``--sandbox`` (a sandbox started for the run), ``--endpoint`` or the environment.
+
+    ``args`` needs ``sandbox``, ``endpoint`` and ``fresh``; ``offline``, ``allow_insecure`` and
+    ``read_timeout`` count when the command has them.
+    """
+    offline, insecure = getattr(args, "offline", False), getattr(args, "allow_insecure", False)
+    if offline and args.fresh:
         raise ConfigError("--offline and --fresh contradict each other: pick one")
-    if args.read_timeout is not None:
+    if getattr(args, "read_timeout", None) is not None:
         settings["read_timeout"] = args.read_timeout
     if args.sandbox:
-        if args.offline:
+        if offline:
             raise ConfigError("--offline needs --endpoint: a sandbox starts with an empty cache")
         with sandbox() as sb, sb.client(**settings) as client:
             yield client
         return
     if args.endpoint and not os.environ.get(ENV_API_KEY, "").strip():
         raise ConfigError(f"{ENV_API_KEY} is not set: export your CloudMC API key (or use --sandbox)")
-    with connect(args.endpoint, offline=args.offline, allow_insecure=args.allow_insecure,
+    with connect(args.endpoint, offline=offline, allow_insecure=insecure,
                  **settings) as client:  # the key comes from CLOUDMC_API_KEY
         yield client

@@ -1,4 +1,4 @@
-"""Reports built from the accessors' frames: inventory, capacity and audit.
+"""Reports built from the accessors' frames (inventory, capacity, audit) and from snapshots (drift).
 
 Each returns a :class:`Report` (frames, a chart, text/markdown/CSV/JSON/HTML renderings). This
 package (with ``frames.py``'s tabulate use) is the only place that imports matplotlib and
@@ -15,6 +15,7 @@ Example::
 
 from .audit import audit
 from .capacity import capacity
+from .drift import drift
 from .inventory import inventory
 from .registry import FINDING_COLUMNS, SEVERITIES, AuditData, AuditRule, RuleRegistry, finding
 from .report import Report
@@ -33,6 +34,7 @@ __all__ = [
     "SEVERITIES",
     "audit",
     "capacity",
+    "drift",
     "finding",
     "inventory",
     "rule",

@@ -2,7 +2,8 @@
 
 The blocks run in order in one namespace (a later block may use the ``client`` of an earlier
 one), in a temporary folder, with ``CLOUDMC_ENDPOINT`` and ``CLOUDMC_API_KEY`` pointing at the
-default sandbox (orgs=20, seed=7), as a reader who ran ``cloudmc-frames sandbox`` would have.
+default scenario (orgs=20, seed=7) on a sandbox of its own (a block may write: snapshots, tasks),
+as a reader who ran ``cloudmc-frames sandbox`` would have.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def test_the_readme_has_python_blocks():
     assert any("with cmf.sandbox() as sb:" in block for block in blocks)
 
 
-def test_every_python_block_runs_as_written(sb, monkeypatch, tmp_path, capsys):
+def test_every_python_block_runs_as_written(start_sandbox, monkeypatch, tmp_path, capsys):
+    sb = start_sandbox("default")
     monkeypatch.setenv("CLOUDMC_ENDPOINT", sb.endpoint)
     monkeypatch.setenv("CLOUDMC_API_KEY", sb.api_key)
     monkeypatch.chdir(tmp_path)

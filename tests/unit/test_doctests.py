@@ -4,12 +4,26 @@ import doctest
 
 import pytest
 
-from cloudmc_frames import catalog, client, config, errors, frames, operation_catalog, options, paging, tasks
+from cloudmc_frames import (
+    _cache,
+    catalog,
+    client,
+    config,
+    errors,
+    frames,
+    journal,
+    jsonarray,
+    operation_catalog,
+    options,
+    paging,
+    tasks,
+)
 from cloudmc_frames.cli import output
 from cloudmc_frames.reports import completeness, textfit
+from cloudmc_frames.snapshots import compare, drift, layout, manifest, schema, scopes
 
-MODULES = [catalog, client, config, errors, frames, operation_catalog, options, paging, tasks, completeness,
-           textfit, output]
+MODULES = [_cache, catalog, client, config, errors, frames, journal, jsonarray, operation_catalog, options,
+           paging, tasks, layout, manifest, schema, scopes, drift, compare, completeness, textfit, output]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
