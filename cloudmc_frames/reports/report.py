@@ -24,7 +24,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from . import render
+from . import pieces, render
 
 FIGURE_SIZE = (9.0, 5.0)
 
@@ -104,7 +104,7 @@ class Report:
     def to_csv(self, path: str | Path | None = None) -> str | None:
         """Write ``.frame`` as CSV (UTF-8, no index, ISO dates, whole numbers without ``.0``);
         without ``path`` return the text."""
-        return render.export_frame(self.frame).to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+        return pieces.export_frame(self.frame).to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
 
     def to_json(self, path: str | Path | None = None) -> str:
         """One JSON document: metadata, ``summary``, ``rows`` (the frame), ``issues``, ``notes``."""

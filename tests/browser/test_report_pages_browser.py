@@ -13,7 +13,7 @@ import pytest
 
 import cloudmc_frames as cmf
 
-from .test_operation_form_browser import CHROMIUM, FLAGS
+from .voila import CHROMIUM, FLAGS
 
 pytestmark = pytest.mark.browser
 
