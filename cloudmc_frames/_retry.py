@@ -6,7 +6,9 @@ without a socket (``tests/unit/test_retry.py``). What counts as transient is the
 :data:`~cloudmc_frames.errors.RETRYABLE` table, read through ``error.retryable``.
 
 Rules (DESIGN section 5): only idempotent GETs (task polls included) are retried, at most
-``retries`` times; but congestion that says when to come back (a 429, 503 or 504 with a
+``retries`` times; a host that does not resolve or refuses the connection before it ever
+answered is not retried (nothing can succeed: the endpoint is wrong or down), a server that
+answered before is; congestion that says when to come back (a 429, 503 or 504 with a
 ``Retry-After`` up to ``max_retry_after``) is CloudMC scheduling the request, not failing it: it
 is waited for as asked (at least the first backoff), however many attempts it takes; exponential
 backoff ``backoff_factor * 2**(attempt-1)`` capped at ``backoff_max``, scaled by a jitter in
@@ -29,21 +31,24 @@ Example::
 from __future__ import annotations
 
 from .config import Settings
-from .errors import ApiError, CloudMCError
+from .errors import ApiError, CloudMCError, EndpointUnreachableError
 
 IDEMPOTENT_METHODS = frozenset({"GET"})
 
 
 def retry_delay(error: CloudMCError, *, attempt: int, elapsed: float, time_left: float | None,
-                settings: Settings, jitter: float, pause: float = 0.0) -> float | None:
+                settings: Settings, jitter: float, pause: float = 0.0,
+                answered: bool = True) -> float | None:
     """Seconds to wait before attempt ``attempt + 1``, or None to give up and raise ``error``.
 
     ``attempt`` is the number of attempts made so far (1 after the first); ``elapsed`` the
     seconds since the first began; ``time_left`` the seconds until the caller's deadline (None:
     no deadline); ``jitter`` a draw from ``[0, 1)``; ``pause`` the seconds the request's scope
-    is still paused for.
+    is still paused for; ``answered``: whether the endpoint ever answered this client.
     """
     if error.method not in IDEMPOTENT_METHODS or not error.retryable:
+        return None
+    if isinstance(error, EndpointUnreachableError) and not answered:
         return None
     asked = error.retry_after if isinstance(error, ApiError) else None
     if asked is not None and asked > settings.max_retry_after:

@@ -36,12 +36,23 @@ from requests.adapters import HTTPAdapter
 from ._cache import API_KEY_HEADER, HttpCache, connection_socket
 from ._version import __version__
 from .config import Settings, is_loopback
-from .errors import CacheMissError, CloudMCError, CrawlTimeoutError, RequestTimeout, TransportError
+from .errors import (
+    CacheMissError,
+    CloudMCError,
+    CrawlTimeoutError,
+    EndpointUnreachableError,
+    RequestTimeout,
+    TransportError,
+)
 from .throttle import Throttle
 
 USER_AGENT = f"cloudmc-frames/{__version__}"
 _ERRNO = re.compile(r"\[Errno -?\d+\][^)'\"]*")
 _SENDING = threading.local()  # .deadline of the request this thread sends, for ThrottledAdapter
+_NO_NAME = ("NameResolutionError", "Name or service not known", "nodename nor servname",
+            "Temporary failure in name resolution", "No address associated", "getaddrinfo failed")
+_REFUSED = ("Connection refused", "[Errno 111]", "[WinError 10061]")
+TLS_OTHER = "the TLS handshake failed (is the endpoint really https?)"
 
 
 class Secret:
@@ -183,8 +194,8 @@ class Transport:
     def _raw(self, response: requests.Response, where: dict[str, Any]) -> RawReply:
         from_cache = bool(getattr(response, "from_cache", False))
         if self.settings.offline and response.status_code == 504 and from_cache:
-            raise CacheMissError(f"offline mode and no cached answer for {where['method']} "
-                                 f"{where['url']}", **where)
+            raise CacheMissError("offline mode and no cached answer for this request", code="not_cached",
+                                 **where)
         return RawReply(response.status_code, response.headers, response.content, response.url,
                         from_cache, getattr(response, "cache_key", None), _expiry(response))
 
@@ -233,8 +244,23 @@ def out_of_time(where: Mapping[str, Any]) -> CrawlTimeoutError:
 
 
 def transport_error(exc: Exception, where: Mapping[str, Any]) -> TransportError:
-    """Our one-line error for a requests connection failure (errno kept, noise dropped)."""
+    """Our one-line error for a requests connection failure (errno kept, noise dropped).
+
+    A name that does not resolve, a refused connection, https to a plain http port and an
+    untrusted certificate are :class:`EndpointUnreachableError` (nothing can succeed as
+    configured); a TLS failure says which of the two it is.
+    """
     text = str(exc)
+    host = urlsplit(str(where.get("url", ""))).netloc
+    if any(marker in text for marker in _NO_NAME):
+        return EndpointUnreachableError(f"could not talk to CloudMC: the host name in {host!r} does "
+                                        "not resolve (DNS)", **where)
+    if any(marker in text for marker in _REFUSED):
+        return EndpointUnreachableError(f"could not talk to CloudMC: nothing listens at {host} "
+                                        "(connection refused)", **where)
+    if isinstance(exc, requests.exceptions.SSLError):
+        cls = EndpointUnreachableError if tls_reason(text) != TLS_OTHER else TransportError
+        return cls(f"could not talk to CloudMC: {tls_reason(text)}", **where)
     if "timed out" in text.lower():
         return RequestTimeout("the reply stopped arriving (read timed out)", **where)
     match = _ERRNO.search(text)
@@ -244,6 +270,16 @@ def transport_error(exc: Exception, where: Mapping[str, Any]) -> TransportError:
     elif isinstance(exc, requests.exceptions.ChunkedEncodingError):
         reason = "the connection broke while the reply was arriving"
     return TransportError(f"could not talk to CloudMC: {reason}", **where)
+
+
+def tls_reason(text: str) -> str:
+    """What a TLS failure most likely means, from the SSL error's text."""
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text or "record layer failure" in text:
+        return "the TLS handshake failed: that port speaks plain http, so use http:// in the endpoint"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return ("the server's TLS certificate is not trusted: fix the certificate, or point "
+                "REQUESTS_CA_BUNDLE at your company's CA bundle")
+    return TLS_OTHER
 
 
 def _expiry(response: requests.Response) -> float | None:

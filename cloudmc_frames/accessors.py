@@ -113,8 +113,8 @@ def environment_members(client: Client, orgs: Any = None, *, environment: Any = 
     """
     options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
-    envs = _filter_environments(_environment_frame(client, "environment_members", tree, selected,
-                                                   options), None, environment)
+    envs = _filter_environments(_environment_frame(client, "environment_members", tree, selected, options),
+                                None, environment, complete=_read_fully(client, options, "environments"))
     results = read_scopes(client, "environment_members", member_scopes(envs), options)
     return build_frame("environment_members",
                        [(s.context(environment=True), recs) for s, recs in results])
@@ -163,6 +163,9 @@ def activity_log(client: Client, orgs: Any = None, *, start: Any = None, end: An
     >>> cmf.activity_log(client, start="2026-11-01", end="2026-11-29")     # doctest: +SKIP
     """
     window = {"start": _rfc3339("start", start), "end": _rfc3339("end", end)}
+    if window["start"] and window["end"] and window["start"] > window["end"]:
+        raise ConfigError(f"start ({window['start']}) is after end ({window['end']}): the window would "
+                          "hold nothing; swap them")
     frame = _per_org(client, "activity_log", orgs, errors, crawl, path="/activity_log",
                      params=lambda org_id: {"organizationId": org_id, **window})
     frame["event_context"] = pd.Series([_parse_json(v) for v in frame["event_context"]],
@@ -186,7 +189,8 @@ def resources(client: Client, entity_type: str, *, service_code: Any = None, env
     options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
     envs = _environment_frame(client, "resources", tree, selected, options)
-    envs = _filter_environments(envs, service_code, environment)
+    envs = _filter_environments(envs, service_code, environment,
+                                complete=_read_fully(client, options, "environments"))
     results = read_scopes(client, "resources", resource_scopes(envs, entity_type), options)
     return build_frame(entity_type, [(s.context(service=True), recs) for s, recs in results], service=True)
 
@@ -330,17 +334,57 @@ def _with_connection(env: dict, connections: dict[str, dict]) -> dict:
             "connectionType": ref.get("type") or known.get("type"), **env}
 
 
-def _filter_environments(envs: pd.DataFrame, service_code: Any, environment: Any) -> pd.DataFrame:
-    keep = ~envs["deleted"].fillna(False)
-    for column, wanted in (("service_code", service_code), ("name", environment)):
+def _filter_environments(envs: pd.DataFrame, service_code: Any, environment: Any, *,
+                         complete: bool = True) -> pd.DataFrame:
+    """The live environments the filters choose (a name or a list each).
+
+    A name that matches no environment of the selection raises ConfigError naming those that
+    exist, unless the environment list could not be read completely (``complete=False``: then
+    the issues say why, and a filter may well have matched what could not be read).
+    """
+    live = envs[~envs["deleted"].fillna(False).astype(bool)]
+    keep = pd.Series(True, index=live.index)
+    for column, wanted, label in (("service_code", service_code, "service_code"),
+                                  ("name", environment, "environment")):
         if wanted is None:
             continue
-        names = [wanted] if isinstance(wanted, str) else list(wanted) if isinstance(
-            wanted, list | tuple | set | frozenset | pd.Series) else [wanted]
-        if not all(isinstance(n, str) for n in names):
-            raise ConfigError(f"{column} filter must be a string or a list of strings, got {wanted!r}")
-        keep &= envs[column].astype(object).isin(names)
-    return envs[keep.astype(bool)]
+        names = _filter_names(label, wanted)
+        known = sorted(set(live[column].dropna().astype(str)))
+        unknown = [n for n in names if n not in known]
+        if unknown and complete:
+            raise ConfigError(_no_such(label, unknown, known))
+        keep &= live[column].astype(object).isin(names)
+    chosen = live[keep.to_numpy()]
+    if chosen.empty and complete and service_code is not None and environment is not None:
+        raise ConfigError(f"no environment named {environment!r} uses service_code {service_code!r} "
+                          "in the selected organizations: see cmf.environments(client)[['name', "
+                          "'service_code']]")
+    return chosen
+
+
+def _filter_names(label: str, wanted: Any) -> list[str]:
+    names = [wanted] if isinstance(wanted, str) else list(wanted) if isinstance(
+        wanted, list | tuple | set | frozenset | pd.Series) else [wanted]
+    if not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"{label} filter must be a string or a list of strings, got {wanted!r}")
+    return names
+
+
+def _no_such(label: str, unknown: list[str], known: list[str]) -> str:
+    what = ", ".join(map(repr, unknown))
+    if not known:
+        return f"{label}={what} matches nothing: the selected organizations have no environments"
+    close = difflib.get_close_matches(unknown[0], known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (f"{label}={what} matches no environment of the selected organizations.{hint} "
+            f"Their {label} values: {', '.join(known[:20])}{', ...' if len(known) > 20 else ''}")
+
+
+def _read_fully(client: Client, options: CrawlCall, entity: str) -> bool:
+    """True when every ``entity`` scope of this call was read (none failed)."""
+    _, coverage = client.ledger.snapshot()
+    return all(c.status in ("ok", "empty") for c in coverage
+               if c.call_id == options.call_id and c.entity == entity)
 
 
 # -- small helpers -----------------------------------------------------------------------------

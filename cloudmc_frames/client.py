@@ -53,6 +53,7 @@ class Client:
         ledger: the issues and coverage rows recorded by accessors using this client.
         stats: counters (``sent``, ``cache_hits``, ``memory_hits``, ``retries``) for diagnostics.
         throttle: the :class:`~cloudmc_frames.throttle.Throttle` every request sent waits for.
+        answered: whether the endpoint ever answered (until then a refused connection is final).
     """
 
     def __init__(self, settings: Settings, api_key: str, *, sleep: Callable[[float], None] = time.sleep,
@@ -62,7 +63,7 @@ class Client:
         self._key = Secret(api_key)
         self.fingerprint = credential_hash(settings.endpoint, api_key)
         self.ledger = Ledger()
-        self.stats = {"sent": 0, "cache_hits": 0, "memory_hits": 0, "retries": 0}
+        self.stats, self.answered = {"sent": 0, "cache_hits": 0, "memory_hits": 0, "retries": 0}, False
         self._sleep, self._clock, self._rng, self._lock = sleep, clock, random.Random(), threading.Lock()
         self._memory = MemoryPages(int(settings.memory_cache_mb * 2**20))
         self._page_size = PageSize(settings.page_size)
@@ -117,10 +118,8 @@ class Client:
     def list(self, path: str, params: dict | None = None, *, org_id: str | None = None,
              fresh: bool = False, deadline: float | None = None, sort_by: str | None = None,
              sort_order: str | None = None) -> Listing:
-        """Every record of a list endpoint, following its pages (see :mod:`~cloudmc_frames.paging`).
-
-        A server that refuses the page size (HTTP 400) is asked once more with a smaller one.
-        """
+        """Every record of a list endpoint, following its pages (see :mod:`~cloudmc_frames.paging`);
+        a server that refuses the page size (HTTP 400) is asked again with a smaller one."""
         replies: list[Reply] = []
         pages = self._page_fetcher(path, params, org_id, fresh, deadline, replies)
         records = read_all(pages, sizes=self._page_size, max_pages=self.settings.max_pages,
@@ -253,9 +252,7 @@ class Client:
         url, query, scope = self._url(path), query_params(params, org_id), listing_scope(path)
         reply, _ = self._send(method, url, query, body, fresh=True, deadline=None)
         self.invalidate(scope)
-        if reply.payload is None:
-            return None
-        if is_task_payload(reply.payload):
+        if reply.payload is not None and is_task_payload(reply.payload):
             return Task.from_payload(reply.payload, self, url=reply.url, scope=scope)
         return reply.data
 
@@ -269,12 +266,14 @@ class Client:
                 raw = self._transport.send(method, url, query, body, fresh=fresh or attempt > 1,
                                            deadline=deadline, attempt=attempt)
                 self._count("cache_hits" if raw.from_cache else "sent")
+                self.answered = self.answered or not raw.from_cache
                 return self._parse(raw, method, attempt), raw
             except CloudMCError as error:
                 error, now = self.throttle.failed(org, error), self._clock()
                 delay = retry_delay(error, attempt=attempt, elapsed=now - started, settings=self.settings,
                                     time_left=None if deadline is None else deadline - now,
-                                    jitter=self._rng.random(), pause=self.throttle.pause_left(org))
+                                    jitter=self._rng.random(), pause=self.throttle.pause_left(org),
+                                    answered=self.answered)
                 if delay is None:
                     raise self._key.scrubbed(error) from None
                 self._count("retries")

@@ -45,9 +45,19 @@ class Sandbox(SandboxServer):
 
 
 def sandbox(**scenario: Any) -> Sandbox:
-    """An embedded CloudMC server; use it as a context manager (it starts on entry).
+    """An embedded CloudMC server, already serving on 127.0.0.1 (a free port).
 
-    ``scenario``: ``orgs``, ``seed``, ``scale``, ``latency_ms``, ``faults``, ``task_delay``, ...
-    (see :class:`cloudmc_frames.sandbox.SandboxServer`).
+    Use it as a context manager to stop it at the end (``with cmf.sandbox() as sb:``), or call
+    ``sb.stop()`` yourself. ``scenario``: ``orgs``, ``seed``, ``scale``, ``latency_ms``,
+    ``faults``, ``task_delay``, ... (see :class:`cloudmc_frames.sandbox.SandboxServer`); a bad
+    one raises :class:`~cloudmc_frames.errors.ConfigError`.
+
+    >>> sb = sandbox(orgs=3)
+    >>> sb.endpoint.startswith("http://127.0.0.1:")
+    True
+    >>> sb.stop()
     """
-    return Sandbox(**scenario)
+    try:
+        return Sandbox(**scenario).start()
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"sandbox: {error}") from None

@@ -6,7 +6,8 @@ Exception tree (every class carries keyword-only ``status``, ``code``, ``message
     CloudMCError
     ├── ConfigError                 bad endpoint, missing key, unknown option, bad argument
     ├── CacheMissError              offline=True and the answer is not in the cache
-    ├── TransportError              connection refused/reset, TLS, DNS
+    ├── TransportError              connection reset, closed early, TLS
+    │   ├── EndpointUnreachableError  DNS failure, connection refused, TLS that cannot work
     │   └── RequestTimeout          connect or read timeout
     ├── ApiError                    the server answered with an error envelope
     │   ├── ValidationError         400 (bad parameters, quota exceeded)
@@ -121,6 +122,16 @@ class TransportError(CloudMCError):
     """No HTTP answer: the connection failed, was reset or closed early."""
 
     hint = "Check the endpoint, the network or VPN, and that CloudMC is up; the call can be retried"
+
+
+class EndpointUnreachableError(TransportError):
+    """The endpoint cannot be reached as configured: its host name does not resolve, nothing
+    listens at its port, or TLS cannot work (https to a plain http port, an untrusted certificate).
+
+    Before the endpoint ever answered, nothing can succeed: the call ends at once (no retries).
+    """
+
+    hint = "The endpoint is wrong or CloudMC is down: check its URL, the network and the VPN"
 
 
 class RequestTimeout(TransportError):

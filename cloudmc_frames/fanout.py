@@ -3,7 +3,8 @@
 Scopes the client still remembers are read inline; the others go to a bounded thread pool.
 Every scope visited adds a :class:`~cloudmc_frames.ledger.Coverage` row to the client's ledger;
 a failed one also adds an :class:`~cloudmc_frames.errors.Issue` (``errors="collect"``) or is
-raised (``errors="raise"``). Only :class:`~cloudmc_frames.errors.CloudMCError` is caught.
+raised (``errors="raise"``; also when the endpoint never answered and cannot be reached).
+Only :class:`~cloudmc_frames.errors.CloudMCError` is caught.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from tqdm.auto import tqdm
 from .client import Client
 from .errors import (
     BudgetExceededError,
+    CacheMissError,
     CloudMCError,
     CrawlTimeoutError,
     DeferredError,
+    EndpointUnreachableError,
     Issue,
     NotFoundError,
     PermissionDeniedError,
@@ -162,16 +165,21 @@ def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
                 done[futures[future]] = records
                 continue
             failed[_status_of(error)] += 1
-            if options.errors == "raise":
+            if options.errors == "raise" or hopeless(client, error):
                 pool.shutdown(cancel_futures=True)
                 raise error
     client.flush()  # the replies of this call are in the cache storage when it returns
     if failed:
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(failed.items()))
-        log.warning("%s: %d of %d scopes failed (%s); rows from them are missing, see "
-                    "client.issues for what happened and client.coverage for every scope",
-                    accessor, sum(failed.values()), len(scopes), summary)
+        log.warning("%s: %s; rows from them are missing, see client.issues for what happened and "
+                    "client.coverage for every scope", accessor, failure_summary(failed, len(scopes)))
     return [(scopes[n], done[n]) for n in sorted(done)]
+
+
+def hopeless(client: Client, error: CloudMCError) -> bool:
+    """True when nothing can succeed: the endpoint does not resolve or refuses connections and
+    never answered this client. The call then ends at once with that one error, even when it
+    collects errors."""
+    return isinstance(error, EndpointUnreachableError) and not client.answered
 
 
 def _remembered(client: Client, accessor: str, scopes: Sequence[Scope], options: CrawlCall):
@@ -264,6 +272,17 @@ def record(client: Client, call_id: int, accessor: str, scope: Scope, rows: int,
     client.ledger.record(coverage, issue)
 
 
+def failure_summary(failed: Counter, scopes: int) -> str:
+    """``"3 scopes not in the cache (offline)"``, ``"2 of 20 scopes failed (2 forbidden)"``, or both."""
+    missing = failed.get("not_cached", 0)
+    others = {status: n for status, n in sorted(failed.items()) if status != "not_cached"}
+    parts = [f"{missing} scope{'s' if missing != 1 else ''} not in the cache (offline)"] if missing else []
+    if others:
+        summary = ", ".join(f"{n} {status}" for status, n in others.items())
+        parts.append(f"{sum(others.values())} of {scopes} scopes failed ({summary})")
+    return "; ".join(parts)
+
+
 def _status_of(error: CloudMCError) -> str:
     if isinstance(error, DeferredError):
         return "deferred"
@@ -275,4 +294,6 @@ def _status_of(error: CloudMCError) -> str:
         return "skipped"
     if isinstance(error, BudgetExceededError):
         return "skipped_budget"
+    if isinstance(error, CacheMissError):
+        return "not_cached"
     return "error"

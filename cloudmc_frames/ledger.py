@@ -14,7 +14,7 @@ from datetime import datetime
 from .errors import Issue
 
 COVERAGE_STATUSES = ("ok", "empty", "forbidden", "not_found", "error", "skipped", "skipped_budget",
-                     "deferred")
+                     "deferred", "not_cached")  # not_cached: offline, and the cache holds no answer
 
 
 @dataclass(frozen=True)

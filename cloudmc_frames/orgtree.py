@@ -84,8 +84,10 @@ def select_organizations(tree: pd.DataFrame, orgs: Any) -> pd.DataFrame:
     """Rows of ``tree`` chosen by ``orgs`` (see :func:`users`); unknown ids or patterns raise.
 
     A pattern is matched against ``path`` with shell wildcards: ``"acme/eu"`` is one
-    organization, ``"acme/eu/*"`` all below it, ``"acme/eu*"`` both. Patterns select live
-    organizations only; a deleted one is chosen by its id (or a frame holding it).
+    organization, ``"acme/eu/*"`` all below it, ``"acme/eu*"`` both. A pattern that matches
+    nothing is tried again below each top organization, so the top's own segment may be left
+    out (``"eu/*"`` finds ``acme/eu/*``). Patterns select live organizations only; a deleted one
+    is chosen by its id (or a frame holding it).
     """
     if orgs is None:
         return tree[~tree["deleted"].fillna(False)].reset_index(drop=True)
@@ -114,15 +116,27 @@ def _wanted_ids(tree: pd.DataFrame, orgs: Any) -> list[str]:
     for item in items:
         if not isinstance(item, str):
             raise ConfigError(f"orgs items must be ids or path patterns (strings), got {item!r}")
-        matched = [item] if item in ids else [i for i, p in paths if fnmatch.fnmatchcase(p, item)]
+        matched = [item] if item in ids else _matching(item, paths)
         if not matched:
             raise ConfigError(_no_match_message(item, [p for _, p in paths]))
         wanted.extend(matched)
     return wanted
 
 
+def _matching(pattern: str, paths: list[tuple[str, str]]) -> list[str]:
+    """Ids whose path matches ``pattern``; failing that, ``<top>/pattern`` for each top organization
+    (so ``"acme-corp/*"`` finds ``nimbus-cloud/acme-corp/*``)."""
+    found = [i for i, p in paths if fnmatch.fnmatchcase(p, pattern)]
+    if found:
+        return found
+    tops = [p for _, p in paths if "/" not in p]
+    return [i for i, p in paths for top in tops if fnmatch.fnmatchcase(p, f"{top}/{pattern}")]
+
+
 def _no_match_message(item: str, paths: list[str]) -> str:
-    close = difflib.get_close_matches(item, paths, n=3)
+    tails = {p.split("/", 1)[1]: p for p in paths if "/" in p}
+    close = difflib.get_close_matches(item, paths, n=3) or [
+        tails[t] for t in difflib.get_close_matches(item.rstrip("/*"), list(tails), n=3)]
     if close:
         hint = f" Close paths: {', '.join(close)}."
     else:

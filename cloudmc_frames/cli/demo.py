@@ -17,13 +17,15 @@ import pandas as pd
 
 from .. import accessors
 from ..embedded import sandbox
-from .report import EXIT_OK, EXIT_PARTIAL
+from . import output
+from .output import EXIT_OK, EXIT_PARTIAL
 
 DEMO_FOLDER = "cloudmc-frames-demo"
-HEADLINE = ("instances", "instances_running", "vcpus", "vcpus_running", "memory_gib",
-            "memory_gib_running", "volumes", "volume_gib", "volume_gib_unattached", "snapshots",
-            "public_ips")
+HEADLINE = ("organizations", "organizations_deleted", "environments", "instances", "instances_running",
+            "vcpus", "vcpus_running", "memory_gib", "memory_gib_running", "volumes", "volumes_unattached",
+            "volume_gib", "volume_gib_unattached", "snapshots", "public_ips")
 CLOSEST = 5
+COUNT_MEANINGS = {"users": "users of the organizations read"}
 
 
 def add_command(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -45,12 +47,15 @@ def run(args: argparse.Namespace) -> int:
     from ..reports import REPORTS  # matplotlib loads only for the commands that report
 
     folder = Path(args.out)
+    output.check_folder(args.out)  # before the crawl, not after it
     with sandbox(orgs=args.orgs, seed=args.seed) as sb:
-        print(f"Embedded CloudMC sandbox at {sb.endpoint} ({args.orgs} organizations, seed {args.seed})\n")
         client = sb.client(progress=False if args.no_progress else None)
+        tree = accessors.organizations(client, include_deleted=True)
+        deleted = int(tree["deleted"].fillna(False).sum())
+        print(f"Embedded CloudMC sandbox at {sb.endpoint}: {len(tree)} organizations ({deleted} of them "
+              f"deleted), seed {args.seed}\n")
         reports = {name: build(client) for name, build in REPORTS.items()}
-        people = {"users": len(accessors.users(client)),  # from memory: the audit read them
-                  "environments": len(accessors.environments(client))}
+        people = {"users": len(accessors.users(client, orgs=tree))}  # from memory: the audit read them
     print(summary_text(reports, people))
     folder.mkdir(parents=True, exist_ok=True)
     for name, report in reports.items():
@@ -63,19 +68,28 @@ def sections(reports: dict[str, Any],
              counts: dict[str, int] | None = None) -> list[tuple[str, pd.DataFrame]]:
     """Titled tables: inventory totals and states, the fullest quotas, findings per rule, scopes.
 
-    ``counts`` adds rows to the totals (e.g. ``{"users": 44, "environments": 34}``).
+    ``counts`` adds rows to the totals (e.g. ``{"users": 44}``: users of the organizations read).
+    Every figure is stated with what it counts (the inventory's ``meaning``, the rule's
+    completeness): the totals count every organization read, deleted ones included, as the
+    audit does, so the two agree.
     """
     inventory, capacity, audit = reports["inventory"], reports["capacity"], reports["audit"]
-    totals = inventory.summary[inventory.summary["measure"].isin(HEADLINE)][["measure", "value", "unit"]]
-    heads = {"organizations": len(inventory.tables["rollup"]), **(counts or {})}
-    organizations = pd.DataFrame({"measure": list(heads), "value": [float(v) for v in heads.values()],
-                                  "unit": ["count"] * len(heads)})
+    totals = inventory.summary.set_index("measure").loc[list(HEADLINE)].reset_index()
+    extra = pd.DataFrame({"measure": list(counts or {}), "value": pd.Series(list((counts or {}).values()),
+                                                                             dtype=object),
+                          "unit": "count", "meaning": [COUNT_MEANINGS.get(n, "") for n in counts or {}]})
+    table = pd.concat([totals.iloc[:3], extra, totals.iloc[3:]], ignore_index=True)
+    shown = ["measure", "value", "unit", "meaning"]
+    if not (table["completeness"].fillna("complete") == "complete").all():
+        shown.insert(3, "completeness")
     scopes = pd.concat([r.coverage.assign(report=name) for name, r in reports.items()])
     read = scopes.groupby(["report", "status"], observed=True).size().rename("scopes").reset_index()
-    return [("Inventory totals", pd.concat([organizations, totals], ignore_index=True)),
+    return [("Inventory totals (every organization read, deleted ones included)", table[shown]),
             ("Instances by provider state", inventory.tables["states"]),
-            (f"Quotas closest to their ceiling (top {CLOSEST})", capacity.tables["closest"].head(CLOSEST)),
-            ("Audit findings per rule", audit.summary[["rule", "findings", "high", "medium", "low"]]),
+            (f"Quotas closest to their ceiling (top {CLOSEST}, organizations not deleted)",
+             _closest(capacity.tables["closest"].head(CLOSEST))),
+            ("Audit findings per rule",
+             audit.summary[["rule", "completeness", "findings", "high", "medium", "low"]]),
             ("Scopes read (coverage)", read),
             ("Issues", _issues(reports))]
 
@@ -86,6 +100,15 @@ def summary_text(reports: dict[str, Any], counts: dict[str, int] | None = None) 
 
     return "\n\n".join(f"{title}\n{table_text(frame, 'simple')}"
                        for title, frame in sections(reports, counts))
+
+
+def _closest(table: pd.DataFrame) -> pd.DataFrame:
+    """The fullest ceilings with short organization paths; completeness only when not complete."""
+    from ..reports.figures import short_path
+
+    table = table.assign(organization_path=table["organization_path"].map(short_path))
+    complete = (table["completeness"].astype(str) == "complete").all()
+    return table.drop(columns="completeness") if complete else table
 
 
 def _issues(reports: dict[str, Any]) -> pd.DataFrame:

@@ -16,7 +16,9 @@ import argparse
 import sys
 from typing import Any
 
-from .report import EXIT_OK, EXIT_PARTIAL, FORMATS, _client, _write, progress, render
+from . import output, source
+from .output import EXIT_OK, EXIT_PARTIAL
+from .report import FORMATS, progress, render
 
 
 def add_command(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -74,7 +76,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
     from ..snapshots import snapshot
 
     collections = [c.strip() for c in args.collections.split(",") if c.strip()] if args.collections else None
-    with _client(args) as client:
+    with source.client_for(args) as client:
         snap = snapshot(
             client,
             args.root,
@@ -116,7 +118,7 @@ def run_diff(args: argparse.Namespace) -> int:
     from ..reports.drift import drift
 
     report = drift(args.root, a=args.a, b=args.b)
-    _write(render(report, args.format), args.out)
+    output.write(render(report, args.format), args.out)
     if not report.complete:
         print(
             f"cloudmc-frames: the newer snapshot is partial: {report.failed_scopes} scopes failed "

@@ -1,5 +1,8 @@
 """``cloudmc-frames report``: one report from a CloudMC or a sandbox, in one of five formats.
 
+The format is ``--format``, else the suffix of ``--out`` (``.html``, ``.md``, ``.csv``, ``.json``,
+``.txt``), else text; ``--out`` is checked before anything is read.
+
 Example::
 
     $ cloudmc-frames report audit --sandbox --format markdown
@@ -9,19 +12,12 @@ Example::
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from ..client import connect
-from ..config import ENV_API_KEY
-from ..embedded import sandbox
-from ..errors import ConfigError
+from . import output, source
+from .output import EXIT_OK, EXIT_PARTIAL
 
-EXIT_OK, EXIT_FAILURE, EXIT_PARTIAL = 0, 1, 2
 FORMATS = ("text", "markdown", "csv", "json", "html")
 
 
@@ -33,16 +29,13 @@ def add_command(commands: Any, common: argparse.ArgumentParser) -> None:
                     "CLOUDMC_API_KEY) or from an embedded sandbox (--sandbox). Exit status: 0 "
                     "complete, 2 partial (some scopes could not be read), 1 failure.")
     report.add_argument("kind", choices=("inventory", "capacity", "audit"))
-    source = report.add_mutually_exclusive_group()
-    source.add_argument("--sandbox", action="store_true",
-                        help="report on an embedded sandbox (orgs=20, seed=7)")
-    source.add_argument("--endpoint", metavar="URL", help="CloudMC base URL (default: $CLOUDMC_ENDPOINT)")
+    source.add_arguments(report)
     report.add_argument("--org", action="append", metavar="PATTERN",
-                        help="organization id or path pattern such as 'acme/eu/*' (repeatable)")
-    report.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
+                        help="organization id or path pattern such as 'acme-corp/*' (repeatable; "
+                             "`cloudmc-frames orgs` lists them)")
+    report.add_argument("--format", choices=FORMATS,
+                        help="output format (default: from the --out suffix, else text)")
     report.add_argument("--out", metavar="PATH", help="write to PATH instead of standard output")
-    report.add_argument("--offline", action="store_true", help="answer only from the local cache")
-    report.add_argument("--fresh", action="store_true", help="refetch everything, ignoring the cache")
     report.set_defaults(run=run)
 
 
@@ -50,11 +43,11 @@ def run(args: argparse.Namespace) -> int:
     """Build the report, write it, and say whether it is complete (exit status)."""
     from ..reports import REPORTS  # matplotlib loads only for the commands that report
 
-    if args.offline and args.fresh:
-        raise ConfigError("--offline and --fresh contradict each other: pick one")
-    with _client(args) as client:
+    output.check_file(args.out)
+    fmt = output.choose_format(args.format, args.out, FORMATS)
+    with source.client_for(args) as client:
         report = REPORTS[args.kind](client, orgs=args.org, fresh=args.fresh, progress=progress())
-    _write(render(report, args.format), args.out)
+    output.write(render(report, fmt), args.out)
     if not report.complete:
         print(f"cloudmc-frames: {args.kind} is incomplete: {report.failed_scopes} scopes failed "
               "(listed under Issues in the report)", file=sys.stderr)
@@ -72,32 +65,3 @@ def render(report: Any, fmt: str) -> str:
 def progress() -> bool | None:
     """Progress bars only when standard error is a terminal (None: let the crawl decide)."""
     return None if sys.stderr.isatty() else False
-
-
-@contextlib.contextmanager
-def _client(args: argparse.Namespace) -> Iterator[Any]:
-    """A client for --sandbox (a sandbox started for the run), --endpoint or the environment."""
-    if args.sandbox:
-        if args.offline:
-            raise ConfigError("--offline needs --endpoint: a sandbox starts with an empty cache")
-        with sandbox() as sb, sb.client() as client:
-            yield client
-        return
-    if args.endpoint and not os.environ.get(ENV_API_KEY, "").strip():
-        raise ConfigError(f"{ENV_API_KEY} is not set: export your CloudMC API key (or use --sandbox)")
-    try:
-        client = connect(args.endpoint, offline=args.offline)  # the key comes from CLOUDMC_API_KEY
-    except ConfigError as error:
-        if args.endpoint:
-            raise
-        raise ConfigError(f"{error} (on the command line: --endpoint URL, or --sandbox)") from None
-    with client:
-        yield client
-
-
-def _write(text: str, out: str | None) -> None:
-    if out is None:
-        sys.stdout.write(text)
-        return
-    Path(out).write_text(text, encoding="utf-8")
-    print(f"wrote {out}", file=sys.stderr)

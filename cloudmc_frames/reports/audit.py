@@ -4,7 +4,14 @@ One crawl gathers the frames a rule may need (:class:`~.registry.AuditData`), th
 of :data:`~.rules.RULES` (a :class:`~.registry.RuleRegistry` built with the built-in rules;
 :func:`~.rules.rule` adds one) runs over them. A finding is
 one row: ``rule``, ``severity``, ``organization_path``, the user or resource (``subject_type``,
-``subject_id``, ``subject``), ``detail`` and ``suggested_action``.
+``subject_id``, ``subject``), ``detail``, ``suggested_action`` and ``completeness``.
+
+A rule whose inputs could not be read (its ``needs``, see :mod:`.completeness`) is not run and
+is reported *not evaluated* (``not evaluated: users unreadable in 20 of 20 organizations``); one
+whose inputs were read in only some organizations is *partial* and its findings say so. Either
+way the rule gets one row with ``subject_type`` ``"rule"`` that says why (those rows are not
+findings: ``summary`` counts leave them out), its summary row has the same ``completeness`` and
+``unread``, and the chart hatches or names it.
 
 Example::
 
@@ -28,6 +35,7 @@ from ..frames import utc_timestamp
 from . import figures
 from . import rules as rules_module
 from .capacity import capacity_frame
+from .completeness import STATES, Status
 from .inventory import state_class
 from .registry import (
     FINDING_COLUMNS,
@@ -35,12 +43,13 @@ from .registry import (
     AuditData,
     AuditRule,
     findings_frame,
+    status_row,
 )
 from .report import Report
 from .sources import Crawl
 
 VIEW = ("severity", "rule", "organization_path", "environment_name", "subject_type", "subject",
-        "detail")
+        "detail", "suggested_action", "completeness")
 
 
 def audit(client: Client, orgs: Any = None, *, rules: Any = None, now: Any = None,
@@ -56,12 +65,13 @@ def audit(client: Client, orgs: Any = None, *, rules: Any = None, now: Any = Non
     chosen = rules_module.RULES.resolve(rules)
     source = Crawl(client, orgs, crawl, include_deleted=True)
     data = gather(source, utc_now(now))
-    frame = findings_frame([row for r in chosen for row in run_rule(r, data)])
+    states = {r.name: data.completeness.status(r.inputs) for r in chosen}
+    frame = findings_frame([row for r in chosen for row in evaluate(r, data, states[r.name])])
     return Report(
         name="audit", title="CloudMC organization audit", frame=frame,
-        summary=summary(frame, chosen), issues=data.issues, coverage=source.coverage(),
+        summary=summary(frame, chosen, states), issues=data.issues, coverage=source.coverage(),
         plotter=plot_audit, notes=_notes(data.now), views={"frame": VIEW},
-        scope=source.scope_text())
+        scope=source.scope_text(), groups="rule")
 
 
 def gather(source: Crawl, now: pd.Timestamp) -> AuditData:
@@ -77,7 +87,17 @@ def gather(source: Crawl, now: pd.Timestamp) -> AuditData:
         instances=vms.assign(state_class=state_class(vms["power_state"], vms["connection_type"])),
         volumes=vols, snapshots=source.read(accessors.resources, "snapshots"),
         public_ips=source.read(accessors.resources, "publicipaddresses"), quotas=quotas,
-        capacity=capacity_frame(quotas, vms, vols), issues=source.issues())
+        capacity=capacity_frame(quotas, vms, vols, completeness=source.completeness(envs)),
+        issues=source.issues(), completeness=source.completeness(envs))
+
+
+def evaluate(rule: AuditRule, data: AuditData, status: Status) -> list[dict]:
+    """A rule's rows: its findings marked with ``status``, after a row saying why when it is not
+    complete; a rule not evaluated does not run."""
+    head = [] if status.state == STATES[0] else [status_row(rule, status)]
+    if status.state == STATES[2]:
+        return head
+    return head + [{**row, "completeness": status.state} for row in run_rule(rule, data)]
 
 
 def run_rule(rule: AuditRule, data: AuditData) -> list[dict]:
@@ -98,17 +118,25 @@ def run_rule(rule: AuditRule, data: AuditData) -> list[dict]:
     return out
 
 
-def summary(frame: pd.DataFrame, chosen: list[AuditRule]) -> pd.DataFrame:
-    """Findings per rule that ran (zero included), split by severity, with the rule's description."""
-    counts = frame.groupby(["rule", "severity"], observed=True).size()
+def summary(frame: pd.DataFrame, chosen: list[AuditRule], states: dict[str, Status]) -> pd.DataFrame:
+    """Per rule that ran: completeness, findings (none counted when not evaluated) by severity,
+    what could not be read, and the rule's description."""
+    found = frame[frame["subject_type"].astype(object) != "rule"]
+    counts = found.groupby(["rule", "severity"], observed=True).size()
     rows = []
     for rule in chosen:
+        status = states[rule.name]
         per = {s: int(counts.get((rule.name, s), 0)) for s in SEVERITIES}
-        rows.append({"rule": rule.name, "findings": sum(per.values()), **per,
-                     "description": rule.description})
-    table = pd.DataFrame(rows, columns=["rule", "findings", *SEVERITIES, "description"])
-    return table.astype({"rule": "string", "findings": "Int64", **dict.fromkeys(SEVERITIES, "Int64"),
-                         "description": "string"})
+        if status.state == STATES[2]:
+            per = dict.fromkeys(SEVERITIES)
+        total = None if status.state == STATES[2] else sum(per.values())
+        rows.append({"rule": rule.name, "completeness": status.state, "findings": total, **per,
+                     "unread": status.unread or None, "description": rule.description})
+    table = pd.DataFrame(rows, columns=["rule", "completeness", "findings", *SEVERITIES, "unread",
+                                        "description"])
+    return table.astype({"rule": "string", "completeness": pd.CategoricalDtype(STATES),
+                         "findings": "Int64", **dict.fromkeys(SEVERITIES, "Int64"),
+                         "unread": "string", "description": "string"})
 
 
 def utc_now(now: Any) -> pd.Timestamp:
@@ -126,9 +154,11 @@ def _notes(now: pd.Timestamp) -> tuple[str, ...]:
 
 
 def plot_audit(report: Report, ax: Axes) -> None:
-    """Findings per rule, stacked by severity."""
-    table = report.summary[report.summary["findings"] > 0].sort_values(
-        ["findings", "rule"], ascending=[False, True], kind="stable")
-    stacks = {s: table[s].astype(int).to_numpy() for s in SEVERITIES}
+    """Findings per rule, stacked by severity; partial rules hatched, rules not evaluated named."""
+    table = report.summary[(report.summary["findings"].fillna(0) > 0)
+                           | (report.summary["completeness"] != STATES[0])]
+    table = table.assign(_n=table["findings"].astype("Float64").fillna(float("inf"))).sort_values(
+        ["_n", "rule"], ascending=[False, True], kind="stable")
+    stacks = {s: table[s].fillna(0).astype(int).to_numpy() for s in SEVERITIES}
     figures.hbars(ax, list(table["rule"]), stacks, title="Audit findings per rule",
-                  xlabel="findings [count]", ylabel="rule")
+                  xlabel="findings [count]", ylabel="rule", states=list(table["completeness"].astype(str)))

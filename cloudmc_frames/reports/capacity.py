@@ -17,6 +17,12 @@ disk ceilings are GB, compared with volume GiB as CloudStack does. Metrics not i
 (``workload_cpu_count``, GCP ``instance.cpu.reserved_cores``, ...) stay in the frame with
 ``resource="unknown"`` and no use, and are listed in ``.tables["unknown_metrics"]``.
 
+Rows whose inputs could not all be read say so (``completeness``, ``unread``; see
+:mod:`.completeness`): ``used`` counted from partly read instances or volumes is a lower bound
+(``partial``; ``over_ceiling`` is then only True when even that is over, else ``<NA>``), and
+``<NA>`` when nothing was read; an organization whose quotas could not be read gets one row
+with ``completeness`` ``not evaluated`` instead of silently having no ceilings.
+
 Example::
 
     >>> report = cmf.reports.capacity(client)                         # doctest: +SKIP
@@ -35,6 +41,7 @@ from matplotlib.axes import Axes
 from .. import accessors
 from ..client import Client
 from . import figures
+from .completeness import STATES, Completeness
 from .inventory import state_class
 from .report import Report
 from .sources import Crawl
@@ -60,9 +67,11 @@ RESOURCES = ("vcpu", "memory", "storage", "instances", "unknown")
 USE_KEYS = ["organization_id", "service_code"]
 COLUMNS = ("organization_path", "organization_name", "organization_id", "service_code",
            "connection_type", "quota_name", "metric_type", "metric_identifier", "resource", "unit",
-           "ceiling", "used", "percent_used", "headroom", "over_ceiling")
+           "ceiling", "used", "percent_used", "headroom", "over_ceiling", "completeness", "unread")
 VIEW = ("organization_path", "service_code", "resource", "unit", "used", "ceiling", "percent_used",
-        "headroom", "over_ceiling")
+        "headroom", "over_ceiling", "completeness")
+NEEDS = {"vcpu": ("instances",), "memory": ("instances",), "instances": ("instances",),
+         "storage": ("volumes",), "unknown": ()}
 TOP = 10
 
 
@@ -74,11 +83,13 @@ def capacity(client: Client, orgs: Any = None, **crawl: Any) -> Report:
     >>> cmf.reports.capacity(client, orgs="nimbus-cloud/acme-corp*").summary   # doctest: +SKIP
     """
     source = Crawl(client, orgs, crawl)
-    frame = capacity_frame(source.read(accessors.quotas), source.read(accessors.instances),
-                           source.read(accessors.volumes))
+    quotas, envs = source.read(accessors.quotas), source.read(accessors.environments)
+    vms, vols = source.read(accessors.instances), source.read(accessors.volumes)
+    complete = source.completeness(envs)
+    frame = capacity_frame(quotas, vms, vols, completeness=complete, organizations=source.orgs)
     return Report(
         name="capacity", title="CloudMC capacity: quota use", frame=frame,
-        summary=summary(frame), issues=source.issues(), coverage=source.coverage(),
+        summary=summary(frame, complete), issues=source.issues(), coverage=source.coverage(),
         plotter=plot_capacity,
         tables={"closest": closest(frame), "unknown_metrics": unknown_metrics(frame)},
         titles={"closest": f"Closest to their limits (top {TOP} by percent used)",
@@ -86,8 +97,16 @@ def capacity(client: Client, orgs: Any = None, **crawl: Any) -> Report:
         notes=_notes(), views={"frame": VIEW}, scope=source.scope_text())
 
 
-def capacity_frame(quotas: pd.DataFrame, instances: pd.DataFrame, volumes: pd.DataFrame) -> pd.DataFrame:
-    """One row per quota ceiling with ``used``, ``percent_used``, ``headroom``, ``over_ceiling``."""
+def capacity_frame(quotas: pd.DataFrame, instances: pd.DataFrame, volumes: pd.DataFrame, *,
+                   completeness: Completeness | None = None,
+                   organizations: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per quota ceiling with ``used``, ``percent_used``, ``headroom``, ``over_ceiling``,
+    ``completeness`` and ``unread``.
+
+    With ``completeness``, rows whose use could not be fully read are marked, and (given
+    ``organizations``, the selection) every organization whose quotas could not be read gets a
+    ``not evaluated`` row.
+    """
     metric = [METRICS.get(t) or METRICS.get(i) for t, i in
               zip(quotas["metric_type"].astype(object), quotas["metric_identifier"].astype(object),
                   strict=True)]
@@ -112,12 +131,32 @@ def capacity_frame(quotas: pd.DataFrame, instances: pd.DataFrame, volumes: pd.Da
                strict=True)
     frame["used"] = pd.array([lookup.get((o, s, r), 0.0) if k else None for o, s, r, k in keys],
                              dtype="Float64").round(3)
+    frame = _marked(frame, completeness, organizations)
     frame["percent_used"] = (100 * frame["used"] / frame["ceiling"].where(frame["ceiling"] > 0)).round(1)
     frame["headroom"] = (frame["ceiling"] - frame["used"]).round(3)
-    frame["over_ceiling"] = (frame["used"] > frame["ceiling"]).astype("boolean")
+    over = (frame["used"] > frame["ceiling"]).astype("boolean")
+    frame["over_ceiling"] = over.where(over | (frame["completeness"] == STATES[0]), pd.NA)
     order = frame.assign(_r=frame["resource"].cat.codes).sort_values(
         ["organization_path", "service_code", "_r", "metric_type"], kind="stable")
     return order.drop(columns="_r").reset_index(drop=True)[list(COLUMNS)]
+
+
+def _marked(frame: pd.DataFrame, completeness: Completeness | None,
+            organizations: pd.DataFrame | None) -> pd.DataFrame:
+    """``frame`` with ``completeness``/``unread`` per row (by the inputs of its resource), and a
+    ``not evaluated`` row for each selected organization whose quotas could not be read."""
+    if completeness is None:
+        return frame.assign(completeness=pd.Categorical([STATES[0]] * len(frame), categories=STATES),
+                            unread=pd.array([None] * len(frame), dtype="string"))
+    parts = [completeness.mark(frame[frame["resource"] == name], {"used": needs})
+             for name, needs in NEEDS.items()]
+    marked = pd.concat(parts).sort_index()
+    if organizations is None:
+        return marked
+    blind = organizations[organizations["id"].isin(completeness.unread_orgs("quotas"))]
+    rows = pd.DataFrame({"organization_path": blind["path"], "organization_name": blind["name"],
+                         "organization_id": blind["id"], "completeness": STATES[2], "unread": "quotas"})
+    return pd.concat([marked, rows], ignore_index=True).astype(marked.dtypes.to_dict())
 
 
 def usage(instances: pd.DataFrame, volumes: pd.DataFrame) -> pd.DataFrame:
@@ -136,9 +175,10 @@ def usage(instances: pd.DataFrame, volumes: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, axis=1).fillna(0.0)
 
 
-def summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per resource: ceilings, total use and ceiling, overall percent, how many are over, the fullest."""
-    known = frame[frame["resource"] != "unknown"]
+def summary(frame: pd.DataFrame, complete: Completeness | None = None) -> pd.DataFrame:
+    """Per resource: ceilings, total use and ceiling, overall percent, how many are over, the
+    fullest, and whether its inputs were all read (``completeness``, ``unread``)."""
+    known = frame[frame["resource"].notna() & (frame["resource"] != "unknown")]
     groups = known.groupby("resource", observed=True)
     table = pd.DataFrame({
         "unit": groups["unit"].first(), "ceilings": groups.size().astype("Int64"),
@@ -148,9 +188,12 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
     })
     table["percent_used"] = (100 * table["used"] / table["ceiling"].where(table["ceiling"] > 0)).round(1)
     table = table.reset_index()
+    status = [complete.status(("quotas", *NEEDS[r])) if complete else None for r in table["resource"]]
+    table["completeness"] = pd.Categorical([s.state if s else STATES[0] for s in status], categories=STATES)
+    table["unread"] = pd.array([s.unread or None if s else None for s in status], dtype="string")
     table["resource"] = table["resource"].astype("string")
     return table[["resource", "unit", "ceilings", "used", "ceiling", "percent_used", "over_ceiling",
-                  "max_percent_used"]]
+                  "max_percent_used", "completeness", "unread"]]
 
 
 def closest(frame: pd.DataFrame, top: int = TOP) -> pd.DataFrame:
@@ -158,7 +201,7 @@ def closest(frame: pd.DataFrame, top: int = TOP) -> pd.DataFrame:
     ranked = frame.dropna(subset=["percent_used"]).sort_values(
         ["percent_used", "organization_path"], ascending=[False, True], kind="stable")
     return ranked.head(top)[["organization_path", "service_code", "resource", "unit", "used",
-                             "ceiling", "percent_used", "headroom"]].reset_index(drop=True)
+                             "ceiling", "percent_used", "headroom", "completeness"]].reset_index(drop=True)
 
 
 def unknown_metrics(frame: pd.DataFrame) -> pd.DataFrame:
@@ -188,7 +231,11 @@ def plot_capacity(report: Report, ax: Axes, top: int = TOP) -> None:
     figures.hbars(ax, names, stacks, title=f"Quota use: the {top} fullest ceilings",
                   xlabel="used [% of ceiling]", ylabel="organization · connection · resource",
                   colors={"within ceiling": figures.PALETTE["under"],
-                          "over ceiling": figures.PALETTE["over"]})
+                          "over ceiling": figures.PALETTE["over"]},
+                  states=list(rows["completeness"].astype(str)))
     if names:
-        ax.axvline(100, color="#1d2430", linestyle="--", linewidth=1, label="ceiling (100%)")
-        ax.legend(loc="lower right", fontsize="small")
+        line = ax.axvline(100, color="#1d2430", linestyle="--", linewidth=1, label="ceiling (100%)")
+        legend = ax.get_legend()
+        handles = [*legend.legend_handles, line] if legend else [line]
+        labels = [t.get_text() for t in legend.get_texts()] if legend else []
+        ax.legend(handles, [*labels, line.get_label()], loc="lower right", fontsize="small")

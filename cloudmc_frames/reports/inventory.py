@@ -5,6 +5,17 @@ unattached), snapshots and public IPs. ``.frame`` has one row per group of ``by`
 group's own resources (rows add up to the totals); ``.tables["rollup"]`` has one row per
 organization whose numbers include every selected descendant.
 
+Every organization read counts, deleted ones included (as in the audit): CloudMC keeps a deleted
+organization's environments and resources until someone finishes the job, and they still hold
+quota, storage and addresses. Their resources are in rows of their own, flagged
+``organization_deleted``; the summary starts with how many organizations were read and how many
+of them are deleted, so every total says what it counts.
+
+A scope that could not be read never shows as 0 (see :mod:`.completeness`): every row has
+``completeness`` and ``unread``; a measure whose input was read nowhere in a row is ``<NA>``, a
+row with some of its environments unread is ``partial``; a total is partial (a lower bound) or
+not evaluated (``<NA>``) by the same rule, and the rollup adds the states up the tree.
+
 Units (see :data:`MEASURES`): counts, vCPU, GiB (2**30 bytes; CloudStack ``memoryInMB`` / 1024,
 GCP/Azure ``memoryInGB`` as is, volume sizes as each provider reports GB/GiB, Azure bytes / 2**30).
 
@@ -27,6 +38,7 @@ from .. import accessors
 from ..client import Client
 from ..errors import ConfigError
 from . import figures
+from .completeness import STATES, Completeness
 from .report import Report
 from .sources import Crawl
 
@@ -67,16 +79,20 @@ MEASURES: dict[str, tuple[str, str]] = {
     "public_ips": ("count", "public IP addresses (publicipaddresses)"),
 }
 _FLOAT_MEASURES = {m for m, (unit, _) in MEASURES.items() if unit == "GiB"}
+NEEDS: dict[str, tuple[str, ...]] = {  # the input (coverage entity) each measure is counted from
+    m: ("volumes",) if m.startswith("volume") else ("snapshots",) if m == "snapshots"
+    else ("publicipaddresses",) if m == "public_ips" else ("instances",) for m in MEASURES}
 BY_KEYS = {"organization": ("organization_path", "organization_name", "organization_id"),
            "environment": ("environment_name", "service_code", "connection_type"),
            "connection": ("service_code", "connection_type")}
 KEYS = ("organization_id", "organization_path", "organization_name", "environment_id",
         "environment_name", "service_code", "connection_type")
-ROLLUP_VIEW = ("organization_path", "organizations", "instances", "instances_running", "vcpus",
+FLAG = "organization_deleted"  # every grouping splits deleted organizations' resources into own rows
+ROLLUP_VIEW = ("organization_path", FLAG, "organizations", "instances", "instances_running", "vcpus",
                "memory_gib", "volumes", "volume_gib", "volume_gib_unattached", "snapshots",
-               "public_ips")
+               "public_ips", "completeness")
 FRAME_VIEW = ("instances", "instances_running", "vcpus", "memory_gib", "volumes", "volume_gib",
-              "volume_gib_unattached", "snapshots", "public_ips")
+              "volume_gib_unattached", "snapshots", "public_ips", "completeness", "unread")
 TOP = 15
 
 
@@ -89,8 +105,8 @@ def inventory(client: Client, orgs: Any = None, *, by: Any = ("organization", "e
 
     >>> cmf.reports.inventory(client, by="connection").frame        # doctest: +SKIP
     """
-    keys = group_keys(by)
-    source = Crawl(client, orgs, crawl)
+    keys = (*group_keys(by), FLAG)
+    source = Crawl(client, orgs, crawl, include_deleted=True)
     envs = source.read(accessors.environments)
     vms = source.read(accessors.instances)
     facts = pd.concat([_grid(source.orgs, envs, "organization_id" in keys), instance_facts(vms),
@@ -98,11 +114,17 @@ def inventory(client: Client, orgs: Any = None, *, by: Any = ("organization", "e
                        _count_facts(source.read(accessors.resources, "snapshots"), "snapshots"),
                        _count_facts(source.read(accessors.resources, "publicipaddresses"), "public_ips")],
                       ignore_index=True)
-    frame = _typed(facts.groupby(list(keys), dropna=False, sort=True)[list(MEASURES)].sum().reset_index())
+    facts[FLAG] = _deleted_flags(source.orgs, facts["organization_id"])
+    grouped = _typed(facts.groupby(list(keys), dropna=False, sort=True)[list(MEASURES)].sum().reset_index())
+    complete = source.completeness(envs)
+    frame = _without_empty_deleted(complete.mark(grouped, NEEDS))
+    heads = {"organizations": len(source.orgs), "organizations_deleted": int(_deleted(source.orgs).sum()),
+             "environments": int((~envs["deleted"].fillna(False).astype(bool)).sum())}
     return Report(
-        name="inventory", title="CloudMC inventory", frame=frame, summary=totals(frame),
+        name="inventory", title="CloudMC inventory", frame=frame,
+        summary=pd.concat([head_rows(heads, complete), totals(frame, complete)], ignore_index=True),
         issues=source.issues(), coverage=source.coverage(), plotter=plot_inventory,
-        tables={"rollup": rollup(source.orgs, facts), "states": states_table(vms)},
+        tables={"rollup": rollup(source.orgs, facts, complete), "states": states_table(vms)},
         titles={"rollup": "Per organization, rolled up the tree (a parent includes its descendants)",
                 "states": "Instances by provider state"},
         notes=_notes(), views={"frame": (*keys, *FRAME_VIEW), "rollup": ROLLUP_VIEW},
@@ -159,8 +181,25 @@ def _count_facts(frame: pd.DataFrame, measure: str) -> pd.DataFrame:
     return pd.DataFrame({**_keys(frame), measure: 1}, index=frame.index)
 
 
+def _deleted(orgs: pd.DataFrame) -> pd.Series:
+    return orgs["deleted"].fillna(False).astype(bool)
+
+
+def _deleted_flags(orgs: pd.DataFrame, organization_ids: pd.Series) -> pd.Series:
+    """True where the organization is deleted (``boolean``)."""
+    flags = dict(zip(orgs["id"].astype(object), _deleted(orgs), strict=True))
+    return pd.array([flags.get(o, False) for o in organization_ids.astype(object)], dtype="boolean")
+
+
+def _without_empty_deleted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop rows of deleted organizations that hold nothing and were read completely."""
+    empty = frame[list(MEASURES)].fillna(0).eq(0).all(axis=1) & (frame["completeness"] == STATES[0])
+    return frame[~(frame[FLAG].fillna(False).astype(bool) & empty)].reset_index(drop=True)
+
+
 def _grid(orgs: pd.DataFrame, envs: pd.DataFrame, bare_orgs: bool) -> pd.DataFrame:
-    """A zero row per live environment (and per organization without one), so every group shows."""
+    """A zero row per live environment (and per live organization without one), so every group
+    shows; environments of deleted organizations too (dropped later when they hold nothing)."""
     live = envs[~envs["deleted"].fillna(False).astype(bool)]
     env_rows = pd.DataFrame({"organization_id": live["organization_id"],
                              "organization_path": live["organization_path"],
@@ -168,56 +207,108 @@ def _grid(orgs: pd.DataFrame, envs: pd.DataFrame, bare_orgs: bool) -> pd.DataFra
                              "environment_id": live["id"], "environment_name": live["name"],
                              "service_code": live["service_code"],
                              "connection_type": live["connection_type"]})
-    bare = orgs[~orgs["id"].isin(set(live["organization_id"].dropna())) & bare_orgs]
+    bare = orgs[~orgs["id"].isin(set(live["organization_id"].dropna())) & ~_deleted(orgs) & bare_orgs]
     org_rows = pd.DataFrame({"organization_id": bare["id"], "organization_path": bare["path"],
                              "organization_name": bare["name"]})
     grid = pd.concat([env_rows, org_rows], ignore_index=True).reindex(columns=list(KEYS))
     return grid.astype("string")
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+def _typed(frame: pd.DataFrame, fill: bool = True) -> pd.DataFrame:
     for name in MEASURES:
-        values = frame[name].fillna(0)
+        values = frame[name].fillna(0) if fill else frame[name]
         frame[name] = values.astype("Float64").round(3) if name in _FLOAT_MEASURES else values.astype("Int64")
     return frame
 
 
 # -- summary, rollup, states --------------------------------------------------------------------
 
-def totals(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per measure over the whole selection: ``measure``, ``value``, ``unit``, ``meaning``."""
+HEADS = {"organizations": "organizations read; every figure below counts all of them",
+         "organizations_deleted": "of them deleted but still listed: their resources are counted, "
+                                  "in rows flagged organization_deleted",
+         "environments": "environments (not deleted) of the organizations read"}
+
+
+def head_rows(heads: dict[str, int], complete: Completeness | None = None) -> pd.DataFrame:
+    """The summary's first rows: organizations read, deleted among them, environments."""
+    envs = complete.status(["environments"]) if complete else None
+    states = [envs if name == "environments" and envs else None for name in heads]
+    return pd.DataFrame({
+        "measure": pd.array(list(heads), dtype="string"),
+        "value": pd.Series(list(heads.values()), dtype=object),
+        "unit": pd.array(["count"] * len(heads), dtype="string"),
+        "completeness": pd.Categorical([s.state if s else STATES[0] for s in states], categories=STATES),
+        "unread": pd.array([s.unread or None if s else None for s in states], dtype="string"),
+        "meaning": pd.array([HEADS[name] for name in heads], dtype="string"),
+    })
+
+
+def totals(frame: pd.DataFrame, complete: Completeness | None = None) -> pd.DataFrame:
+    """One row per measure over the whole selection: ``measure``, ``value``, ``unit``,
+    ``completeness``, ``unread``, ``meaning``; a measure not evaluated has no value."""
     sums = frame[list(MEASURES)].sum()
+    status = {m: complete.status(NEEDS[m]) if complete else None for m in MEASURES}
+    values = [None if status[m] and status[m].state == STATES[2] else _value(m, sums[m]) for m in MEASURES]
     return pd.DataFrame({
         "measure": pd.array(list(MEASURES), dtype="string"),
-        "value": pd.array([round(float(sums[m]), 1) for m in MEASURES], dtype="Float64"),
+        "value": pd.Series(values, dtype=object),
         "unit": pd.array([MEASURES[m][0] for m in MEASURES], dtype="string"),
+        "completeness": pd.Categorical([s.state if s else STATES[0] for s in status.values()],
+                                       categories=STATES),
+        "unread": pd.array([s.unread or None if s else None for s in status.values()], dtype="string"),
         "meaning": pd.array([MEASURES[m][1] for m in MEASURES], dtype="string"),
     })
 
 
-def rollup(orgs: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
-    """Per selected organization: its own resources plus those of every selected descendant."""
+def _value(measure: str, total: float) -> int | float:
+    """A count or vCPU as an int, GiB rounded to one decimal."""
+    return round(float(total), 1) if measure in _FLOAT_MEASURES else int(total)
+
+
+def rollup(orgs: pd.DataFrame, facts: pd.DataFrame, complete: Completeness | None = None) -> pd.DataFrame:
+    """Per selected organization: its own resources plus those of every selected descendant.
+
+    With ``complete``, each organization's own figures are marked first (see
+    :meth:`~.completeness.Completeness.mark`); a parent is partial when a member of its subtree
+    is not complete, and a measure is ``<NA>`` only when no member of the subtree has it.
+    """
     own = facts.groupby("organization_id", dropna=True)[list(MEASURES)].sum()
-    own = own.reindex(orgs["id"].astype(object)).fillna(0)
-    values = own.to_numpy(dtype=float)
+    own = _typed(own.reindex(orgs["id"].astype(object)).fillna(0).reset_index(names="organization_id"))
+    if complete is not None:
+        own = complete.mark(own, NEEDS)
+    values = own[list(MEASURES)].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     totals_, count = np.zeros_like(values), np.zeros(len(orgs), dtype=int)
+    known = np.zeros(values.shape, dtype=bool)
+    states: list[set[str]] = [set() for _ in range(len(orgs))]
+    own_states = own["completeness"].astype(str).tolist() if complete is not None else [STATES[0]] * len(orgs)
     position = {path: n for n, path in enumerate(orgs["path"])}
     for n, path in enumerate(orgs["path"]):
         parts = path.split("/")
         for depth in range(1, len(parts) + 1):
             ancestor = position.get("/".join(parts[:depth]))
             if ancestor is not None:
-                totals_[ancestor] += values[n]
+                totals_[ancestor] += np.nan_to_num(values[n])
+                known[ancestor] |= ~np.isnan(values[n])
                 count[ancestor] += 1
-    frame = pd.DataFrame(totals_, columns=list(MEASURES))
+                states[ancestor].add(own_states[n])
+    frame = pd.DataFrame(np.where(known, totals_, np.nan), columns=list(MEASURES))
     head = pd.DataFrame({"organization_path": orgs["path"].to_numpy(),
                          "organization_name": orgs["name"].to_numpy(),
                          "organization_id": orgs["id"].to_numpy(),
-                         "depth": orgs["depth"].to_numpy(), "organizations": count})
+                         "depth": orgs["depth"].to_numpy(), FLAG: _deleted(orgs).to_numpy(),
+                         "organizations": count})
     result = pd.concat([head.astype({"organization_path": "string", "organization_name": "string",
-                                     "organization_id": "string", "depth": "Int64",
-                                     "organizations": "Int64"}), _typed(frame)], axis=1)
+                                     "organization_id": "string", "depth": "Int64", FLAG: "boolean",
+                                     "organizations": "Int64"}), _typed(frame, fill=False)], axis=1)
+    result["completeness"] = pd.Categorical([_combined(s) for s in states], categories=STATES)
     return result.sort_values("organization_path", kind="stable").reset_index(drop=True)
+
+
+def _combined(states: set[str]) -> str:
+    """The state of a sum over members in ``states``."""
+    if states <= {STATES[0]}:
+        return STATES[0]
+    return STATES[2] if states == {STATES[2]} else STATES[1]
 
 
 def states_table(vms: pd.DataFrame) -> pd.DataFrame:
@@ -236,20 +327,28 @@ def _notes() -> tuple[str, ...]:
             "memoryInGB as reported, volume sizes in the provider's GB/GiB, Azure bytes / 2**30).",
             "Allocated vCPU and memory count every instance that is not destroyed, stopped ones "
             "included (that is what quotas count).",
-            "Rows hold each group's own resources; the rollup adds every selected descendant.")
+            "Rows hold each group's own resources; the rollup adds every selected descendant.",
+            "Deleted organizations count like the others (their resources still exist); their rows "
+            "say organization_deleted = True.")
 
 
 # -- chart --------------------------------------------------------------------------------------
 
 def plot_inventory(report: Report, ax: Axes, top: int = TOP) -> None:
-    """Stacked bars of instances by state class for the ``top`` organizations (own resources)."""
+    """Stacked bars of instances by state class for the ``top`` organizations (own resources);
+    deleted organizations are labelled so, bars from partly read instances are hatched."""
     frame = report.frame
     label = "organization_path" if "organization_path" in frame else frame.columns[0]
-    per = frame.groupby(label, dropna=False)[[f"instances_{c}" for c in STATE_CLASSES]].sum()
-    per = per.loc[per.sum(axis=1).sort_values(ascending=False, kind="stable").index[:top]]
-    per = per[per.sum(axis=1) > 0]
-    names = [figures.short_path(str(v)) if label == "organization_path" else str(v) for v in per.index]
+    unread = frame["unread"].fillna("").str.split(", ").map(lambda names: "instances" in names)
+    state = np.where(~unread, STATES[0], np.where(frame["instances"].isna(), STATES[2], STATES[1]))
+    groups = frame.assign(_state=state).groupby(label, dropna=False, sort=False)
+    per = groups[[f"instances_{c}" for c in STATE_CLASSES]].sum()
+    states, deleted = groups["_state"].agg(lambda s: _combined(set(s))), groups[FLAG].any()
+    per = per.loc[per.sum(axis=1).sort_values(ascending=False, kind="stable").index]
+    per = per[(per.sum(axis=1) > 0) | (states.loc[per.index] != STATES[0])].iloc[:top]
+    names = [(figures.short_path(str(v)) if label == "organization_path" else str(v))
+             + (" [deleted]" if deleted.get(v, False) else "") for v in per.index]
     stacks = {c: per[f"instances_{c}"].to_numpy() for c in STATE_CLASSES}
     what = "organization" if label == "organization_path" else label.replace("_", " ")
     figures.hbars(ax, names, stacks, title=f"Instances by state per {what} (own resources, top {top})",
-                  xlabel="instances [count]", ylabel=what)
+                  xlabel="instances [count]", ylabel=what, states=list(states.loc[per.index]))

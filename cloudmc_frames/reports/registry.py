@@ -2,7 +2,11 @@
 
 A rule is a plain function ``rule(data: AuditData) -> DataFrame | list[dict]``: one row per
 finding with any of :data:`FINDING_COLUMNS` (``rule`` and ``severity`` are filled in when
-missing). A :class:`RuleRegistry` holds the rules an audit runs by default; it is built with
+missing). It declares the inputs it reads (``needs``: coverage entities such as ``"users"`` or
+``"instances"``; None means every input of :data:`AUDIT_INPUTS`): when one of them could not be
+read anywhere the rule is *not evaluated* (it does not run), when it could not be read in some
+organizations its findings are *partial* (see :mod:`.completeness`). A :class:`RuleRegistry`
+holds the rules an audit runs by default; it is built with
 the rules passed in (``cmf.reports.RULES`` starts with :data:`.rules.BUILTIN_RULES`), and
 ``@cmf.reports.rule(...)`` adds one for every later ``audit()``; or pass a rule to
 ``audit(rules=[...])`` for one run. Thresholds are keyword defaults, so
@@ -11,7 +15,7 @@ the rules passed in (``cmf.reports.RULES`` starts with :data:`.rules.BUILTIN_RUL
 Example::
 
     >>> from cloudmc_frames.reports import rule, finding
-    >>> @rule(severity="low")                                          # doctest: +SKIP
+    >>> @rule(severity="low", needs=("instances",))                    # doctest: +SKIP
     ... def huge_instances(data, vcpus=32):
     ...     '''Instances with at least ``vcpus`` vCPU.'''
     ...     big = data.instances[data.instances["vcpus"] >= vcpus]
@@ -30,29 +34,46 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..frames import none_for_missing
+from .completeness import STATES, Completeness, Status
 
 SEVERITIES = ("high", "medium", "low")
 FINDING_COLUMNS = ("rule", "severity", "organization_path", "organization_id", "environment_name",
                    "subject_type", "subject_id", "subject", "detail", "suggested_action")
+FRAME_COLUMNS = (*FINDING_COLUMNS, "completeness")  # the audit's frame: findings, then how complete
+AUDIT_INPUTS = ("users", "environments", "environment_members", "instances", "volumes", "snapshots",
+                "publicipaddresses", "quotas")
 
 Rule = Callable[["AuditData"], "pd.DataFrame | list[dict]"]
 
 
 @dataclass(frozen=True)
 class AuditRule:
-    """A rule to run: its name, default severity, function and one-line description."""
+    """A rule to run: its name, default severity, function, the inputs it needs, a description.
+
+    ``needs``: coverage entities the rule reads (None: every one of :data:`AUDIT_INPUTS`).
+    """
 
     name: str
     severity: str
     func: Rule
+    needs: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         _check_severity(self.severity)
+        if self.needs is not None and (isinstance(self.needs, str)
+                                       or not all(isinstance(n, str) for n in self.needs)):
+            raise ConfigError(f"needs must be a tuple of input names such as ('users',), got {self.needs!r}")
 
     @classmethod
-    def of(cls, func: Rule, severity: str = "medium", *, name: str | None = None) -> AuditRule:
+    def of(cls, func: Rule, severity: str = "medium", *, name: str | None = None,
+           needs: tuple[str, ...] | None = None) -> AuditRule:
         """A rule named after its function (a partial's underlying one) unless ``name`` is given."""
-        return cls(name or _unwrap(func).__name__, severity, func)
+        return cls(name or _unwrap(func).__name__, severity, func, None if needs is None else tuple(needs))
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The inputs whose completeness decides the rule's: ``needs``, or every audit input."""
+        return AUDIT_INPUTS if self.needs is None else self.needs
 
     @property
     def description(self) -> str:
@@ -98,12 +119,16 @@ class RuleRegistry(Mapping[str, AuditRule]):
         """A registry holding the same rules, to add to without touching this one."""
         return RuleRegistry(self._rules.values())
 
-    def rule(self, name: str | None = None, *, severity: str = "medium") -> Callable[[Rule], Rule]:
-        """Decorator: add the function under ``name`` (default: its own name); returns it unchanged."""
+    def rule(self, name: str | None = None, *, severity: str = "medium",
+             needs: tuple[str, ...] | None = None) -> Callable[[Rule], Rule]:
+        """Decorator: add the function under ``name`` (default: its own name); returns it unchanged.
+
+        ``needs``: the inputs it reads (see :class:`AuditRule`).
+        """
         _check_severity(severity)
 
         def register(func: Rule) -> Rule:
-            self.add(AuditRule.of(func, severity, name=name))
+            self.add(AuditRule.of(func, severity, name=name, needs=needs))
             return func
 
         return register
@@ -111,7 +136,7 @@ class RuleRegistry(Mapping[str, AuditRule]):
     def resolve(self, rules: Iterable[Any] | None) -> list[AuditRule]:
         """The rules to run: every one of this registry (None), or the given names and functions.
 
-        A function registered here under its name keeps its registered severity.
+        A function registered here under its name keeps its registered severity and needs.
         """
         if rules is None:
             return list(self._rules.values())
@@ -128,7 +153,8 @@ class RuleRegistry(Mapping[str, AuditRule]):
             return self._rules[item]
         if callable(item):
             known = self._rules.get(_unwrap(item).__name__)
-            return AuditRule.of(item, known.severity if known else "medium")
+            return AuditRule.of(item, known.severity if known else "medium",
+                                needs=known.needs if known else None)
         raise ConfigError(f"rules must be names or functions, got {item!r}")
 
 
@@ -138,7 +164,8 @@ class AuditData:
 
     Frames: ``organizations`` (selected, deleted ones included), ``users``, ``environments``,
     ``members`` (environment members), ``instances`` (with ``state_class``), ``volumes``,
-    ``snapshots``, ``public_ips``, ``quotas``, ``capacity`` (see :mod:`.capacity`), ``issues``.
+    ``snapshots``, ``public_ips``, ``quotas``, ``capacity`` (see :mod:`.capacity`), ``issues``;
+    ``completeness``: what could not be read (:class:`~.completeness.Completeness`).
     """
 
     now: pd.Timestamp
@@ -153,6 +180,7 @@ class AuditData:
     quotas: pd.DataFrame
     capacity: pd.DataFrame
     issues: pd.DataFrame
+    completeness: Completeness
 
     def unread(self, entity: str) -> set[str]:
         """Ids of organizations where ``entity`` (``"users"``, ``"environments"``, ...) could not be read.
@@ -186,14 +214,24 @@ def finding(row: Any, subject_type: str, *, detail: str, action: str, subject: A
             "detail": detail, "suggested_action": action, "severity": severity}
 
 
+def status_row(rule: AuditRule, status: Status) -> dict:
+    """The row that says a rule was not evaluated, or only partly (``subject_type`` ``"rule"``)."""
+    return {"rule": rule.name, "severity": None, "subject_type": "rule", "subject": rule.name,
+            "detail": status.text, "completeness": status.state,
+            "suggested_action": "See Issues for what could not be read and why; fix it (key, "
+                                "network, CloudMC) and run the audit again."}
+
+
 def findings_frame(rows: list[dict]) -> pd.DataFrame:
-    """Findings as a typed frame in :data:`FINDING_COLUMNS` order, most severe first."""
-    frame = pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
+    """Findings as a typed frame in :data:`FRAME_COLUMNS` order: rules not (fully) evaluated
+    first, then the most severe findings."""
+    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
     typed = {name: none_for_missing(frame[name]).astype("string")
-             for name in FINDING_COLUMNS}
+             for name in FRAME_COLUMNS}
     typed["rule"] = frame["rule"].astype("category")
     typed["subject_type"] = frame["subject_type"].astype("category")
     typed["severity"] = pd.Categorical(frame["severity"], categories=SEVERITIES, ordered=True)
+    typed["completeness"] = pd.Categorical(frame["completeness"].fillna(STATES[0]), categories=STATES)
     result = pd.DataFrame(typed, index=frame.index)
     keys = ["severity", "rule", "organization_path", "environment_name", "subject"]
     result = result.sort_values(keys, kind="stable", na_position="first")

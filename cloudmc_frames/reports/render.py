@@ -1,8 +1,19 @@
-"""Render a :class:`~cloudmc_frames.reports.report.Report` as text, markdown, JSON or HTML.
+"""Render a :class:`~cloudmc_frames.reports.report.Report` as text, markdown, CSV/JSON values or HTML.
 
-Tables go through tabulate (text, markdown) or ``DataFrame.to_html`` (escaped); missing values
-print as blanks, never ``nan``/``<NA>``; floats show one decimal. An incomplete report always
-carries the line ``incomplete: N scopes failed``.
+Rules every rendering follows:
+
+* a missing number prints as an em dash (``—``), missing text as nothing; never ``nan``,
+  ``<NA>`` or ``None``; counts print as integers (``293``, not ``293.0``), other floats with one
+  decimal; CSV and JSON write whole floats as integers too (see :mod:`.pieces`);
+* text fits :data:`.textfit.WIDTH` (120) columns: long cells wrap, wide tables split into
+  column blocks, paragraphs wrap;
+* a report with ``groups`` (the audit: ``"rule"``) shows its rows per group, each group headed
+  by its counts and completeness from the summary; in HTML each group is a collapsed
+  ``<details>`` element;
+* HTML fits a 1,280 px window: the page is at most 72rem wide and every table scrolls inside
+  its own box; the page shows every column of the frame (text and markdown show ``views``);
+* an incomplete report always carries ``incomplete: N scopes failed`` and names the figures
+  that are partial or not evaluated.
 
 Example::
 
@@ -15,152 +26,106 @@ import base64
 import html
 import io
 import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from tabulate import tabulate
 
-from .._version import __version__
-from ..frames import none_for_missing
+from .pieces import (
+    ISSUE_VIEW,
+    Renderable,
+    banner,
+    cells,
+    export_frame,
+    fact_lines,
+    groups_of,
+    is_number,
+    lifted,
+    meta_line,
+    sections,
+)
+from .textfit import fit_table, paragraph
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 NOTEBOOK_ROWS = 25
+WRAP_CHARS = 40  # an HTML text column with longer values wraps inside a minimum width
+SCROLL_STYLE = "overflow-x:auto;max-width:100%"  # inline too: notebooks show html_body without STYLE
 BANNER_STYLE = "background:#fff3cd;border:1px solid #e0b84c;padding:.5em 1em;font-weight:600;color:#1d2430"
-ISSUE_VIEW = ("accessor", "organization_path", "environment", "entity", "status", "exception", "message")
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;
 color:#1d2430;padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem}
 .meta{color:#5b6475;font-size:.9rem}
 .complete{color:#2d6a3e}
-table{border-collapse:collapse;font-size:.85rem;margin:.4rem 0}
-th,td{border-bottom:1px solid #dde1e8;padding:.25rem .6rem;text-align:left}
-th{background:#f2f4f8}td.num{text-align:right}
+.scroll{overflow-x:auto;max-width:100%;margin:.4rem 0}
+table{border-collapse:collapse;font-size:.85rem}
+th,td{border-bottom:1px solid #dde1e8;padding:.25rem .6rem;text-align:left;white-space:nowrap;
+vertical-align:top}
+th{background:#f2f4f8}td.num,th.num{text-align:right}
+td.wrap{white-space:normal;min-width:16rem;max-width:30rem}
+details{border:1px solid #dde1e8;border-radius:4px;margin:.4rem 0;padding:.2rem .6rem}
+summary{cursor:pointer;padding:.2rem 0}
 img{max-width:100%;height:auto}
 """
-
-
-class Renderable(Protocol):
-    """What the renderings read from a :class:`~cloudmc_frames.reports.report.Report` (which
-    imports this module: the protocol keeps the two apart)."""
-
-    name: str
-    title: str
-    frame: pd.DataFrame
-    summary: pd.DataFrame
-    issues: pd.DataFrame
-    coverage: pd.DataFrame
-    plotter: Callable[..., None] | None
-    tables: dict[str, pd.DataFrame]
-    titles: dict[str, str]
-    notes: tuple[str, ...]
-    views: dict[str, tuple[str, ...]]
-    scope: str
-    generated_at: pd.Timestamp
-
-    @property
-    def complete(self) -> bool:
-        """True when every scope was read."""
-        ...
-
-    @property
-    def failed_scopes(self) -> int:
-        """How many scopes could not be read."""
-        ...
-
-    def plot(self, ax: Axes | None = None, **options: Any) -> Axes:
-        """The report's chart."""
-        ...
-
-
-# -- shared pieces ------------------------------------------------------------------------------
-
-def cells(frame: pd.DataFrame) -> pd.DataFrame:
-    """Objects for display: floats to one decimal (whole ones as ints), None for missing values."""
-    safe = none_for_missing(frame)
-    for name in frame.columns:
-        if pd.api.types.is_float_dtype(frame[name]):
-            safe[name] = pd.Series([_number(v) for v in safe[name]], index=safe.index, dtype=object)
-    return safe
-
-
-def _number(value: float | None) -> str | None:
-    """``1378.94`` -> ``"1378.9"``, ``293.0`` -> ``"293"``."""
-    if value is None:
-        return None
-    text = f"{float(value):.1f}"
-    return text[:-2] if text.endswith(".0") else text
-
-
-def shown(report: Renderable, name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with only the columns ``report.views[name]`` says are meant for reading."""
-    view = report.views.get(name)
-    return frame if view is None else frame[[c for c in view if c in frame.columns]]
-
-
-def banner(report: Renderable) -> str | None:
-    """The "incomplete" line, or None when every scope was read."""
-    if report.complete:
-        return None
-    return (f"incomplete: {report.failed_scopes} scopes failed; the numbers below miss what could "
-            "not be read (see Issues)")
-
-
-def meta_line(report: Renderable) -> str:
-    """When, which organizations, and how many scopes were read with what outcome."""
-    counts = report.coverage["status"].value_counts() if not report.coverage.empty else pd.Series()
-    outcome = ", ".join(f"{int(n)} {status}" for status, n in counts.items() if n)
-    when = report.generated_at.strftime("%Y-%m-%d %H:%M UTC")
-    scopes = f"{len(report.coverage)} scopes read ({outcome})" if outcome else "no scopes read"
-    return f"Generated {when} by cloudmc_frames {__version__} · {report.scope} · {scopes}"
-
-
-def sections(report: Renderable) -> list[tuple[str, pd.DataFrame]]:
-    """Titled tables in reading order: summary, extra tables, rows, issues."""
-    parts = [("Summary", report.summary)]
-    parts += [(report.titles.get(name, name), shown(report, name, table))
-              for name, table in report.tables.items()]
-    parts.append((f"Rows ({len(report.frame)})", shown(report, "frame", report.frame)))
-    if not report.complete:
-        parts.append(("Issues", report.issues[[c for c in ISSUE_VIEW if c in report.issues]]))
-    return parts
 
 
 # -- text and markdown --------------------------------------------------------------------------
 
 def table_text(frame: pd.DataFrame, tablefmt: str) -> str:
-    """One table through tabulate; an empty frame says so."""
+    """One table through tabulate (``simple`` tables fit 120 columns), without columns that hold
+    nothing; an empty frame says so."""
     if frame.empty:
         return "(none)"
-    align = ["right" if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-             else "left" for c in frame.columns]
-    return tabulate(cells(frame), headers="keys", tablefmt=tablefmt, showindex=False,
+    frame = frame.loc[:, frame.notna().any()]  # a column with nothing in it says nothing here
+    align = ["right" if is_number(frame[c]) else "left" for c in frame.columns]
+    shown_cells = cells(frame)
+    if tablefmt == "simple":
+        return fit_table(shown_cells, align)
+    from tabulate import tabulate
+
+    return tabulate(shown_cells, headers="keys", tablefmt=tablefmt, showindex=False,
                     disable_numparse=True, colalign=align)
 
 
 def text(report: Renderable) -> str:
-    """Plain text for a terminal."""
-    lines = [report.title, "=" * len(report.title), meta_line(report)]
+    """Plain text for a terminal, at most 120 columns wide."""
+    lines = [report.title, "=" * len(report.title), paragraph(meta_line(report))]
     if banner(report):
-        lines += ["", f"!! {banner(report)}"]
-    for title, frame in sections(report):
-        lines += ["", title, "-" * len(title), table_text(frame, "simple")]
+        lines += ["", paragraph(banner(report), first="!! ", rest="   ")]
+    for part in sections(report):
+        lines += ["", part.title, "-" * len(part.title)]
+        lines += _text_groups(report, part.frame) if part.grouped else [table_text(part.frame, "simple")]
     if report.notes:
-        lines += ["", "Notes", "-----", *(f"* {note}" for note in report.notes)]
+        lines += ["", "Notes", "-----", *(paragraph(note, first="* ", rest="  ") for note in report.notes)]
     return "\n".join(lines) + "\n"
 
 
+def _text_groups(report: Renderable, frame: pd.DataFrame) -> list[str]:
+    lines: list[str] = []
+    for _, heading, rows in groups_of(report, frame):
+        pairs, rest = lifted(rows)
+        lines += ["", paragraph(heading, first="## ", rest="   "), *fact_lines(pairs)]
+        if not rest.empty and len(rest.columns):
+            lines.append(table_text(rest, "simple"))
+    return lines or ["(none)"]
+
+
 def markdown(report: Renderable) -> str:
-    """Markdown with pipe tables."""
+    """Markdown with pipe tables; grouped rows under a heading per group."""
     lines = [f"# {report.title}", "", meta_line(report)]
     if banner(report):
         lines += ["", f"> **{banner(report)}**"]
-    for title, frame in sections(report):
-        lines += ["", f"## {title}", "", table_text(frame, "github")]
+    for part in sections(report):
+        lines += ["", f"## {part.title}"]
+        if not part.grouped:
+            lines += ["", table_text(part.frame, "github")]
+            continue
+        for _, heading, rows in groups_of(report, part.frame):
+            pairs, rest = lifted(rows)
+            lines += ["", f"### {heading}", "", *(f"* {name}: {value}" for name, value in pairs)]
+            if not rest.empty and len(rest.columns):
+                lines += ["", table_text(rest, "github")]
     if report.notes:
         lines += ["", "## Notes", "", *(f"* {note}" for note in report.notes)]
     return "\n".join(lines) + "\n"
@@ -169,8 +134,8 @@ def markdown(report: Renderable) -> str:
 # -- JSON ---------------------------------------------------------------------------------------
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """JSON-ready records: ISO dates, null for missing values."""
-    return json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+    """JSON-ready records: ISO dates, null for missing values, whole floats as integers."""
+    return json.loads(export_frame(frame).to_json(orient="records", date_format="iso", force_ascii=False))
 
 
 def json_document(report: Renderable) -> dict[str, Any]:
@@ -206,14 +171,40 @@ def image_tag(report: Renderable) -> str:
 
 
 def table_html(frame: pd.DataFrame, max_rows: int | None = None) -> str:
-    """An escaped HTML table; with ``max_rows``, the first rows and a count of the rest."""
+    """An escaped HTML table in its own scrolling box; with ``max_rows``, the first rows and a
+    count of the rest. Numbers align right; long text wraps inside a minimum width."""
     if frame.empty:
-        return "<p>(none)</p>"
+        return '<p class="meta">(none)</p>'
     head = frame if max_rows is None else frame.head(max_rows)
-    table = cells(head).to_html(index=False, na_rep="", border=0, escape=True)
+    shown_cells = cells(head)
+    kinds = [_column_class(frame[c], shown_cells[c]) for c in frame.columns]
+    header = _html_row("th", [str(c) for c in frame.columns], kinds)
+    body = "".join(_html_row("td", row, kinds) for row in shown_cells.itertuples(index=False))
+    table = (f'<div class="scroll" style="{SCROLL_STYLE}"><table><thead>{header}</thead>'
+             f"<tbody>{body}</tbody></table></div>")
     if max_rows is not None and len(frame) > max_rows:
         table += f"<p class=\"meta\">… {len(frame) - max_rows} more rows in <code>.frame</code></p>"
     return table
+
+
+def _html_row(tag: str, values: Any, kinds: list[str]) -> str:
+    return "<tr>" + "".join(f'<{tag} class="{k}">{html.escape(v)}</{tag}>'
+                            for v, k in zip(values, kinds, strict=True)) + "</tr>"
+
+
+def _column_class(column: pd.Series, shown_cells: pd.Series) -> str:
+    """``num`` (right-aligned), ``wrap`` (prose longer than :data:`WRAP_CHARS`) or nothing
+    (names, paths and ids stay on one line)."""
+    if is_number(column):
+        return "num"
+    prose = shown_cells.str.contains(" ", regex=False).any()
+    return "wrap" if prose and shown_cells.str.len().max() > WRAP_CHARS else ""
+
+
+def _html_groups(report: Renderable, frame: pd.DataFrame, max_rows: int | None) -> str:
+    parts = [f"<details><summary>{html.escape(heading)}</summary>{table_html(rows, max_rows)}</details>"
+             for _, heading, rows in groups_of(report, frame)]
+    return "\n".join(parts) or '<p class="meta">(none)</p>'
 
 
 def html_body(report: Renderable, max_rows: int | None = None) -> str:
@@ -223,9 +214,10 @@ def html_body(report: Renderable, max_rows: int | None = None) -> str:
     note = banner(report)
     parts.append(f'<div class="banner" role="alert" style="{BANNER_STYLE}">{html.escape(note)}</div>'
                  if note else '<p class="complete">complete: every scope was read</p>')
-    for index, (title, frame) in enumerate(sections(report)):
-        parts.append(f"<h2>{html.escape(title)}</h2>")
-        parts.append(table_html(frame, max_rows if title.startswith("Rows") else None))
+    for index, part in enumerate(sections(report, every_column=True)):
+        parts.append(f"<h2>{html.escape(part.title)}</h2>")
+        rows = max_rows if part.title.startswith("Rows") else None
+        parts.append(_html_groups(report, part.frame, rows) if part.grouped else table_html(part.frame, rows))
         if index == 0:
             parts.append(image_tag(report))
     if report.notes:
@@ -237,5 +229,7 @@ def html_body(report: Renderable, max_rows: int | None = None) -> str:
 def html_page(report: Renderable) -> str:
     """A standalone page: inline CSS, tables and the chart embedded; no external requests."""
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{html.escape(report.title)}</title><style>{STYLE}</style></head>\n"
             f"<body>\n{html_body(report)}\n</body></html>\n")
+

@@ -24,7 +24,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from . import render
+from . import pieces, render
 
 FIGURE_SIZE = (9.0, 5.0)
 
@@ -45,6 +45,7 @@ class Report:
         views: columns shown in text/markdown/HTML, per table name (``"frame"`` for the frame);
             CSV and JSON keep every column.
         scope: which organizations were read, in words.
+        groups: a frame column whose values group the rows in renderings (the audit: ``"rule"``).
         generated_at: when the report was built (UTC).
     """
 
@@ -60,6 +61,7 @@ class Report:
     notes: tuple[str, ...] = ()
     views: dict[str, tuple[str, ...]] = field(default_factory=dict)
     scope: str = ""
+    groups: str | None = None
     generated_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="UTC"))
 
     @property
@@ -100,8 +102,9 @@ class Report:
         return render.markdown(self)
 
     def to_csv(self, path: str | Path | None = None) -> str | None:
-        """Write ``.frame`` as CSV (UTF-8, no index, ISO dates); without ``path`` return the text."""
-        return self.frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+        """Write ``.frame`` as CSV (UTF-8, no index, ISO dates, whole numbers without ``.0``);
+        without ``path`` return the text."""
+        return pieces.export_frame(self.frame).to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
 
     def to_json(self, path: str | Path | None = None) -> str:
         """One JSON document: metadata, ``summary``, ``rows`` (the frame), ``issues``, ``notes``."""

@@ -2,7 +2,9 @@
 
 Each rule is a plain function of :class:`~cloudmc_frames.reports.registry.AuditData` whose
 thresholds are keyword defaults; its docstring's first line is its description in reports.
-Rules about something missing skip organizations whose data could not be read. Nothing is
+Each declares the inputs it reads (``needs``), so the audit can say when a rule could not be
+evaluated, or only partly. Rules about something missing skip organizations whose data could
+not be read. Nothing is
 registered by a decorator on import: :data:`RULES` is built with :data:`BUILTIN_RULES` passed in,
 and :func:`rule` adds to it.
 
@@ -248,8 +250,9 @@ def unassigned_public_ips(data: AuditData) -> list[dict]:
 
 
 def quota_exceeded(data: AuditData) -> list[dict]:
-    """Quota ceilings the current allocation already exceeds."""
-    over = data.capacity[data.capacity["over_ceiling"].fillna(False).astype(bool)]
+    """Quota ceilings of organizations (not deleted) the current allocation already exceeds."""
+    over = data.capacity[data.capacity["over_ceiling"].fillna(False).astype(bool)
+                         & data.capacity["organization_id"].isin(set(live_organizations(data)["id"]))]
     return [{"organization_path": r.organization_path, "organization_id": r.organization_id,
              "environment_name": None, "subject_type": "quota", "subject_id": None,
              "subject": r.quota_name,
@@ -286,29 +289,36 @@ def _items(value) -> bool:
     return isinstance(value, list | tuple) and len(value) > 0
 
 
+USERS = ("users",)
+RESOURCES = ("environments", "instances", "volumes", "snapshots", "publicipaddresses")
 BUILTIN_RULES: tuple[AuditRule, ...] = (
-    AuditRule.of(users_never_logged_in, "low"),
-    AuditRule.of(users_inactive, "medium"),
-    AuditRule.of(users_without_2fa, "medium"),
-    AuditRule.of(users_failed_logins, "medium"),
-    AuditRule.of(administrators_per_org, "medium"),
-    AuditRule.of(orgs_without_users, "low"),
-    AuditRule.of(orgs_without_environments, "low"),
-    AuditRule.of(deleted_orgs_with_resources, "high"),
-    AuditRule.of(environments_without_members, "low"),
-    AuditRule.of(stopped_instances, "low"),
-    AuditRule.of(unattached_volumes, "low"),
-    AuditRule.of(old_snapshots, "low"),
-    AuditRule.of(unassigned_public_ips, "low"),
-    AuditRule.of(quota_exceeded, "high"),
+    AuditRule.of(users_never_logged_in, "low", needs=USERS),
+    AuditRule.of(users_inactive, "medium", needs=USERS),
+    AuditRule.of(users_without_2fa, "medium", needs=USERS),
+    AuditRule.of(users_failed_logins, "medium", needs=USERS),
+    AuditRule.of(administrators_per_org, "medium", needs=USERS),
+    AuditRule.of(orgs_without_users, "low", needs=USERS),
+    AuditRule.of(orgs_without_environments, "low", needs=("environments",)),
+    AuditRule.of(deleted_orgs_with_resources, "high", needs=RESOURCES),
+    AuditRule.of(environments_without_members, "low", needs=("environments", "environment_members")),
+    AuditRule.of(stopped_instances, "low", needs=("environments", "instances")),
+    AuditRule.of(unattached_volumes, "low", needs=("environments", "volumes")),
+    AuditRule.of(old_snapshots, "low", needs=("environments", "snapshots")),
+    AuditRule.of(unassigned_public_ips, "low", needs=("environments", "publicipaddresses")),
+    AuditRule.of(quota_exceeded, "high", needs=("quotas", "environments", "instances", "volumes")),
 )
 RULES = RuleRegistry(BUILTIN_RULES)  # what audit() runs when no rules= are given
 
 
-def rule(name: str | None = None, *, severity: str = "medium") -> Callable[[Rule], Rule]:
+def rule(name: str | None = None, *, severity: str = "medium",
+         needs: tuple[str, ...] | None = None) -> Callable[[Rule], Rule]:
     """Decorator: add a rule to :data:`RULES`, so every later ``audit()`` runs it.
 
-    >>> @cmf.reports.rule(severity="low")                                   # doctest: +SKIP
+    ``needs``: the inputs it reads (coverage entities such as ``"users"``, ``"instances"``); a
+    rule whose inputs could not be read is reported as not evaluated or partial. None: every
+    input the audit reads.
+
+    >>> @cmf.reports.rule(severity="low", needs=("instances",))             # doctest: +SKIP
     ... def huge_instances(data, vcpus=32): ...
     """
-    return RULES.rule(name, severity=severity)
+    return RULES.rule(name, severity=severity, needs=needs)

@@ -7,7 +7,7 @@ Example::
 
     >>> crawl = Crawl(client, orgs="acme/*", options={"progress": False})   # doctest: +SKIP
     >>> vms = crawl.read(accessors.instances)
-    >>> crawl.issues(), crawl.coverage()
+    >>> crawl.issues(), crawl.coverage(), crawl.completeness().status(["instances"])
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ..client import Client
 from ..frames import coverage_frame, issues_frame
 from ..options import CrawlOptions, check_client
 from ..orgtree import select_organizations
+from .completeness import Completeness
 
 
 class Crawl:
@@ -60,6 +61,18 @@ class Crawl:
     def coverage(self) -> pd.DataFrame:
         """Coverage rows added since this crawl started."""
         return coverage_frame(self.client.ledger.snapshot()[1][self._start[1]:])
+
+    def completeness(self, environments: pd.DataFrame | None = None) -> Completeness:
+        """What this crawl could not read so far (see :mod:`.completeness`).
+
+        ``environments`` (an environments frame) lets rows keyed by ``service_code`` be matched.
+        """
+        connections = {} if environments is None else {
+            (o, n): c for o, n, c in zip(environments["organization_id"].astype(object),
+                                         environments["name"].astype(object),
+                                         environments["service_code"].astype(object), strict=True)
+            if isinstance(c, str)}
+        return Completeness(self.coverage(), connections)
 
     def scope_text(self) -> str:
         """The selection in words, e.g. ``18 organizations (orgs='acme/*')``."""

@@ -6,6 +6,7 @@ Wire it with::
     add_arguments(sub)
     sub.set_defaults(func=run)
 """
+import errno
 import signal
 import sys
 import threading
@@ -82,27 +83,23 @@ def banner(server):
     return "\n".join(lines)
 
 
-def run(args):
-    """Serve until Ctrl-C (or SIGTERM); returns the exit status (0 on a clean stop)."""
+def run(args, prog="cloudmc-sandbox"):
+    """Serve until Ctrl-C (or SIGTERM); returns the exit status (0 on a clean stop, 1 on an error).
+
+    An error is one line on standard error, ``<prog>: error: ...``.
+    """
     try:
-        faults = parse_faults(args.faults)
+        server = build(args)
+        server.start()
     except ValueError as exc:
-        print(f"error: --faults: {exc}", file=sys.stderr)
-        return 2
-    try:
-        server = SandboxServer(orgs=args.orgs, seed=args.seed, scale=args.scale, latency_ms=args.latency_ms,
-                               jitter_ms=getattr(args, "jitter_ms", 0), faults=faults,
-                               task_delay=getattr(args, "task_delay", 0.5), ignore_paging=args.ignore_paging,
-                               host=args.host, port=args.port, usage_days=args.usage_days,
-                               hourly_days=args.hourly_days, usage_metadata=args.usage_metadata,
-                               csv_bom=args.csv_bom, **_misbehaviour(args))
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{prog}: error: {_bind_error(args, exc)}", file=sys.stderr)
+        return 1
     done = threading.Event()
     previous = _on_sigterm(done)
     try:
-        server.start()
         print(banner(server), flush=True)
         while not done.wait(0.5):
             pass
@@ -115,12 +112,39 @@ def run(args):
     return 0
 
 
+def build(args):
+    """The server the options describe (not started); ValueError naming a bad option."""
+    try:
+        faults = parse_faults(args.faults)
+    except ValueError as exc:
+        raise ValueError(f"--faults: {exc}") from None
+    return SandboxServer(orgs=args.orgs, seed=args.seed, scale=args.scale, latency_ms=args.latency_ms,
+                         jitter_ms=getattr(args, "jitter_ms", 0), faults=faults,
+                         task_delay=getattr(args, "task_delay", 0.5), ignore_paging=args.ignore_paging,
+                         host=args.host, port=args.port, usage_days=args.usage_days,
+                         hourly_days=args.hourly_days, usage_metadata=args.usage_metadata,
+                         csv_bom=args.csv_bom, **_misbehaviour(args))
+
+
 def _misbehaviour(args):
     """The rate-limit and paging-quirk options of ``args`` (absent on parsers made elsewhere)."""
     return {"rate_limit": parse_rate_limit(getattr(args, "rate_limit", "")),
             "max_page_size": getattr(args, "max_page_size", None),
             "served_page_size": getattr(args, "served_page_size", None),
             "record_count_skew": getattr(args, "record_count_skew", 0)}
+
+
+def _bind_error(args, exc):
+    """What to do when the address cannot be bound (in use, not ours, not allowed)."""
+    where = f"{args.host}:{args.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (f"port {args.port} on {args.host} is already in use: pick another --port, or --port 0 "
+                "for any free one")
+    if exc.errno == errno.EACCES:
+        return f"not allowed to listen on {where}: use a port above 1023, or --port 0"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{args.host} is not an address of this machine: use --host 127.0.0.1"
+    return f"cannot listen on {where}: {exc.strerror or exc}"
 
 
 def _on_sigterm(done):

@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import threading
 import traceback
@@ -32,11 +33,11 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..catalog import state_text
 from ..errors import CloudMCError
 
 SECRET_WORDS = ("password", "secret", "apikey", "api_key", "token")
 HIDDEN = "<hidden: read it from .results>"
-PREFERRED = ("id", "name", "state", "status", "password", "sizeInGb", "cpuCount", "memoryInMB")
 
 
 class FormBase:
@@ -164,19 +165,33 @@ def to_json(value: Any) -> str:
     return json.dumps(hide_secrets(value), default=str, sort_keys=True)
 
 
-def summarize(result: Any, limit: int = 6) -> str:
-    """A short, readable line for a task result: its id, name and state first, secrets hidden.
+def result_line(label: str, task: Any) -> str:
+    """One readable line for a finished task: ``web-01: SUCCESS · now Stopped · 2.4 s``.
 
-    >>> summarize({"id": "v1", "name": "web", "state": "Stopped", "cpuCount": 2})
-    '{"id": "v1", "name": "web", "state": "Stopped", "cpuCount": 2}'
+    The entity's name is added when it is not the label; the full result is shown elsewhere
+    (:func:`full_results_html`).
+
+    >>> class T: status, result = "SUCCESS", {"name": "web", "state": "Stopped"}; elapsed = lambda s: 2.44
+    >>> result_line("web", T())
+    'web: SUCCESS · now Stopped · 2.4 s'
     """
-    if not isinstance(result, dict):
-        return to_json(result)
-    keys = [k for k in PREFERRED if k in result] + [k for k in result if k not in PREFERRED]
-    scalars = [k for k in keys if not isinstance(result[k], dict | list)][:limit]
-    shown = json.dumps({k: hide_secrets(result)[k] for k in scalars}, default=str)
-    rest = len(result) - len(scalars)
-    return shown + (f" (+{rest} more fields in .results)" if rest else "")
+    result = task.result if isinstance(task.result, dict) else {}
+    name, state = result.get("name"), state_text(result)
+    parts = [f"{label}: {task.status}"]
+    if isinstance(name, str) and name and name != label:
+        parts.append(name)
+    if state:
+        parts.append(f"now {state}")
+    return " · ".join([*parts, f"{task.elapsed():.1f} s"])
+
+
+def full_results_html(results: list[tuple[str, Any]]) -> str:
+    """Each task's whole result as indented JSON (secrets hidden), in boxes that scroll instead of
+    breaking words."""
+    style = "white-space:pre;overflow:auto;max-height:16em;margin:.2em 0 .8em;font-size:.85em"
+    return "".join(f"<b>{html.escape(label)}</b><pre style='{style}'>"
+                   f"{html.escape(json.dumps(hide_secrets(result), indent=1, default=str))}</pre>"
+                   for label, result in results)
 
 
 def hide_secrets(value: Any) -> Any:

@@ -29,7 +29,7 @@ from ._base import FormBase, set_options
 from .sources import form_source, read_rows
 from .task_progress import TaskProgress
 
-SHOWN = ["name", "operation", "status", "code", "message", "task_id"]
+CHOOSE = ("— choose an operation —", "")  # a value, not None: the browser then shows this label
 
 
 class OperationForm(FormBase):
@@ -38,8 +38,11 @@ class OperationForm(FormBase):
     ``frame_or_filters``: a frame from ``cmf.instances()``/``volumes()``/``resources()`` (the
     candidates), a dict of accessor filters (``orgs``, ``service_code``, ``environment``), or
     None (everything the key sees). Only operations that fit every selected row's state are
-    offered; destructive ones need the confirmation box ticked; Run is disabled while tasks run.
-    After a run the listing is read again, so the options show the new states.
+    offered, and none is picked until the user chooses one; destructive ones need the
+    confirmation box ticked; Run is disabled while tasks run. The listing is read again when the
+    form is displayed and after a run (so the options show the current states), and after a run
+    the operation goes back to "choose an operation" (one more click never repeats or reverses
+    it). The task bars show one compact line per task; ``outcomes`` holds one row per resource.
     """
 
     def __init__(self, client: Client, frame_or_filters: Any = None, *, entity_type: str | None = None,
@@ -58,6 +61,12 @@ class OperationForm(FormBase):
 
     def __repr__(self) -> str:
         return f"<OperationForm {len(self.rows)} {self.entity_type}>"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        """Render, after reading the current states (a cell above may have changed them)."""
+        if not self.running:
+            self.guarded(self._reload)(fresh=True)
+        return super()._repr_mimebundle_(**kwargs)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -127,7 +136,7 @@ class OperationForm(FormBase):
         fits = operations_for(_first(env, "connection_type"), self.entity_type,
                               chosen.to_dict("records") if len(chosen) else None)
         options = [(f"{s.name} (destructive)" if s.destructive else s.name, s.name) for s in fits]
-        set_options(self.operation, options)
+        set_options(self.operation, [CHOOSE, *options] if options else [])
         self._on_operation()
 
     def _on_operation(self, _change: Any = None) -> None:
@@ -141,7 +150,7 @@ class OperationForm(FormBase):
 
     def _on_confirm(self, _change: Any = None) -> None:
         spec, chosen = self._spec(), self.selected()
-        self.summary.value = _summary(spec, chosen, self._where())
+        self.summary.value = _summary(spec, chosen, self._where(), offered=len(self.operation.options) > 1)
         unconfirmed = spec is not None and spec.destructive and not self.confirm.value
         blocked = self.running or spec is None or chosen.empty or unconfirmed
         self.run_button.disabled = blocked
@@ -179,14 +188,15 @@ class OperationForm(FormBase):
             final = self._watch(targets, submitted)
             self.outcomes = batch.outcomes_frame(targets, operation, submitted, final)
             counts = self.outcomes["status"].value_counts()
-            self.say(f"{operation}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
-            self.show(self.outcomes[SHOWN].fillna(""))
+            self.say(f"{operation}: " + ", ".join(f"{n} {status}" for status, n in counts.items())
+                     + " (one row per resource in form.outcomes)")
             refused = any(not isinstance(sent, Task) for sent in submitted)
             self._reload(fresh=refused)  # a refused write invalidated nothing: its listing may be stale
         finally:
             self.running = False
             with self.muted():
-                self._on_confirm()
+                self.operation.value = CHOOSE[1]  # back to "choose an operation"
+                self._on_operation()
 
     def _watch(self, targets: list, submitted: list) -> list:
         index = [i for i, sent in enumerate(submitted) if isinstance(sent, Task)]
@@ -276,9 +286,11 @@ def _first(frame: pd.DataFrame, column: str) -> Any:
     return None if pd.isna(value) else value
 
 
-def _summary(spec: Any, chosen: pd.DataFrame, where: str) -> str:
+def _summary(spec: Any, chosen: pd.DataFrame, where: str, *, offered: bool) -> str:
     if chosen.empty:
         return "<i>Pick one or more resources.</i>"
+    if spec is None and offered:
+        return f"<i>Choose an operation for {len(chosen)} resource(s).</i>"
     if spec is None:
         return "<i>No operation fits every selected resource; change the selection.</i>"
     names = ", ".join(html.escape(str(n)) for n in chosen["name"].head(10))

@@ -20,7 +20,7 @@ from ..batch import wait_many
 from ..client import Client
 from ..errors import CloudMCError, ConfigError
 from ..tasks import DEFAULT_TIMEOUT, FAILED, POLL_INITIAL, SUCCESS, Task
-from ._base import FormBase, describe_error, summarize
+from ._base import FormBase, describe_error, full_results_html, result_line
 from .sources import tasks_from_outcomes
 
 BAR_MAX = 100
@@ -33,8 +33,10 @@ class TaskProgress(FormBase):
     Polling starts at once on ``worker`` (pass ``start=False`` and call :meth:`run` to poll on
     your own thread). Each bar goes 0 -> 100 when its task ends (CloudMC reports no
     percentage), green on SUCCESS, red on FAILED; the overall bar counts ended tasks. Status
-    text shows PENDING/SUCCESS/FAILED and the elapsed time; results and error envelopes go to
-    ``output`` when all tasks ended. ``results`` holds the final Task or error per task.
+    text shows PENDING/SUCCESS/FAILED and the elapsed time. When all tasks ended, ``output``
+    gets one compact line per task (status, entity, new state, elapsed) or its error envelope,
+    and ``details`` (a collapsed disclosure) the full results as JSON. ``results`` holds the
+    final Task or error per task.
     """
 
     def __init__(self, client: Client, tasks: Any, *, labels: Sequence[str] | None = None,
@@ -53,7 +55,9 @@ class TaskProgress(FormBase):
                                            description="overall", style={"description_width": "10em"})
         self.summary = widgets.HTML(self._summary_text())
         rows = [widgets.HBox([bar, status]) for bar, status in zip(self.bars, self.statuses, strict=True)]
-        self.box = widgets.VBox([widgets.HBox([self.overall, self.summary]), *rows, self.output])
+        self.details = widgets.Accordion(layout=widgets.Layout(display="none"))
+        self.box = widgets.VBox([widgets.HBox([self.overall, self.summary]), *rows, self.output,
+                                 self.details])
         if start:
             self.start()
 
@@ -102,13 +106,22 @@ class TaskProgress(FormBase):
         return html.escape(f"{self.ended} of {len(self.tasks)} ended, {ok} succeeded")
 
     def _report(self) -> None:
+        full = []
         for label, result in zip(self.labels, self.results, strict=True):
             if isinstance(result, CloudMCError):
                 self.show_error(result, prefix=f"{label}: ")
-            elif result.failure() is not None:  # FAILED, or resumed EXPIRED / UNKNOWN
+                continue
+            if result.failure() is not None:  # FAILED, or resumed EXPIRED / UNKNOWN
                 self.show_error(result.failure(), prefix=f"{label}: ")
             else:
-                self.say(f"{label}: {result.status} {summarize(result.result)}")
+                self.say(result_line(label, result))
+            if result.result is not None:
+                full.append((label, result.result))
+        if full:
+            self.details.children = (widgets.HTML(full_results_html(full)),)
+            self.details.titles = (f"Full results ({len(full)}, JSON)",)
+            self.details.selected_index = None
+            self.details.layout.display = None
 
 
 def _as_tasks(client: Client, tasks: Any, labels: Sequence[str] | None) -> tuple[list[Task], list[str]]:

@@ -9,10 +9,7 @@ Python playwright (``playwright install`` is never needed).
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
+import shutil
 import time
 from pathlib import Path
 
@@ -20,11 +17,10 @@ import pytest
 
 import cloudmc_frames as cmf
 
+from .voila import CHROMIUM, FLAGS, start_voila, stop
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 APP = '''\
 import os
 import cloudmc_frames as cmf
@@ -42,51 +38,6 @@ ALL_BARS_FULL = """() => {
     const bars = [...document.querySelectorAll('.widget-hprogress .progress-bar')];
     return bars.length >= 2 && bars.every(b => b.style.width === '100%');
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser_tools():
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium: run `apt-get install -y chromium` "
-                    "(and install the test-browser extra: voila, playwright)")
-    pytest.importorskip("voila", reason="pip install '.[test-browser]' for the browser test")
-    return pytest.importorskip("playwright.sync_api", reason="pip install '.[test-browser]'")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_voila(folder: Path, environ: dict, attempts: int = 3) -> tuple[subprocess.Popen, int]:
-    """voila serving app.ipynb on a free port of 127.0.0.1 (another port if that one got taken)."""
-    log = folder / "voila.log"
-    for _ in range(attempts):
-        port = free_port()
-        with log.open("w") as out:  # a file, not a pipe: a full pipe would block voila
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "voila", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-                 "--Voila.port_retries=0", "app.ipynb"],
-                cwd=folder, env=environ, stdout=out, stderr=subprocess.STDOUT)
-        if listening(port, proc):
-            return proc, port
-    raise RuntimeError(f"voila did not start: {log.read_text()[-2000:]}")
-
-
-def listening(port: int, proc: subprocess.Popen, timeout: float = 30) -> bool:
-    """True once voila accepts connections; False if it exited (port taken meanwhile)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise TimeoutError(f"voila did not listen on port {port} within {timeout} s")
 
 
 @pytest.fixture
@@ -107,12 +58,7 @@ def voila(tmp_path):
         try:
             yield f"http://127.0.0.1:{port}/", sb, vm
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 def test_stop_an_instance_from_the_form_in_a_real_browser(browser_tools, voila):
@@ -145,3 +91,54 @@ def test_stop_an_instance_from_the_form_in_a_real_browser(browser_tools, voila):
     env = sb.store.env_by_name(sb.store.root_id, "prod")
     assert sb.store.resources[env["id"]]["instances"][vm["id"]]["state"] == "Stopped"
     assert time.monotonic() - started < 60
+
+
+NOTEBOOK_05 = Path(__file__).resolve().parents[2] / "notebooks" / "05-operations.ipynb"
+RUNNING_OPTION = "select[multiple] option:has-text('[Running]')"
+ONE_RUN_DONE = "1 of 1 ended, 1 succeeded"
+PICKER_RESET = """s => s.selectedIndex >= 0  // option texts come with non-breaking spaces
+    && s.options[s.selectedIndex].text.replace(/\\s+/g, ' ') === '— choose an operation —'"""
+
+
+@pytest.fixture
+def notebook_05(tmp_path):
+    """Notebook 05 served by voila as it is committed: it starts its own sandbox in the kernel."""
+    shutil.copy(NOTEBOOK_05, tmp_path / "05-operations.ipynb")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDMC_")}
+    environ.update(JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), CLOUDMC_CACHE_DIR=str(tmp_path / "cache"))
+    proc, port = start_voila(tmp_path, environ, notebook="05-operations.ipynb")
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        stop(proc)
+
+
+def test_run_in_notebook_05_itself(browser_tools, notebook_05):
+    """Run All (voila) keeps the sandbox alive for the form; a click stops an instance, the list
+    shows its new state and the picker asks for an operation again."""
+    with browser_tools.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(notebook_05, timeout=120_000)
+            option = page.locator(RUNNING_OPTION).first
+            option.wait_for(state="attached", timeout=120_000)
+            value, name = option.get_attribute("value"), option.text_content().split("[")[0].strip()
+            page.locator("select[multiple]").select_option(value=value)
+            operation = page.locator(".widget-dropdown", has_text="Operation").locator("select")
+            page.wait_for_function("s => [...s.options].some(o => o.text === 'stop') "
+                                   "&& ![...s.options].some(o => o.text === 'start')",
+                                   arg=operation.element_handle(), timeout=10_000)
+            operation.select_option(label="stop")
+            page.wait_for_function(SUMMARY_SAYS_STOP, timeout=10_000)
+            run = page.locator(RUN_BUTTON)
+            page.wait_for_function("b => !b.disabled", arg=run.element_handle(), timeout=10_000)
+            run.click()
+            page.get_by_text(ONE_RUN_DONE).wait_for(timeout=30_000)
+            stopped = page.locator("select[multiple] option", has_text=f"{name}  [Stopped]")
+            stopped.wait_for(state="attached", timeout=10_000)
+            page.wait_for_function(PICKER_RESET, arg=operation.element_handle(), timeout=10_000)
+            assert run.is_disabled()
+            assert page.get_by_text("Connection refused").count() == 0
+        finally:
+            browser.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -126,8 +127,41 @@ def test_demo_prints_a_summary_and_writes_three_pages(tmp_path, capsys, sb):
 
 
 def test_other_subcommands_still_work(capsys):
-    assert main([]) == 0
+    assert main([]) == 1  # no command: the help, and the status of an error
     assert "report" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exit_:
         main(["sandbox", "--help"])
     assert exit_.value.code == 0
+
+
+@pytest.mark.parametrize(("suffix", "starts"), [(".html", "<!doctype html>"), (".md", "# CloudMC inventory"),
+                                                (".json", "{"), (".csv", "organization_path,"),
+                                                (".txt", "CloudMC inventory\n")])
+def test_the_format_comes_from_the_out_suffix(remote, tmp_path, suffix, starts):
+    out = tmp_path / f"inventory{suffix}"
+    assert main(["report", "inventory", *remote, "--org", "nimbus-cloud/acme-corp*", "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith(starts)
+
+
+def test_unwritable_out_fails_before_anything_is_read(remote, sb, tmp_path, capsys):
+    before = len(sb.requests)
+    assert main(["report", "audit", *remote, "--out", str(tmp_path / "missing" / "audit.html")]) == 1
+    assert len(sb.requests) == before
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_orgs_lists_the_paths_org_patterns_match(remote, sb, capsys):
+    assert main(["orgs", *remote]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:2] == ["path", "name"]
+    live = [o for o in sb.store.orgs.values() if not o["deleted"]]
+    assert sum(1 for line in out.splitlines() if line.startswith("nimbus-cloud")) == len(live)
+    assert main(["orgs", *remote, "--include-deleted", "--format", "csv"]) == 0
+    assert len(pd.read_csv(io.StringIO(capsys.readouterr().out))) == len(sb.store.orgs)
+
+
+def test_allow_insecure_lets_plain_http_through(monkeypatch, capsys):
+    monkeypatch.setenv("CLOUDMC_API_KEY", "k" * 32)
+    status = main(["orgs", "--endpoint", "http://no-such-host.invalid", "--allow-insecure"])
+    err = capsys.readouterr().err
+    assert status == 1 and "refusing plain http" not in err and "does not resolve" in err

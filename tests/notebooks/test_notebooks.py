@@ -1,7 +1,9 @@
-"""Every notebook in notebooks/ runs headless (nbclient) against the sandbox, and is committed clean.
+"""Every notebook in notebooks/ runs headless (nbclient) against the sandbox, and is committed
+with its outputs (run by ``tools/notebooks.py``), so it reads well on GitHub.
 
-Each notebook starts its own sandbox (CLOUDMC_ENDPOINT is unset here). A failing notebook is
-saved, with its outputs, under tests/notebooks/_failed/ for inspection.
+Each notebook starts its own sandbox (CLOUDMC_ENDPOINT is unset here). The run here starts
+from the committed notebook and writes nothing back; a failing notebook is saved, with its
+outputs, under tests/notebooks/_failed/ for inspection.
 """
 
 from __future__ import annotations
@@ -53,10 +55,21 @@ def test_notebook_runs(path, sandbox_keys, monkeypatch):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_is_committed_without_outputs(path):
+def test_notebook_is_committed_with_its_outputs(path, sandbox_keys):
+    """Readable on GitHub: run top to bottom (``tools/notebooks.py``), outputs and widget state kept,
+    no error, no API key, no path of the checkout."""
     notebook = nbformat.read(path, as_version=4)
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [], f"{path.name}: a cell has outputs"
-            assert cell.execution_count is None, f"{path.name}: a cell has an execution count"
-    assert "widgets" not in notebook.metadata, f"{path.name}: widget state is saved"
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1)), \
+        f"{path.name}: not executed top to bottom (run tools/notebooks.py)"
+    assert sum(1 for cell in code if cell.outputs) >= len(code) // 2, f"{path.name}: outputs missing"
+    outputs = [o for cell in code for o in cell.outputs]
+    assert not [o for o in outputs if o.get("output_type") == "error"], f"{path.name}: an error is committed"
+    views = {o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] for o in outputs
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})}
+    if views:
+        state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        assert views <= set(state), f"{path.name}: widget state is not saved"
+    text = json.dumps(notebook)
+    assert not [key for key in sandbox_keys if key in text], f"{path.name} shows an API key"
+    assert str(ROOT) not in text, f"{path.name} shows a path of this checkout"

@@ -90,7 +90,7 @@ def org_measures(store, org_id):
 def subtree_measures(store, org_id, selected):
     """An organization's measures plus those of every selected descendant."""
     total = defaultdict(float)
-    for member in store.subtree(org_id):
+    for member in store.subtree(org_id, include_deleted=True):
         if member in selected:
             for name, value in org_measures(store, member).items():
                 total[name] += value

@@ -11,7 +11,7 @@ import pytest
 import cloudmc_frames as cmf
 from cloudmc_frames.errors import ConfigError
 from cloudmc_frames.reports import RULES, RuleRegistry, rule
-from cloudmc_frames.reports.registry import FINDING_COLUMNS, SEVERITIES
+from cloudmc_frames.reports.registry import FRAME_COLUMNS, SEVERITIES
 from cloudmc_frames.reports.rules import BUILTIN_RULES, old_snapshots
 from cloudmc_frames.sandbox import FaultRule
 
@@ -105,7 +105,8 @@ def test_every_rule_has_findings_on_the_default_sandbox(audit):
 
 def test_findings_are_typed_and_ordered(audit):
     frame = audit.frame
-    assert tuple(frame.columns) == FINDING_COLUMNS
+    assert tuple(frame.columns) == FRAME_COLUMNS
+    assert set(frame["completeness"].astype(str)) == {"complete"}
     assert list(frame["severity"].cat.categories) == list(SEVERITIES)
     assert frame["severity"].is_monotonic_increasing
     assert frame["detail"].notna().all() and frame["suggested_action"].notna().all()

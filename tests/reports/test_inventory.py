@@ -33,20 +33,37 @@ def test_rows_per_environment_match_the_store(inventory, sb):
 
 def test_every_selected_organization_has_a_row(inventory, sb):
     visible = set(oracle.org_ids(sb.store))
-    assert set(inventory.frame["organization_id"]) == visible
+    deleted = set(oracle.org_ids(sb.store, include_deleted=True)) - visible
+    holding = {o for o in deleted if any(oracle.env_measures(sb.store, e)["instances"]
+                                         for e in oracle.envs_of(sb.store, o))}
+    assert holding and set(inventory.frame["organization_id"]) == visible | holding
+    flagged = inventory.frame[inventory.frame["organization_deleted"]]
+    assert set(flagged["organization_id"]) == holding
     bare = inventory.frame[inventory.frame["environment_name"].isna()]
     assert all(not oracle.envs_of(sb.store, o) for o in bare["organization_id"])
 
 
+def test_deleted_organizations_rows_match_the_store(inventory, sb):
+    frame = inventory.frame[inventory.frame["organization_deleted"]].set_index(
+        ["organization_id", "environment_name"])
+    assert len(frame) > 0
+    for (org_id, env_name), row in frame.iterrows():
+        want = oracle.env_measures(sb.store, sb.store.env_by_name(org_id, env_name))
+        for name in COMPARED:
+            assert float(row[name]) == pytest.approx(want[name], abs=1e-6), (org_id, env_name, name)
+
+
 def test_rollup_includes_descendants(inventory, sb):
-    store, selected = sb.store, set(oracle.org_ids(sb.store))
+    store, selected = sb.store, set(oracle.org_ids(sb.store, include_deleted=True))
     rollup = inventory.tables["rollup"].set_index("organization_id")
     assert set(rollup.index) == selected
     for org_id in selected:
         want = oracle.subtree_measures(store, org_id, selected)
         row = rollup.loc[org_id]
         assert row["organization_path"] == oracle.org_path(store, org_id)
-        assert row["organizations"] == len([o for o in store.subtree(org_id) if o in selected])
+        assert row["organizations"] == len([o for o in store.subtree(org_id, include_deleted=True)
+                                            if o in selected])
+        assert row["organization_deleted"] == bool(store.orgs[org_id]["deleted"])
         for name in COMPARED:
             assert float(row[name]) == pytest.approx(want[name], abs=1e-6), (org_id, name)
 
@@ -72,7 +89,9 @@ def test_columns_are_typed_and_documented(inventory):
 def test_by_connection_adds_up_to_the_same_totals(client, inventory):
     by_conn = cmf.reports.inventory(client, by="connection")
     assert list(by_conn.frame.columns[:2]) == ["service_code", "connection_type"]
-    assert by_conn.frame["service_code"].is_unique and by_conn.frame["service_code"].notna().all()
+    keys = by_conn.frame[["service_code", "organization_deleted"]]
+    assert not keys.duplicated().any() and by_conn.frame["service_code"].notna().all()
+    assert by_conn.frame["organization_deleted"].any()  # deleted organizations' resources: own rows
     for name in MEASURES:
         assert float(by_conn.frame[name].sum()) == pytest.approx(float(inventory.frame[name].sum()))
 

@@ -117,3 +117,31 @@ def test_report_repr_and_counts(audit):
     assert set(audit.coverage["status"].astype(str)) <= {"ok", "empty"}
     read = io.StringIO(audit.to_csv())
     assert len(pd.read_csv(read)) == len(audit.frame)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_text_fits_120_columns(reports, name):
+    text = reports[name].to_text()
+    assert max(len(line) for line in text.splitlines()) <= 120
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_counts_are_integers_in_every_rendering(reports, name):
+    report = reports[name]
+    whole_float = re.compile(r"(?<![\w.])\d+\.0(?![\d])")
+    for text in (report.to_text(), report.to_markdown(), report.to_csv(), report.to_html()):
+        text = re.sub(r"base64,[A-Za-z0-9+/=]+", "", text)
+        assert not whole_float.search(text), whole_float.search(text)
+    document = json.loads(report.to_json())
+    numbers = [v for row in document["rows"] + document["summary"] for v in row.values()
+               if isinstance(v, float)]
+    assert not any(v.is_integer() for v in numbers)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_html_shows_missing_values_as_blank_or_dash(reports, name):
+    page = reports[name].to_html()
+    assert not re.search(r"<td[^>]*>(None|nan|NaN|&lt;NA&gt;|NaT)</td>", page)
+    if name == "audit":
+        assert "<th class=\"wrap\">suggested_action</th>" in page or ">suggested_action</th>" in page
+        assert page.count("<details>") == int((reports[name].summary["findings"] > 0).sum())

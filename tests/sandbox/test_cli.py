@@ -57,15 +57,16 @@ def test_usage_options():
     assert (args.usage_days, args.hourly_days, args.usage_metadata, args.csv_bom) == (90, 90, "snake", True)
 
 
-def test_bad_fault_spec_exits_2(capsys):
+def test_bad_fault_spec_exits_1_with_one_line(capsys):
     args = cli.add_arguments(argparse.ArgumentParser()).parse_args(["--faults", "nonsense"])
-    assert cli.run(args) == 2
-    assert "nonsense" in capsys.readouterr().err
+    assert cli.run(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cloudmc-sandbox: error: --faults: ") and "nonsense" in err and err.count("\n") == 1
 
 
-def test_bad_usage_days_exit_2(capsys):
+def test_bad_usage_days_exit_1(capsys):
     args = cli.add_arguments(argparse.ArgumentParser()).parse_args(["--orgs", "2", "--hourly-days", "400"])
-    assert cli.run(args) == 2
+    assert cli.run(args) == 1
     assert "hourly_days" in capsys.readouterr().err
 
 

@@ -114,3 +114,14 @@ def test_congestion_that_says_when_to_come_back_is_waited_for_beyond_the_attempt
     assert delay(get(cmf.ServerError, status=503, retry_after=2.0), attempt=9) == 2.0
     assert delay(get(cmf.RateLimitError, status=429), attempt=5) is None  # no Retry-After: counted
     assert delay(get(cmf.ServerError, status=500, retry_after=1.0), attempt=5) is None  # not congestion
+
+
+UNREACHABLE = get(cmf.EndpointUnreachableError)
+
+
+@pytest.mark.parametrize(("answered", "retried"), [(False, False), (True, True)],
+                         ids=["never answered", "answered before"])
+def test_an_unreachable_endpoint_is_retried_only_if_it_answered_before(answered, retried):
+    result = retry_delay(UNREACHABLE, attempt=1, elapsed=0.0, time_left=None, settings=SETTINGS,
+                         jitter=0.0, answered=answered)
+    assert (result is not None) is retried

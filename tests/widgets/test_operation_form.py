@@ -34,13 +34,41 @@ def test_stop_from_the_form_changes_the_instance_and_the_listing(writable_sb, pi
     disabled = record(form.run_button, "disabled")
     form.run_button.click()
     assert form.join(timeout=10)
-    assert disabled[0] is True and form.run_button.disabled is False  # disabled while tasks ran
+    assert disabled[0] is True  # disabled while tasks ran
     assert form.outcomes["status"].tolist() == ["SUCCESS"] * len(vms)
     assert all(state_of(writable_sb, v) == "Stopped" for v in vms)
     assert [b.value for b in form.progress.bars] == [100] * len(vms)
     assert form.progress.overall.value == form.progress.overall.max == len(vms)
     assert all("[Stopped]" in label_of(form, v["id"]) for v in vms)  # re-read after the run
     assert "SUCCESS" in output_text(form)
+
+
+def test_after_a_run_the_picker_asks_for_an_operation_again(writable_sb, picker, client):
+    vm = picker.instance("Running")
+    form = form_for(client, [vm])
+    form.resources.value = (vm["id"],)
+    assert form.operation.value == "" and form.operation.options[0] == ("— choose an operation —", "")
+    assert form.run_button.disabled and "Choose an operation" in form.summary.value
+    form.operation.value = "stop"
+    form.run_button.click()
+    assert form.join(timeout=10) and state_of(writable_sb, vm) == "Stopped"
+    assert form.resources.value == (vm["id"],) and "start" in [v for _, v in form.operation.options]
+    assert form.operation.value == "" and form.run_button.disabled  # one more click does nothing
+    assert "Choose an operation" in form.summary.value
+    shown = [item for item in form.output.outputs if item.get("output_type") == "display_data"]
+    assert shown == []  # the outcome is the bars' compact lines, not a second table
+    lines = output_text(form.progress).splitlines()
+    assert len(lines) == 1 and "SUCCESS · now Stopped" in lines[0]
+
+
+def test_a_displayed_form_reads_the_current_states(writable_sb, picker, client):
+    vm = picker.instance("Running")
+    form = form_for(client, [vm])
+    assert "[Running]" in label_of(form, vm["id"])
+    cmf.operate(client, vm["code"], vm["env"], "instances", vm["id"], "stop",
+                org_id=vm["org_id"]).wait(timeout=10, interval=POLL)
+    form._repr_mimebundle_()
+    assert "[Stopped]" in label_of(form, vm["id"])
 
 
 def test_progress_values_go_from_zero_to_max(writable_sb, picker, client):

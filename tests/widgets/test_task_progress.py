@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -76,7 +77,22 @@ def test_results_hide_secret_looking_fields(picker, client):
     progress = TaskProgress(client, task, interval=POLL)
     assert progress.join(timeout=10)
     password = progress.results[0].result["password"]
-    assert password not in output_text(progress) and "hidden" in output_text(progress)
+    details = progress.details.children[0].value
+    assert password not in output_text(progress) and password not in details and "hidden" in details
+
+
+def test_a_finished_task_is_one_compact_line_and_its_result_is_behind_a_disclosure(picker, client):
+    vm = picker.instance("Running")
+    progress = TaskProgress(client, stop_tasks(client, [vm]), labels=[vm["name"]], interval=POLL)
+    assert progress.join(timeout=10)
+    lines = output_text(progress).splitlines()
+    assert len(lines) == 1 and re.fullmatch(rf"{re.escape(vm['name'])}: SUCCESS · now Stopped · \d+\.\d s",
+                                            lines[0]), lines
+    assert "{" not in lines[0]
+    assert progress.details.layout.display is None and progress.details.selected_index is None  # collapsed
+    assert progress.details.titles == ("Full results (1, JSON)",)
+    full = progress.details.children[0].value
+    assert "&quot;state&quot;: &quot;Stopped&quot;" in full and "white-space:pre" in full
 
 
 def test_it_renders_as_a_widget_and_checks_its_labels(client):
