@@ -57,6 +57,15 @@ from .errors import (
 from .ledger import COVERAGE_COLUMNS
 from .operations import create, delete, operate
 from .tasks import Task
+from .usage import (
+    commitments,
+    customer_costs,
+    metric_descriptors,
+    metrics,
+    pricing,
+    usage_records,
+    usage_summary,
+)
 
 _LAZY_MODULES = ("reports", "widgets")
 
@@ -87,20 +96,27 @@ __all__ = [
     "ValidationError",
     "__version__",
     "activity_log",
+    "commitments",
     "connect",
     "create",
+    "customer_costs",
     "delete",
     "environment_members",
     "environments",
     "instances",
+    "metric_descriptors",
+    "metrics",
     "operate",
     "operate_many",
     "organizations",
+    "pricing",
     "quotas",
     "resources",
     "sandbox",
     "service_connections",
     "sub_organizations",
+    "usage_records",
+    "usage_summary",
     "users",
     "volumes",
 ]

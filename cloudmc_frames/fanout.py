@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
@@ -50,6 +50,10 @@ class Scope:
     path: str = ""
     params: dict | None = field(default=None, compare=False)
     single: bool = False  # GET of one object (``{"data": {...}}``) rather than a list
+    # how to read it when neither a list nor one object does (``(client, scope, call) ->
+    # (records, from_cache)``): usage's own paging, span splitting, payload checks
+    read: Callable[[Client, Scope, CrawlCall], tuple[list[dict], bool]] | None = field(
+        default=None, compare=False)
 
     def context(self, service: bool = False, environment: bool = False) -> dict:
         """Context columns for this scope's rows: the organization, then its environment."""
@@ -132,7 +136,7 @@ def _remembered(client: Client, accessor: str, scopes: Sequence[Scope], options:
     if options.fresh:
         return
     for n, scope in enumerate(scopes):
-        if scope.single or not scope.path:
+        if scope.single or not scope.path or scope.read is not None:
             continue
         started = time.perf_counter()
         try:
@@ -166,6 +170,8 @@ def _read_scope(client: Client, scope: Scope, options: CrawlCall):
 
 
 def _fetch(client: Client, scope: Scope, options: CrawlCall) -> tuple[list[dict], bool]:
+    if scope.read is not None:
+        return scope.read(client, scope, options)
     if not scope.single:
         listing = client.list(scope.path, scope.params, org_id=scope.organization_id,
                               fresh=options.fresh, deadline=options.deadline)

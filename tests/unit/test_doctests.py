@@ -4,9 +4,21 @@ import doctest
 
 import pytest
 
-from cloudmc_frames import catalog, client, config, errors, frames, operation_catalog, options, paging, tasks
+from cloudmc_frames import (
+    catalog,
+    client,
+    config,
+    errors,
+    frames,
+    operation_catalog,
+    options,
+    paging,
+    spans,
+    tasks,
+    usage,
+)
 
-MODULES = [catalog, client, config, errors, frames, operation_catalog, options, paging, tasks]
+MODULES = [catalog, client, config, errors, frames, operation_catalog, options, paging, spans, tasks, usage]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
