@@ -37,6 +37,7 @@ from .errors import (
     ISSUE_COLUMNS,
     ApiError,
     AuthenticationError,
+    BudgetExceededError,
     CacheMissError,
     CloudMCError,
     ConfigError,
@@ -54,8 +55,10 @@ from .errors import (
     TruncatedReplyError,
     ValidationError,
 )
+from .journal import resume, task_history
 from .ledger import COVERAGE_COLUMNS
 from .operations import create, delete, operate
+from .plan import Plan, plan
 from .tasks import Task
 from .usage import (
     commitments,
@@ -72,6 +75,7 @@ _LAZY_MODULES = ("reports", "widgets")
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "BudgetExceededError",
     "COVERAGE_COLUMNS",
     "CacheMissError",
     "Client",
@@ -82,6 +86,7 @@ __all__ = [
     "MethodNotAllowedError",
     "NotFoundError",
     "PermissionDeniedError",
+    "Plan",
     "RateLimitError",
     "RequestTimeout",
     "ResponseFormatError",
@@ -109,12 +114,15 @@ __all__ = [
     "operate",
     "operate_many",
     "organizations",
+    "plan",
     "pricing",
     "quotas",
     "resources",
+    "resume",
     "sandbox",
     "service_connections",
     "sub_organizations",
+    "task_history",
     "usage_records",
     "usage_summary",
     "users",

@@ -8,11 +8,16 @@
   background thread.
 * :class:`MemoryPages`: parsed replies kept for the life of a client (a warm crawl parses nothing).
 * :class:`HttpCache`: the session, opened when the file is free (:func:`wait_unlocked`), rebuilt
-  once when the file is damaged.
+  once when the file is damaged; on Redis (``cache_backend="redis"``), it falls back to the local
+  SQLite file, with one warning, when Redis cannot be reached at connect or stops answering.
+* :class:`Sealer` and :func:`sealed_serializer`: what goes into a shared store is a compact entry signed
+  with a secret derived from endpoint + key (never pickle); a value another writer planted, or one
+  of another toolkit version, is refused and the reply fetched again.
 * :func:`connection_socket`: the one urllib3 internal the transport's watchdog needs.
 
 Every use of a private requests-cache or urllib3 API is in this module and says which version
-it was checked against (requests-cache 1.3.3, urllib3 2.8.0).
+it was checked against (requests-cache 1.3.3, urllib3 2.8.0). ``redis`` itself is imported here
+only to open the connection requests-cache's Redis backend uses and to recognize its errors.
 
 Example::
 
@@ -27,6 +32,7 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
+import hmac
 import inspect
 import json
 import logging
@@ -56,7 +62,7 @@ from requests_cache import (
 )
 from requests_cache.policy import directives  # private module: checked against requests-cache 1.3.3
 
-from .config import API_PREFIX, Settings
+from .config import API_PREFIX, CACHE_FORMAT_VERSION, Settings, redacted_url
 from .errors import ConfigError, TransportError
 
 log = logging.getLogger("cloudmc_frames")
@@ -65,6 +71,13 @@ API_KEY_HEADER = "MC-Api-Key"
 REDACTED_HEADERS = frozenset(name.lower() for name in (*DEFAULT_IGNORED_PARAMS, API_KEY_HEADER))
 TASKS_PATH = "/tasks/"
 LOCK_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # ~6 s in all, then give up
+REDIS_NAMESPACE = f"cloudmc-frames-v{CACHE_FORMAT_VERSION}"  # Redis keys: "<namespace>:<cache key>"
+CACHE_SEAL = f"cloudmc-frames/cache-v{CACHE_FORMAT_VERSION}".encode()
+# requests-cache sets a Redis TTL of round(seconds left) + ttl_offset, and stores an entry whose
+# sum is 0 (under half a second left when it is stored: expire_after=1 and a slow reply) with no
+# TTL at all, for good (checked against requests-cache 1.3.3); one second more keeps every entry
+# expiring, at most a second after requests-cache stops using it.
+REDIS_TTL_OFFSET = 1
 T = TypeVar("T")
 
 
@@ -111,6 +124,129 @@ def make_key_fn(fingerprint: str) -> Callable[..., str]:
         return fingerprint + tag + hashlib.sha256(text.encode()).hexdigest()[:32]
 
     return key_fn
+
+
+# -- signed values for shared stores ------------------------------------------------------------------
+
+class Sealer:
+    """Signs values with a secret derived from endpoint + key (HMAC-SHA256), and checks them.
+
+    Whoever holds the same key can read and write the same sealed values (a team sharing a
+    service key shares its cache); a value planted by anyone else is refused. Neither the secret
+    nor the key can be read back from a seal.
+
+    >>> sealer = Sealer("https://h/api/v2", "k")
+    >>> sealer.unseal(b"t", sealer.seal(b"t", b'{"a": 1}'))
+    b'{"a": 1}'
+    """
+
+    __slots__ = ("_secret",)
+
+    def __init__(self, endpoint: str, api_key: str) -> None:
+        self._secret = hmac.new(api_key.encode(), f"cloudmc-frames/seal-v1\0{endpoint}".encode(),
+                                hashlib.sha256).digest()
+
+    def seal(self, tag: bytes, data: bytes) -> bytes:
+        """``tag``, the signature of ``tag`` + ``data``, and ``data``: ``b"<tag> <hex>\\n<data>"``."""
+        return tag + b" " + self._mac(tag, data).encode() + b"\n" + data
+
+    def unseal(self, tag: bytes, blob: bytes | str) -> bytes:
+        """The data of a sealed value; ValueError when it is not one this sealer made for ``tag``."""
+        if isinstance(blob, str):
+            blob = blob.encode("utf-8", "replace")
+        head, newline, data = blob.partition(b"\n")
+        seen_tag, space, mac = head.rpartition(b" ")
+        if not newline or not space or len(mac) != 64:
+            raise ValueError("refused a stored value that this toolkit did not write (not signed)")
+        if seen_tag != tag:
+            raise ValueError(f"refused a stored value of another format ({seen_tag[:40]!r}, "
+                             f"this toolkit reads {tag!r})")
+        if not hmac.compare_digest(mac, self._mac(tag, data).encode()):
+            raise ValueError("refused a stored value not signed for this endpoint and key")
+        return data
+
+    def _mac(self, tag: bytes, data: bytes) -> str:
+        return hmac.new(self._secret, tag + b"\n" + data, hashlib.sha256).hexdigest()
+
+    def __repr__(self) -> str:
+        return "<Sealer secret hidden>"
+
+    def __reduce__(self):
+        raise TypeError("a Sealer holds a secret derived from the API key and is not picklable")
+
+
+class _RefusingPipeline(SerializerPipeline):
+    """A serializer pipeline whose every failure to read a value is a ValueError.
+
+    requests-cache turns AttributeError/ImportError/PickleError/TypeError/ValueError while reading
+    into a miss; a cattrs validation error (an ExceptionGroup) or a KeyError would escape it and
+    fail the request (checked against requests-cache 1.3.3). ``copy`` keeps the class
+    (requests-cache copies the pipeline it is given).
+    """
+
+    def __init__(self, stages: Any, *, name: str, on_refused: Callable[[Exception], None]) -> None:
+        super().__init__(stages, name=name, is_binary=True)
+        self._on_refused = on_refused
+
+    def loads(self, value: Any) -> CachedResponse:
+        try:
+            return super().loads(value)
+        except (ValueError, KeyError, TypeError, AttributeError, ExceptionGroup) as exc:
+            self._on_refused(exc)
+            raise ValueError(str(exc)) from None
+
+    def copy(self) -> _RefusingPipeline:
+        return _RefusingPipeline([stage.copy() for stage in self.stages], name=self.name or "",
+                                 on_refused=self._on_refused)
+
+
+def sealed_serializer(sealer: Sealer, on_refused: Callable[[Exception], None]) -> SerializerPipeline:
+    """The compact entries of :func:`encode_entry`, sealed for one endpoint + key: never pickle.
+
+    ``on_refused(error)`` is told about every stored value that was refused (requests-cache then
+    treats it as a miss and fetches the reply again, overwriting it).
+    """
+    seal = Stage(dumps=lambda entry: sealer.seal(CACHE_SEAL, entry),
+                 loads=lambda blob: sealer.unseal(CACHE_SEAL, blob))
+    return _RefusingPipeline([Stage(dumps=_bytes_or_entry, loads=decode_entry), seal],
+                             name="cloudmc-frames-sealed", on_refused=on_refused)
+
+
+def import_redis() -> Any:
+    """The ``redis`` module, or a ConfigError naming the extra that installs it."""
+    try:
+        import redis
+        from redis.backoff import NoBackoff  # noqa: F401 - both are needed by open_redis
+        from redis.retry import Retry  # noqa: F401
+    except ImportError:
+        raise ConfigError("cache_backend='redis' needs the redis package: "
+                          "pip install 'cloudmc-frames[redis]'") from None
+    return redis
+
+
+def open_redis(url: str, timeout: float) -> Any:
+    """A ``redis.Redis`` on ``url`` that has answered a PING (a RedisError when it cannot).
+
+    Each command waits at most ``timeout`` seconds and is not retried (redis-py >= 6 retries
+    three times with backoff by default): a Redis that is down is noticed at once, and the cache
+    falls back to SQLite instead.
+    """
+    redis = import_redis()
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    try:
+        connection = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout,
+                                          retry=Retry(NoBackoff(), 0))
+    except ValueError as exc:
+        raise ConfigError(f"cache_url {redacted_url(url)!r} is not usable: {exc}") from None
+    connection.ping()
+    return connection
+
+
+def store_errors(backend: str) -> tuple[type[BaseException], ...]:
+    """The errors that mean a shared store stopped answering (none for local backends)."""
+    return (import_redis().RedisError,) if backend == "redis" else ()
 
 
 # -- memory -----------------------------------------------------------------------------------
@@ -188,20 +324,28 @@ class HttpCache:
 
     ``configure(session)`` sets what the transport needs on every new session (headers, proxies,
     adapters); ``on_rebuild()`` runs after a damaged file was replaced (the client forgets the
-    pages it parsed from it).
+    pages it parsed from it). ``sealer`` signs what goes into a shared store (Redis).
+
+    Attributes:
+        backend: the backend answering now (``"sqlite"`` after a fall back from Redis).
+        fallback_reason: why Redis was left, or None.
+        refused: how many stored values were refused (planted, or of another toolkit version).
     """
 
     def __init__(self, settings: Settings, fingerprint: str, *,
                  configure: Callable[[CachedSession], None], on_rebuild: Callable[[], None],
-                 sleep: Callable[[float], None]) -> None:
+                 sleep: Callable[[float], None], sealer: Sealer) -> None:
         self.settings, self._configure, self._on_rebuild, self._sleep = settings, configure, on_rebuild, sleep
-        self._key_fn = make_key_fn(fingerprint)
+        self._key_fn, self.fingerprint, self.sealer = make_key_fn(fingerprint), fingerprint, sealer
         self._lock = threading.Lock()
         self._warned = False
+        self.backend, self.fallback_reason, self.refused = settings.cache_backend, None, 0
+        self._store_errors = store_errors(settings.cache_backend)
         self.session = self._open()
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """``session.request``, waiting while another process holds the file, rebuilding it if damaged."""
+        """``session.request``, waiting while another process holds the file, rebuilding it if
+        damaged, going on with local SQLite when Redis stops answering."""
         def attempt() -> requests.Response:
             session = self.session
             try:
@@ -211,23 +355,47 @@ class HttpCache:
                     raise
                 self._rebuild(exc, session)
                 return self.session.request(method, url, **kwargs)
+            except self._store_errors as exc:
+                self._fall_back(exc, session)
+                if method != "GET":  # a guard: requests-cache 1.3.3 does not read or write the
+                    raise TransportError(  # cache for other methods; a write is never sent twice
+                        "the shared cache failed around a write; it was not sent again",
+                        method=method, url=url) from None
+                return self.session.request(method, url, **kwargs)  # a GET again: nothing lost
 
         return wait_unlocked(attempt, self._sleep, lambda: TransportError(
             "the HTTP cache file is locked by another process", method=method, url=url,
             hint="The call is retried; if it persists, give this client its own cache_dir="))
 
+    def has_fresh(self, url: str, query: Mapping[str, str], *, stale_ok: bool = False) -> bool:
+        """Whether a GET of ``url`` with ``query`` is in the storage (and unexpired, unless ``stale_ok``)."""
+        key = self._key_fn(requests.Request("GET", url, params=dict(query)).prepare())
+        stored = self.session.cache.get_response(key)
+        return stored is not None and (stale_ok or not stored.is_expired)
+
     def forget(self, key: str) -> None:
         """Drop one stored reply (a 200 that turned out unusable)."""
-        self.session.cache.delete(key)
+        self._on_store(lambda cache: cache.delete(key))
 
     def delete_prefix(self, prefix: str) -> int:
         """Drop every stored reply whose key starts with ``prefix``; returns how many."""
         self.flush()
-        cache = self.session.cache
-        keys = [k for k in list(cache.responses.keys()) if str(k).startswith(prefix)]
-        if keys:
-            cache.delete(*keys)
-        return len(keys)
+        return self._on_store(lambda cache: _delete_prefix(cache, prefix))
+
+    def info(self) -> dict[str, Any]:
+        """Which backend answers, where it is, and why Redis was left (see ``Client.cache_info``)."""
+        s = self.settings
+        where = {"redis": redacted_url(s.cache_url or ""), "sqlite": f"{s.cache_path}.sqlite",
+                 "filesystem": str(s.cache_path)}.get(self.backend)
+        return {"backend": self.backend, "requested": s.cache_backend, "location": where,
+                "cache_url": redacted_url(s.cache_url) if s.cache_url else None,
+                "namespace": self.fingerprint[:8], "fallback_reason": self.fallback_reason,
+                "refused_entries": self.refused}
+
+    def redis(self) -> Any:
+        """The live Redis connection while Redis answers this cache, else None (for the journal)."""
+        responses = self.session.cache.responses
+        return getattr(responses, "connection", None) if self.backend == "redis" else None
 
     def flush(self) -> None:
         """Wait until every reply fetched so far is in the storage."""
@@ -238,7 +406,51 @@ class HttpCache:
     def close(self) -> None:
         self.session.close()
 
+    def _on_store(self, action: Callable[[Any], T]) -> T:
+        session = self.session
+        try:
+            return action(session.cache)
+        except self._store_errors as exc:
+            self._fall_back(exc, session)
+            return action(self.session.cache)
+
+    def _fall_back(self, exc: Exception, failed: CachedSession) -> None:
+        """Leave Redis for the local SQLite cache, once, whichever thread meets the failure first.
+
+        The failed session is not closed under the other threads; pages already parsed stay in
+        memory, and what is missing is fetched again into SQLite.
+        """
+        with self._lock:
+            if self.session is not failed:
+                return
+            self._note_fallback(exc)
+            self.session = self._open()
+
+    def _note_fallback(self, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        if self.settings.cache_url:
+            reason = reason.replace(self.settings.cache_url, redacted_url(self.settings.cache_url))
+        self.backend, self.fallback_reason = "sqlite", reason
+        log.warning("the shared cache at %s cannot be used (%s): this client goes on with its local "
+                    "SQLite cache %s.sqlite, fetching again what it does not hold",
+                    redacted_url(self.settings.cache_url or ""), reason, self.settings.cache_path)
+
+    def _refused(self, exc: Exception) -> None:
+        with self._lock:
+            self.refused += 1
+            first = self.refused == 1
+        if first:
+            log.warning("a reply stored in the shared cache was refused (%s); it is fetched again", exc)
+
     def _open(self) -> CachedSession:
+        if self.backend == "redis":
+            try:
+                session = self._redis_session()
+            except self._store_errors as exc:
+                self._note_fallback(exc)
+            else:
+                self._configure(session)
+                return session
         try:
             session = wait_unlocked(self._cached_session, self._sleep, lambda: ConfigError(
                 f"the HTTP cache file {self.settings.cache_path} stayed locked by another process: "
@@ -253,9 +465,19 @@ class HttpCache:
         self._configure(session)
         return session
 
-    def _cached_session(self) -> CachedSession:
+    def _redis_session(self) -> CachedSession:
+        from requests_cache.backends.redis import (
+            RedisCache,  # imports redis: only when asked for
+        )
+
+        connection = open_redis(self.settings.cache_url or "", self.settings.connect_timeout)
+        backend = RedisCache(REDIS_NAMESPACE, connection=connection, ttl=True, ttl_offset=REDIS_TTL_OFFSET,
+                             serializer=sealed_serializer(self.sealer, self._refused))
+        return CachedSession(backend=backend, **self._session_options())
+
+    def _session_options(self) -> dict[str, Any]:
         s = self.settings
-        options: dict[str, Any] = {
+        return {
             "expire_after": s.expire_after,
             "urls_expire_after": {f"*{API_PREFIX}{TASKS_PATH}*": DO_NOT_CACHE, **dict(s.urls_expire_after)},
             "allowable_methods": ("GET",),
@@ -264,13 +486,16 @@ class HttpCache:
             "key_fn": self._key_fn,
             "stale_if_error": s.offline,
         }
-        if s.cache_backend in ("sqlite", "filesystem"):
+
+    def _cached_session(self) -> CachedSession:
+        s, options = self.settings, self._session_options()
+        if self.backend in ("sqlite", "filesystem"):
             s.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        if s.cache_backend == "sqlite":
+        if self.backend == "sqlite":
             backend = DeferredSQLiteCache(str(s.cache_path), wal=True, busy_timeout=30_000)
             return CachedSession(backend=backend, **options)
-        name = str(s.cache_path) if s.cache_backend == "filesystem" else "cloudmc-frames-v1"
-        return CachedSession(name, backend=s.cache_backend, **options)
+        name = str(s.cache_path) if self.backend == "filesystem" else REDIS_NAMESPACE
+        return CachedSession(name, backend=self.backend, **options)
 
     def _rebuild(self, exc: Exception, failed: CachedSession) -> None:
         """Replace an unreadable cache file by an empty one, once, whichever thread meets it first.
@@ -293,6 +518,23 @@ class HttpCache:
         base = Path(str(self.settings.cache_path) + ".sqlite")
         for path in (base, Path(f"{base}-wal"), Path(f"{base}-shm")):
             path.unlink(missing_ok=True)
+
+
+def _delete_prefix(cache: Any, prefix: str) -> int:
+    """Delete the entries whose key starts with ``prefix`` (hex): on Redis by one SCAN of that
+    prefix alone, not of every credential's entries (``RedisDict.connection``/``.namespace``,
+    checked against requests-cache 1.3.3)."""
+    responses = cache.responses
+    connection = getattr(responses, "connection", None)
+    if connection is not None and hasattr(responses, "namespace"):
+        names = list(connection.scan_iter(match=f"{responses.namespace}:{prefix}*", count=1000))
+        for start in range(0, len(names), 1000):
+            connection.delete(*names[start:start + 1000])
+        return len(names)
+    keys = [k for k in list(responses.keys()) if str(k).startswith(prefix)]
+    if keys:
+        cache.delete(*keys)
+    return len(keys)
 
 
 def wait_unlocked(action: Callable[[], T], sleep: Callable[[float], None],

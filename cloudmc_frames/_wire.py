@@ -54,6 +54,23 @@ class Reply:
         return None if self.payload is None else self.payload.get("data")
 
 
+@dataclass(frozen=True)
+class Listing:
+    """Every record of a list endpoint: whether all its pages came from a cache, how many pages,
+    and how many of them went to the network."""
+
+    records: list[dict]
+    from_cache: bool
+    pages: int
+    sent: int = 0
+
+    @classmethod
+    def of(cls, records: list[dict], replies: list[Reply]) -> Listing:
+        """The listing of ``records`` read through ``replies``."""
+        sent = sum(not r.from_cache for r in replies)
+        return cls(records, sent == 0, len(replies), sent)
+
+
 def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, method: str, url: str,
                 from_cache: bool = False, attempts: int = 1) -> Reply:
     """The :class:`Reply` for one HTTP answer, or raise the typed error it stands for.

@@ -115,11 +115,7 @@ def environment_members(client: Client, orgs: Any = None, *, environment: Any = 
     tree, selected = _select(client, orgs, options)
     envs = _filter_environments(_environment_frame(client, "environment_members", tree, selected,
                                                    options), None, environment)
-    scopes = [Scope(_text(e.organization_id), _text(e.organization_name), _text(e.organization_path),
-                    e.id, e.name, entity="environment_members",
-                    path=f"/environments/{quote(str(e.id), safe='')}/members")
-              for e in _rows(envs, *ENV_FIELDS)]
-    results = read_scopes(client, "environment_members", scopes, options)
+    results = read_scopes(client, "environment_members", member_scopes(envs), options)
     return build_frame("environment_members",
                        [(s.context(environment=True), recs) for s, recs in results])
 
@@ -151,14 +147,9 @@ def quotas(client: Client, orgs: Any = None, *, type: str = "assigned", errors: 
     if type not in ("assigned", "owned", None):
         raise ConfigError(f"type must be 'assigned', 'owned' or None, got {type!r}")
 
-    def params(org_id: str) -> dict:
-        return {"organization_id": org_id, "type": type}
-
     options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
-    scopes = [Scope(*_org_triple(o), entity="quotas", path="/quotas", params=params(o.id))
-              for o in _rows(selected, *ORG_FIELDS)]
-    results = read_scopes(client, "quotas", scopes, options)
+    results = read_scopes(client, "quotas", quota_scopes(selected, type), options)
     return build_frame("quotas", [(s.context(), _quota_rows(recs)) for s, recs in results])
 
 
@@ -196,10 +187,14 @@ def resources(client: Client, entity_type: str, *, service_code: Any = None, env
     tree, selected = _select(client, orgs, options)
     envs = _environment_frame(client, "resources", tree, selected, options)
     envs = _filter_environments(envs, service_code, environment)
-    scopes = [scope for env in _rows(envs, *ENV_FIELDS)
-              if (scope := _resource_scope(env, entity_type)) is not None]
-    results = read_scopes(client, "resources", scopes, options)
+    results = read_scopes(client, "resources", resource_scopes(envs, entity_type), options)
     return build_frame(entity_type, [(s.context(service=True), recs) for s, recs in results], service=True)
+
+
+def resource_scopes(envs: pd.DataFrame, entity_type: str) -> list[Scope]:
+    """The scopes ``resources(client, entity_type)`` reads: one per environment whose provider has it."""
+    return [scope for env in _rows(envs, *ENV_FIELDS)
+            if (scope := _resource_scope(env, entity_type)) is not None]
 
 
 def _resource_scope(env: Any, entity_type: str) -> Scope | None:
@@ -230,18 +225,60 @@ def _per_org(client: Client, accessor: str, orgs: Any, errors: str, crawl: dict,
              params=None) -> pd.DataFrame:
     options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
-    scopes = [Scope(*_org_triple(o), entity=accessor, path=path,
-                    params=params(o.id) if params else None)
-              for o in _rows(selected, *ORG_FIELDS)]
-    results = read_scopes(client, accessor, scopes, options)
+    results = read_scopes(client, accessor, org_scopes(selected, accessor, path, params), options)
     return build_frame(accessor, [(s.context(), recs) for s, recs in results])
+
+
+# -- scopes: what each call reads (also what cmf.plan counts) -------------------------------------
+
+def org_scopes(selected: pd.DataFrame, entity: str, path: str, params=None) -> list[Scope]:
+    """One scope per selected organization at ``path``; ``params(org_id)`` gives its query."""
+    return [Scope(*_org_triple(o), entity=entity, path=path, params=params(o.id) if params else None)
+            for o in _rows(selected, *ORG_FIELDS)]
+
+
+def quota_scopes(selected: pd.DataFrame, type: str | None = "assigned") -> list[Scope]:
+    """The scopes ``quotas(client, type=type)`` reads."""
+    return org_scopes(selected, "quotas", "/quotas", lambda org_id: {"organization_id": org_id, "type": type})
+
+
+def member_scopes(envs: pd.DataFrame) -> list[Scope]:
+    """The scopes ``environment_members(client)`` reads: one per environment."""
+    return [Scope(_text(e.organization_id), _text(e.organization_name), _text(e.organization_path),
+                  e.id, e.name, entity="environment_members",
+                  path=f"/environments/{quote(str(e.id), safe='')}/members")
+            for e in _rows(envs, *ENV_FIELDS)]
+
+
+def planned_scopes(collection: str, selected: pd.DataFrame, envs: pd.DataFrame | None) -> list[Scope]:
+    """The scopes a call for ``collection`` reads, by default (what :func:`cmf.plan` counts)."""
+    per_org = {"users": "/users", "environments": "/environments"}
+    if collection in per_org:
+        return org_scopes(selected, collection, per_org[collection])
+    if collection == "quotas":
+        return quota_scopes(selected)
+    if collection == "environment_members":
+        return member_scopes(_filter_environments(envs, None, None))
+    _check_entity(collection)
+    return resource_scopes(_filter_environments(envs, None, None), collection)
 
 
 # -- choosing organizations and environments ------------------------------------------------------
 
 def _select(client: Client, orgs: Any, options: CrawlCall) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The visible tree (deleted included) and the organizations ``orgs`` selects from it."""
-    tree, _ = organization_tree(client, True, options.fresh, options.deadline)
+    """The visible tree (deleted included) and the organizations ``orgs`` selects from it.
+
+    Under ``budget=``, a tree that is not cached costs one call; with none left, nothing can be
+    chosen and the call raises BudgetExceededError.
+    """
+    budget = options.budget
+    needed = budget is not None and (options.fresh or not client.cached("/organizations",
+                                                                        {"include_deleted": True}))
+    if needed and not budget.reserve():
+        raise budget.exceeded("the organization tree (it is not in the cache)")
+    tree, from_cache = organization_tree(client, True, options.fresh, options.deadline)
+    if needed:
+        budget.settle(1, 0 if from_cache else 1)
     return tree, select_organizations(tree, orgs)
 
 

@@ -156,9 +156,9 @@ def submit(client: Client, target: Target, operation: str, *,
     entity = target.provider_entity
     if operation == DELETE:
         return delete(client, target.service_code, target.environment_name, entity, target.id,
-                      body=body, org_id=target.organization_id)
+                      body=body, org_id=target.organization_id, label=f"delete {target.label}")
     return operate(client, target.service_code, target.environment_name, entity, target.id,
-                   operation, body=body, org_id=target.organization_id)
+                   operation, body=body, org_id=target.organization_id, label=f"{operation} {target.label}")
 
 
 def submit_many(client: Client, targets: Sequence[Target], operation: str, *,

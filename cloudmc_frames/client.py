@@ -17,13 +17,12 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from ._cache import TASKS_PATH, HttpCache, MemoryPages, credential_hash, listing_scope, scope_tag
+from ._cache import TASKS_PATH, HttpCache, MemoryPages, Sealer, credential_hash, listing_scope, scope_tag
 from ._retry import retry_delay
 from ._transport import RawReply, Secret, Transport, configure_session
-from ._wire import Reply, page_of, parse_reply, query_params
+from ._wire import Listing, Reply, page_of, parse_reply, query_params
 from .config import Settings, check_api_key, credentials
 from .errors import CloudMCError, ConfigError, ResponseFormatError
 from .ledger import Ledger
@@ -42,15 +41,6 @@ def connect(endpoint: str | None = None, api_key: str | None = None, **options: 
     """
     endpoint, api_key = credentials(endpoint, api_key)
     return Client(Settings.from_options(endpoint, **options), api_key)
-
-
-@dataclass(frozen=True)
-class Listing:
-    """Every record of a list endpoint, whether all its pages came from a cache, and how many."""
-
-    records: list[dict]
-    from_cache: bool
-    pages: int
 
 
 class Client:
@@ -76,6 +66,7 @@ class Client:
         self._memory = MemoryPages(int(settings.memory_cache_mb * 2**20))
         self._page_size = PageSize(settings.page_size)
         self._cache = HttpCache(settings, self.fingerprint, sleep=sleep, on_rebuild=self._memory.drop,
+                                sealer=Sealer(settings.endpoint, api_key),
                                 configure=lambda session: configure_session(session, settings, self._key))
         self._transport = Transport(settings, self._cache, clock)
 
@@ -120,7 +111,7 @@ class Client:
             records = list(self._records(fetch))
         except _NotRemembered:
             return None
-        return Listing(records, True, len(replies))
+        return Listing.of(records, replies)
 
     def list(self, path: str, params: dict | None = None, *, org_id: str | None = None,
              fresh: bool = False, deadline: float | None = None, sort_by: str | None = None,
@@ -133,7 +124,7 @@ class Client:
         pages = self._page_fetcher(path, params, org_id, fresh, deadline, replies)
         records = read_all(pages, sizes=self._page_size, max_pages=self.settings.max_pages,
                            sort_by=sort_by, sort_order=sort_order)
-        return Listing(records, all(r.from_cache for r in replies), len(replies))
+        return Listing.of(records, replies)
 
     def paginate(self, path: str, params: dict | None = None, *, org_id: str | None = None,
                  fresh: bool = False, sort_by: str | None = None,
@@ -144,6 +135,14 @@ class Client:
         """
         pages = self._page_fetcher(path, params, org_id, fresh, None, [])
         yield from self._records(pages, sort_by=sort_by, sort_order=sort_order)
+
+    def cached(self, path: str, params: dict | None = None, *, org_id: str | None = None,
+               paged: bool = True) -> bool:
+        """Whether this GET (the first page of a listing when ``paged``) needs no network call."""
+        paging = {"page_number": 1, "page_size": self._page_size.current} if paged else {}
+        url, query = self._url(path), query_params({**(params or {}), **paging}, org_id)
+        return (self._memory.get(path, url, query, time.time()) is not None
+                or self._cache.has_fresh(url, query, stale_ok=self.settings.offline))
 
     def poll_task(self, task_id: str) -> dict:
         """The raw payload of ``GET /tasks/:id``: retried like any GET, never cached."""
@@ -188,18 +187,20 @@ class Client:
         """Wait until every reply fetched so far is written to the cache storage."""
         self._cache.flush()
 
+    def cache_info(self) -> dict:
+        """Which cache backend answers, where, and why: ``client.cache_info()["backend"] == "redis"``."""
+        return self._cache.info()
+
     @property
     def issues(self):
         """Every failure collected by accessors with ``errors="collect"``, as a DataFrame."""
         from .frames import issues_frame  # frames imports pandas; the client itself does not
-
         return issues_frame(self.ledger.snapshot()[0])
 
     @property
     def coverage(self):
         """One row per scope visited by accessors (status ok/empty/forbidden/...), as a DataFrame."""
         from .frames import coverage_frame
-
         return coverage_frame(self.ledger.snapshot()[1])
 
     def close(self) -> None:

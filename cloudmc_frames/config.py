@@ -20,13 +20,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from .errors import ConfigError
 
 ENV_ENDPOINT = "CLOUDMC_ENDPOINT"
 ENV_API_KEY = "CLOUDMC_API_KEY"
 ENV_CACHE_DIR = "CLOUDMC_CACHE_DIR"
+ENV_CACHE_URL = "CLOUDMC_CACHE_URL"
 API_PREFIX = "/api/v2"
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -42,6 +43,7 @@ DEFAULT_MAX_WORKERS = 8
 DEFAULT_CACHE_BACKEND = "sqlite"
 DEFAULT_MEMORY_CACHE_MB = 256.0
 CACHE_FORMAT_VERSION = 2
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 # -- validators: each takes the option's name and value, returns the normalized value ----------
@@ -97,9 +99,17 @@ def _url_expiry(name: str, value: object) -> tuple[tuple[str, float], ...]:
         ) from None
 
 
-def _option(default: Any, check: Callable[[str, object], Any]) -> Any:
+def _cache_url(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{name} must be a Redis URL such as 'redis://host:6379/0', got {value!r}")
+    return check_redis_url(value.strip())
+
+
+def _option(default: Any, check: Callable[[str, object], Any], *, shown: bool = True) -> Any:
     """A Settings field with its default and the validator :meth:`Settings.from_options` runs."""
-    return field(default=default, metadata={"check": check})
+    return field(default=default, metadata={"check": check}, repr=shown)
 
 
 @dataclass(frozen=True)
@@ -114,8 +124,11 @@ class Settings:
         backoff_factor, backoff_max: Exponential backoff ``factor * 2**n`` (with jitter), capped.
         page_size, max_pages: Paging of list endpoints.
         cache_backend: ``"sqlite"`` (default), ``"memory"``, ``"filesystem"``, ``"redis"``, ...
-        cache_dir: Folder of the SQLite/filesystem cache (default: ``CLOUDMC_CACHE_DIR`` or the
-            user cache dir).
+        cache_dir: Folder of the SQLite/filesystem cache and of the operations journal (default:
+            ``CLOUDMC_CACHE_DIR`` or the user cache dir).
+        cache_url: The Redis server of ``cache_backend="redis"`` (``redis://``, ``rediss://`` or
+            ``unix://``; default ``CLOUDMC_CACHE_URL``, which also makes ``"redis"`` the default
+            backend). Never shown in reprs: it may hold a password.
         expire_after: Seconds a cached listing stays fresh; ``urls_expire_after`` overrides per URL
             pattern (requests-cache syntax).
         offline: Answer only from the cache; a miss raises ``CacheMissError``.
@@ -137,6 +150,7 @@ class Settings:
     max_pages: int = _option(DEFAULT_MAX_PAGES, _at_least(1))
     cache_backend: str = _option(DEFAULT_CACHE_BACKEND, _text_or_path)
     cache_dir: str | None = _option(None, _text_or_path)
+    cache_url: str | None = _option(None, _cache_url, shown=False)
     expire_after: float = _option(DEFAULT_EXPIRE_AFTER, _seconds)
     urls_expire_after: tuple[tuple[str, float], ...] = _option((), _url_expiry)
     offline: bool = _option(False, _flag)
@@ -153,6 +167,7 @@ class Settings:
             if name not in checks:
                 raise ConfigError(_unknown_option_message(name, set(checks)))
         values = {name: checks[name](name, value) for name, value in options.items()}
+        values.update(cache_choice(values, os.environ.get(ENV_CACHE_URL, "").strip() or None))
         settings = cls(endpoint=normalize_endpoint(endpoint), **values)
         check_transport(settings.endpoint, allow_insecure=settings.allow_insecure)
         return settings
@@ -162,6 +177,69 @@ class Settings:
         """Where the SQLite or filesystem cache lives (a format version is part of the name)."""
         folder = Path(self.cache_dir or os.environ.get(ENV_CACHE_DIR) or _user_cache_dir())
         return folder / f"http-cache-v{CACHE_FORMAT_VERSION}"
+
+
+def cache_choice(options: Mapping[str, Any], env_url: str | None) -> dict[str, Any]:
+    """``cache_backend`` and ``cache_url`` from the options given and ``CLOUDMC_CACHE_URL``.
+
+    The variable makes Redis the default backend; an explicit ``cache_backend`` wins over it.
+
+    >>> cache_choice({}, "redis://cache:6379/0")
+    {'cache_backend': 'redis', 'cache_url': 'redis://cache:6379/0'}
+    >>> cache_choice({"cache_backend": "sqlite"}, "redis://cache:6379/0")
+    {'cache_backend': 'sqlite', 'cache_url': None}
+    """
+    backend, url = options.get("cache_backend"), options.get("cache_url")
+    if url is None and env_url is not None and backend in (None, "redis"):
+        url = _cache_url(ENV_CACHE_URL, env_url)
+    backend = backend or ("redis" if url else DEFAULT_CACHE_BACKEND)
+    if backend == "redis" and url is None:
+        raise ConfigError(f"cache_backend='redis' needs the server: pass cache_url='redis://host:6379/0' "
+                          f"(or unix:///path/to/redis.sock) or set {ENV_CACHE_URL}")
+    if backend != "redis" and url is not None:
+        raise ConfigError(f"cache_url is for cache_backend='redis', not {backend!r}: drop one of them")
+    return {"cache_backend": backend, "cache_url": url}
+
+
+def check_redis_url(url: str) -> str:
+    """``url`` if it names a Redis server (``redis://``, ``rediss://``, ``unix://``), else ConfigError.
+
+    >>> check_redis_url("unix:///run/redis/redis.sock?db=2")
+    'unix:///run/redis/redis.sock?db=2'
+    """
+    parts = urlsplit(url)
+    example = "redis://[:password@]host[:6379][/db], rediss://... (TLS) or unix:///path/to/redis.sock"
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ConfigError(f"cache_url {redacted_url(url)!r} is not a Redis URL: use {example}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"cache_url {redacted_url(url)!r} has an invalid port") from None
+    db = parts.path.strip("/") if parts.scheme != "unix" else dict(parse_qsl(parts.query)).get("db", "0")
+    if parts.scheme == "unix" and not parts.path.startswith("/"):
+        raise ConfigError(f"cache_url {redacted_url(url)!r} needs an absolute socket path: {example}")
+    if parts.scheme != "unix" and (not parts.hostname or (db and not db.isdigit())):
+        raise ConfigError(f"cache_url {redacted_url(url)!r} needs a host and at most a database "
+                          f"number (port {port or 6379}): {example}")
+    return url
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with its password (in the user part or a ``password=`` parameter) replaced by ``***``.
+
+    >>> redacted_url("redis://:s3cret@cache:6379/0")
+    'redis://:***@cache:6379/0'
+    >>> redacted_url("unix:///tmp/r.sock?password=s3cret&db=1")
+    'unix:///tmp/r.sock?password=***&db=1'
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.partition(':')[0]}:***@{host}"
+    query = "&".join(f"{k}=***" if k == "password" else f"{k}={v}"
+                     for k, v in parse_qsl(parts.query, keep_blank_values=True))
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 def credentials(endpoint: str | None = None, api_key: str | None = None,

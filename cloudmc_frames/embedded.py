@@ -29,10 +29,12 @@ class Sandbox(SandboxServer):
     def client(self, user: Any = None, **settings: Any) -> Client:
         """A client for the root administrator, or for ``user`` (a user name or a ``keys`` entry).
 
-        Sandbox clients cache in memory by default (pass ``cache_backend="sqlite"`` to persist).
+        Sandbox clients cache in memory by default (pass ``cache_backend="sqlite"`` to persist,
+        or ``cache_url=`` for a Redis cache).
         """
         key = self.api_key if user is None else self.key_for(user)
-        return connect(self.endpoint, key, **{**SANDBOX_CLIENT_DEFAULTS, **settings})
+        defaults = {} if "cache_url" in settings else SANDBOX_CLIENT_DEFAULTS
+        return connect(self.endpoint, key, **{**defaults, **settings})
 
     def key_for(self, user: Any) -> str:
         """The API key of a sandbox user, by user name or by an entry of ``keys``."""

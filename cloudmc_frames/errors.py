@@ -20,7 +20,8 @@ Exception tree (every class carries keyword-only ``status``, ``code``, ``message
     │   └── TruncatedReplyError     JSON cut short (a body that stopped arriving)
     ├── TaskFailedError             a task ended FAILED
     ├── TaskTimeoutError            a task did not end in time, or disappeared
-    └── CrawlTimeoutError           a scope was not read: the crawl's ``timeout`` ran out first
+    ├── CrawlTimeoutError           a scope was not read: the crawl's ``timeout`` ran out first
+    └── BudgetExceededError         a plan over its limits, or a scope left unread by ``budget=``
 
 URLs held by errors never contain the API key (it travels in a header) nor URL credentials.
 Whether an error is worth another attempt is decided by one table, :data:`RETRYABLE`, read
@@ -192,6 +193,13 @@ class CrawlTimeoutError(CloudMCError):
     """A fan-out reached its ``timeout`` before this scope was read."""
 
     hint = "Run the call again (cached scopes are fast) or give it a larger timeout="
+
+
+class BudgetExceededError(CloudMCError):
+    """A crawl would send (or has sent) more network calls than it was allowed."""
+
+    hint = ("Narrow orgs= or the collections, raise budget=, or read what is cached first "
+            "(cmf.plan(client, ...) says what a crawl costs before it starts)")
 
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

@@ -9,6 +9,7 @@ raised (``errors="raise"``). Only :class:`~cloudmc_frames.errors.CloudMCError` i
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from tqdm.auto import tqdm
 
 from .client import Client
 from .errors import (
+    BudgetExceededError,
     CloudMCError,
     CrawlTimeoutError,
     Issue,
@@ -51,8 +53,8 @@ class Scope:
     params: dict | None = field(default=None, compare=False)
     single: bool = False  # GET of one object (``{"data": {...}}``) rather than a list
     # how to read it when neither a list nor one object does (``(client, scope, call) ->
-    # (records, from_cache)``): usage's own paging, span splitting, payload checks
-    read: Callable[[Client, Scope, CrawlCall], tuple[list[dict], bool]] | None = field(
+    # (records, from_cache, network calls sent)``): usage's own paging, span splitting, checks
+    read: Callable[[Client, Scope, CrawlCall], tuple[list[dict], bool, int]] | None = field(
         default=None, compare=False)
 
     def context(self, service: bool = False, environment: bool = False) -> dict:
@@ -66,6 +68,41 @@ class Scope:
         return ctx
 
 
+class Budget:
+    """The network calls one accessor call may still send (``budget=``), shared by its threads.
+
+    A scope that needs the network reserves one call before it starts and settles what its pages
+    really cost when it ends; once nothing is left, no new scope starts (a started one finishes
+    its pages, so the overshoot is bounded by the pages of scopes in flight).
+
+    >>> budget = Budget(1)
+    >>> budget.reserve(), budget.reserve()
+    (True, False)
+    """
+
+    def __init__(self, calls: int) -> None:
+        self.calls, self.left = calls, calls
+        self._lock = threading.Lock()
+
+    def reserve(self) -> bool:
+        """Take one call for a scope about to start; False when the budget is spent."""
+        with self._lock:
+            if self.left <= 0:
+                return False
+            self.left -= 1
+            return True
+
+    def settle(self, reserved: int, sent: int) -> None:
+        """A scope that reserved ``reserved`` calls sent ``sent``."""
+        with self._lock:
+            self.left += reserved - sent
+
+    def exceeded(self, what: str, url: str | None = None) -> BudgetExceededError:
+        """The error of ``what`` left unread because the budget was spent."""
+        return BudgetExceededError(f"{what} was not read: this call's budget of {self.calls} "
+                                   "network calls was spent", url=url)
+
+
 @dataclass(frozen=True)
 class CrawlCall:
     """One accessor call: its checked options, with threads, progress, deadline and call id resolved."""
@@ -75,6 +112,7 @@ class CrawlCall:
     progress: bool | None
     deadline: float | None
     call_id: int
+    budget: Budget | None = None
 
     @property
     def errors(self) -> str:
@@ -91,8 +129,9 @@ def start_call(client: Client, options: CrawlOptions) -> CrawlCall:
     """Start one accessor call with ``options``: a new call id, and the deadline from ``timeout``."""
     check_client(client)
     deadline = time.monotonic() + options.timeout if options.timeout else None
+    budget = Budget(options.budget) if options.budget is not None else None
     return CrawlCall(options, options.workers(client), options.show_progress(client), deadline,
-                     client.ledger.next_call_id())
+                     client.ledger.next_call_id(), budget)
 
 
 def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
@@ -106,13 +145,17 @@ def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
     pending = [n for n in range(len(scopes)) if n not in done]
     failed: Counter = Counter()
     show = options.progress if options.progress is not None else len(pending) > PROGRESS_MIN_SCOPES
+    sent_before, rows = client.stats["sent"], 0
     with ThreadPoolExecutor(options.max_workers, thread_name_prefix=f"cmf-{accessor}") as pool, \
-            tqdm(total=len(pending), desc=accessor, disable=not show or None, leave=False) as bar:
+            tqdm(total=len(pending), desc=accessor, unit="scope", disable=not show or None,
+                 leave=False) as bar:
         futures = {pool.submit(_read_scope, client, scopes[n], options): n for n in pending}
         for future in as_completed(futures):
             scope, records, from_cache, seconds, error = future.result()
             record(client, options.call_id, accessor, scope, len(records or ()), from_cache,
                     seconds, error)
+            rows += len(records or ())
+            bar.set_postfix(requests=client.stats["sent"] - sent_before, rows=rows, refresh=False)
             bar.update(1)
             if error is None:
                 done[futures[future]] = records
@@ -162,20 +205,38 @@ def _read_scope(client: Client, scope: Scope, options: CrawlCall):
             f"read, so its {scope.entity} were not read",
             hint="Use a key that can read the organization's service connections")
         return scope, None, False, 0.0, error
+    reserved = _reserve(client, scope, options)
+    if reserved is None:
+        return scope, None, False, 0.0, options.budget.exceeded(f"{scope.entity} of this scope",
+                                                                client.settings.endpoint + scope.path)
+    sent = reserved
     try:
-        records, from_cache = _fetch(client, scope, options)
+        records, from_cache, sent = _fetch(client, scope, options)
     except CloudMCError as error:
         return scope, None, False, since(started), error
+    finally:
+        if options.budget is not None:
+            options.budget.settle(reserved, sent)
     return scope, records, from_cache, since(started), None
 
 
-def _fetch(client: Client, scope: Scope, options: CrawlCall) -> tuple[list[dict], bool]:
+def _reserve(client: Client, scope: Scope, options: CrawlCall) -> int | None:
+    """Network calls reserved for ``scope`` (0: none needed or no budget); None: budget spent."""
+    budget = options.budget
+    if budget is None or (scope.read is None and not options.fresh and client.cached(
+            scope.path, scope.params, org_id=scope.organization_id, paged=not scope.single)):
+        return 0
+    return 1 if budget.reserve() else None
+
+
+def _fetch(client: Client, scope: Scope, options: CrawlCall) -> tuple[list[dict], bool, int]:
+    """The scope's records, whether they all came from a cache, and the network calls it took."""
     if scope.read is not None:
         return scope.read(client, scope, options)
     if not scope.single:
         listing = client.list(scope.path, scope.params, org_id=scope.organization_id,
                               fresh=options.fresh, deadline=options.deadline)
-        return listing.records, listing.from_cache
+        return listing.records, listing.from_cache, listing.sent
     reply = client.get_reply(scope.path, scope.params, org_id=scope.organization_id,
                              fresh=options.fresh, deadline=options.deadline)
     data = reply.data  # CloudMC documents one of these as a one-element list
@@ -183,7 +244,7 @@ def _fetch(client: Client, scope: Scope, options: CrawlCall) -> tuple[list[dict]
     if not all(isinstance(r, dict) for r in records):
         raise ResponseFormatError(f"expected a JSON object in 'data', got {json_type(data)}",
                                   url=reply.url, status=reply.status)
-    return records, reply.from_cache
+    return records, reply.from_cache, 0 if reply.from_cache else 1
 
 
 def since(started: float) -> float:
@@ -211,4 +272,6 @@ def _status_of(error: CloudMCError) -> str:
         return "not_found"
     if isinstance(error, CrawlTimeoutError):
         return "skipped"
+    if isinstance(error, BudgetExceededError):
+        return "skipped_budget"
     return "error"

@@ -12,7 +12,7 @@ from dataclasses import astuple, dataclass, fields
 
 from .errors import Issue
 
-COVERAGE_STATUSES = ("ok", "empty", "forbidden", "not_found", "error", "skipped")
+COVERAGE_STATUSES = ("ok", "empty", "forbidden", "not_found", "error", "skipped", "skipped_budget")
 
 
 @dataclass(frozen=True)

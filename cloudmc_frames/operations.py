@@ -18,13 +18,16 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
 from . import catalog
-from .client import Client
-from .errors import ConfigError, ResponseFormatError
+from .client import Client, listing_scope
+from .errors import ApiError, CloudMCError, ConfigError, ResponseFormatError
+from .journal import REFUSED as JOURNAL_REFUSED
+from .journal import Intent, journal_for
 from .operation_catalog import DELETE, check_operation
 from .options import check_client, check_text
 from .tasks import Task
@@ -32,11 +35,12 @@ from .tasks import Task
 
 def operate(client: Client, service_code: str, environment: str, entity_type: str, id: str,
             operation: str, *, body: Mapping[str, Any] | None = None,
-            org_id: str | None = None) -> Task:
+            org_id: str | None = None, label: str | None = None) -> Task:
     """``POST /services/<code>/<env>/<entity>/<id>?operation=<op>``; returns the task.
 
     ``org_id``: the organization owning the environment (default: the key's own). Unknown
-    operations for the entity type raise ConfigError before anything is sent.
+    operations for the entity type raise ConfigError before anything is sent. ``label``: what
+    the operations journal and progress bars call this write (default ``"<operation> <id>"``).
 
     >>> cmf.operate(client, "compute-qc", "prod", "instances", vm_id, "stop").wait()  # doctest: +SKIP
     """
@@ -47,9 +51,10 @@ def operate(client: Client, service_code: str, environment: str, entity_type: st
                           "environment, entity_type, id)")
     check_operation(entity_type, operation)
     path = item_path(service_code, environment, entity_type, id)
-    reply = client.post(path, _body(body), params={"operation": operation},
-                        org_id=org_id)
-    return _task(reply, client, path)
+    intent = Intent("POST", path, operation, entity_type, service_code, environment, org_id, id,
+                    listing_scope(path), _label(label, f"{operation} {id}"))
+    return _journaled(client, intent, lambda: client.post(path, _body(body), params={"operation": operation},
+                                                          org_id=org_id))
 
 
 def create(client: Client, service_code: str, environment: str, entity_type: str,
@@ -63,20 +68,26 @@ def create(client: Client, service_code: str, environment: str, entity_type: str
     if not body:
         raise ConfigError(f"create needs a body with the new {entity_type} fields, got {body!r}")
     path = collection_path(service_code, environment, entity_type)
-    return _task(client.post(path, dict(body), org_id=org_id), client, path)
+    intent = Intent("POST", path, "create", entity_type, service_code, environment, org_id, None,
+                    listing_scope(path), f"create {body.get('name') or entity_type}")
+    return _journaled(client, intent, lambda: client.post(path, dict(body), org_id=org_id))
 
 
 def delete(client: Client, service_code: str, environment: str, entity_type: str, id: str, *,
-           body: Mapping[str, Any] | None = None, org_id: str | None = None) -> Task:
+           body: Mapping[str, Any] | None = None, org_id: str | None = None,
+           label: str | None = None) -> Task:
     """``DELETE /services/<code>/<env>/<entity>/<id>`` (optional body); returns the task.
+
+    ``label``: what the operations journal and progress bars call it (default ``"delete <id>"``).
 
     >>> cmf.delete(client, "compute-qc", "prod", "volumes", volume_id).wait()     # doctest: +SKIP
     """
     _check_scope(client, service_code, environment, entity_type, body, org_id)
     check_text("id", id)
     path = item_path(service_code, environment, entity_type, id)
-    reply = client.delete(path, _body(body), org_id=org_id)
-    return _task(reply, client, path)
+    intent = Intent("DELETE", path, DELETE, entity_type, service_code, environment, org_id, id,
+                    listing_scope(path), _label(label, f"delete {id}"))
+    return _journaled(client, intent, lambda: client.delete(path, _body(body), org_id=org_id))
 
 
 def collection_path(service_code: str, environment: str, entity_type: str) -> str:
@@ -91,6 +102,33 @@ def collection_path(service_code: str, environment: str, entity_type: str) -> st
 def item_path(service_code: str, environment: str, entity_type: str, id: str) -> str:
     """The path of one entity; ids keep their ``/`` (Azure ids are ARM paths)."""
     return f"{collection_path(service_code, environment, entity_type)}/{quote(id, safe='/:')}"
+
+
+def _label(label: Any, default: str) -> str:
+    if label is not None and not isinstance(label, str):
+        raise ConfigError(f"label must be text, got {type(label).__name__}")
+    return label or default
+
+
+def _journaled(client: Client, intent: Intent, send: Callable[[], Any]) -> Task:
+    """Record the intent in the operations journal, send, record the task (or the refusal).
+
+    Nothing is sent when the intent cannot be recorded. The task carries its journal id.
+    """
+    journal = journal_for(client)
+    operation_id = journal.begin(intent)
+    try:
+        task = _task(send(), client, intent.path)
+    except ApiError as error:  # CloudMC answered no (4xx): nothing runs; else it may have been sent
+        refused = (error.status or 500) < 500
+        journal.sent(operation_id, error=error, status=JOURNAL_REFUSED if refused else None)
+        raise
+    except CloudMCError as error:
+        journal.sent(operation_id, error=error)
+        raise
+    task = replace(task, operation_id=operation_id, label=intent.label)
+    journal.sent(operation_id, task)
+    return task
 
 
 def _task(reply: Any, client: Client, path: str) -> Task:

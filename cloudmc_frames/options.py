@@ -1,7 +1,7 @@
 """Call options and the argument checks every entry point shares.
 
 :class:`CrawlOptions` is built once per call from its keyword arguments (``errors``,
-``max_workers``, ``progress``, ``fresh``, ``timeout``) and checks them there; the accessors'
+``max_workers``, ``progress``, ``fresh``, ``timeout``, ``budget``) and checks them there; the accessors'
 fan-out, the reports and the batch runs all take it. :func:`check_client` is the one "is this a
 client" check, and :func:`check_text` the one "non-empty string" check.
 
@@ -25,19 +25,21 @@ from .client import Client
 from .errors import ConfigError
 
 ERRORS = ("raise", "collect")
-CRAWL_OPTIONS = ("max_workers", "progress", "fresh", "timeout")
+CRAWL_OPTIONS = ("max_workers", "progress", "fresh", "timeout", "budget")
 
 
 @dataclass(frozen=True)
 class CrawlOptions:
     """How one call crawls: ``errors`` mode, ``max_workers`` (None: the client's setting),
-    ``progress`` (None: bars for long crawls), ``fresh`` and ``timeout`` (seconds or None)."""
+    ``progress`` (None: bars for long crawls), ``fresh``, ``timeout`` (seconds or None) and
+    ``budget`` (at most this many network calls; None: no limit)."""
 
     errors: str = "collect"
     max_workers: int | None = None
     progress: bool | None = None
     fresh: bool = False
     timeout: float | None = None
+    budget: int | None = None
 
     def __post_init__(self) -> None:
         if self.errors not in ERRORS:
@@ -49,6 +51,9 @@ class CrawlOptions:
         timeout = self.timeout
         if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
             raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        budget = self.budget
+        if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 0):
+            raise ConfigError(f"budget must be a number of network calls (an integer >= 0), got {budget!r}")
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], errors: str = "collect") -> CrawlOptions:

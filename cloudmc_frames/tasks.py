@@ -10,6 +10,12 @@ task also knows how long it has been watched (:meth:`Task.elapsed`) and how far 
 A task reads its state through a :class:`TaskPoller` (``poll_task`` and ``invalidate``): a
 :class:`~cloudmc_frames.client.Client` is one, and so is a plain fake in the unit tests.
 
+A task resumed from the operations journal may also be ``EXPIRED`` (CloudMC no longer knows it)
+or ``UNKNOWN`` (its write was sent but no reply was seen, so it has no task id); both have ended
+as far as polling goes. :meth:`Task.to_token` / :meth:`Task.from_token` hand a task to another
+process with the same key (a small versioned JSON text, never pickle). Every poll is told to
+:data:`POLL_OBSERVERS` (the journal records the statuses it sees).
+
 Example::
 
     task = cmf.operate(client, "compute-qc", "prod", "instances", instance_id, "stop")
@@ -18,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,6 +42,11 @@ from .errors import (
 
 PENDING, SUCCESS, FAILED = "PENDING", "SUCCESS", "FAILED"
 TASK_STATUSES = (PENDING, SUCCESS, FAILED)
+EXPIRED, UNKNOWN = "EXPIRED", "UNKNOWN"  # resumed from the journal: gone from CloudMC / never answered
+ENDED = (SUCCESS, FAILED, EXPIRED, UNKNOWN)
+TOKEN_KIND, TOKEN_VERSION, TOKEN_MAX_CHARS = "cloudmc-frames/task", 1, 4096
+# observer(task, fresh) after every poll of Task.refresh; fresh is None when CloudMC answered 404
+POLL_OBSERVERS: list[Callable[[Task, Task | None], None]] = []
 POLL_INITIAL = 1.0
 POLL_GROWTH = 1.5
 POLL_MAX = 10.0
@@ -70,7 +82,9 @@ def is_task_payload(payload: dict) -> bool:
 class Task:
     """A CloudMC task: ``id``, ``status`` (PENDING/SUCCESS/FAILED), ``result`` once it succeeded.
 
-    ``data`` holds the model some writes return next to the task (org, user, env writes).
+    ``data`` holds the model some writes return next to the task (org, user, env writes);
+    ``operation_id`` is the operations journal's id of the write that started it, ``label`` what
+    progress bars call it (``"stop vm-1"``).
     """
 
     id: str
@@ -81,6 +95,8 @@ class Task:
     client: TaskPoller | None = field(default=None, repr=False, compare=False)
     scope: str | None = field(default=None, repr=False, compare=False)
     started: float = field(default_factory=time.monotonic, repr=False, compare=False)
+    operation_id: str | None = field(default=None, repr=False, compare=False)
+    label: str | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_id(cls, task_id: str, client: TaskPoller, scope: str | None = None) -> Task:
@@ -115,13 +131,49 @@ class Task:
             )
         return cls(task_id, status, result, model, _parse_time(created), client, scope)
 
+    @classmethod
+    def from_token(cls, client: Any, token: str) -> Task:
+        """The task a :meth:`to_token` text stands for, to poll with ``client`` (PENDING until polled).
+
+        Refused (ConfigError) for a token of another endpoint or another key.
+
+        >>> task = cmf.Task.from_token(client, token)                     # doctest: +SKIP
+        >>> task.wait(timeout=300)                                        # doctest: +SKIP
+        """
+        fields = read_token(token)
+        endpoint, credential = _owner(client)
+        if fields["endpoint"] != endpoint:
+            raise ConfigError(f"this task token is for {fields['endpoint']}, and this client talks to "
+                              f"{endpoint}: connect to that endpoint to resume it")
+        if fields["credential"] != credential:
+            raise ConfigError(f"this task token belongs to another API key (credential "
+                              f"{fields['credential'][:8]}, this client's is {credential[:8]}): connect "
+                              "with the key that submitted the task")
+        return cls(fields["task_id"], PENDING, client=client, scope=fields["scope"],
+                   operation_id=fields["operation_id"], label=fields["label"])
+
+    def to_token(self) -> str:
+        """A small versioned JSON text that :meth:`from_token` turns back into this task, in
+        another process or for a colleague with the same key (never pickle, never the key).
+
+        >>> token = task.to_token()                                       # doctest: +SKIP
+        """
+        if not self.id:
+            raise ConfigError("this operation has no task id (it is UNKNOWN): there is no task to hand over")
+        endpoint, credential = _owner(self.client)
+        return json.dumps({"kind": TOKEN_KIND, "v": TOKEN_VERSION, "endpoint": endpoint,
+                           "credential": credential, "task_id": self.id, "scope": self.scope,
+                           "operation_id": self.operation_id, "label": self.label},
+                          separators=(",", ":"), sort_keys=True)
+
     @property
     def done(self) -> bool:
-        return self.status in (SUCCESS, FAILED)
+        """True once the task ended: SUCCESS, FAILED, or (resumed) EXPIRED or UNKNOWN."""
+        return self.status in ENDED
 
     @property
     def progress(self) -> float:
-        """0.0 while PENDING, 1.0 once the task ended (SUCCESS or FAILED)."""
+        """0.0 while PENDING, 1.0 once the task ended (SUCCESS, FAILED, EXPIRED, UNKNOWN)."""
         return 1.0 if self.done else 0.0
 
     def elapsed(self, clock: Callable[[], float] = time.monotonic) -> float:
@@ -132,8 +184,14 @@ class Task:
         """
         return max(0.0, clock() - self.started)
 
-    def failure(self) -> TaskFailedError | None:
-        """The error a FAILED task stands for (the server's reason, code and context), else None."""
+    def failure(self) -> TaskFailedError | TaskTimeoutError | None:
+        """The error a FAILED task stands for (the server's reason, code and context); for EXPIRED
+        or UNKNOWN, that its outcome cannot be known; else None."""
+        if self.status in (EXPIRED, UNKNOWN):
+            what = self.label or f"task {self.id}"
+            return TaskTimeoutError(f"{what} is {self.status}: {describe_failure(self.result)}",
+                                    status=404 if self.status == EXPIRED else None,
+                                    hint="Check the resource's state to see whether the operation happened")
         if self.status != FAILED:
             return None
         result = self.result if isinstance(self.result, dict) else None
@@ -154,6 +212,7 @@ class Task:
         try:
             payload = self.client.poll_task(self.id)
         except NotFoundError as exc:
+            _tell_observers(self, None)
             raise TaskTimeoutError(
                 f"task {self.id} is no longer known to CloudMC (tasks live about 30 minutes)",
                 status=404,
@@ -161,11 +220,12 @@ class Task:
                 method=exc.method,
                 hint="Check the resource's state to see whether the operation happened",
             ) from None
-        fresh = Task.from_payload(payload, self.client, url=f"/tasks/{self.id}", scope=self.scope)
+        fresh = replace(Task.from_payload(payload, self.client, url=f"/tasks/{self.id}", scope=self.scope),
+                        started=self.started, operation_id=self.operation_id, label=self.label)
+        _tell_observers(self, fresh)
         if fresh.status == SUCCESS and self.scope:
             self.client.invalidate(self.scope)
-        return replace(fresh, data=self.data if fresh.data is None else fresh.data,
-                       started=self.started)
+        return replace(fresh, data=self.data if fresh.data is None else fresh.data)
 
     def wait(
         self,
@@ -264,6 +324,50 @@ def _tasks_only(on_update: Callable[[Task], None] | None) -> OnUpdate | None:
     if on_update is None:
         return None
     return lambda _i, polled: on_update(polled) if isinstance(polled, Task) else None
+
+
+def read_token(token: Any) -> dict[str, Any]:
+    """The fields of a :meth:`Task.to_token` text, checked (ConfigError for anything else).
+
+    >>> read_token('{"kind":"cloudmc-frames/task","v":1,"endpoint":"https://h/api/v2",'
+    ...            '"credential":"ab","task_id":"t-1"}')["task_id"]
+    't-1'
+    """
+    if not isinstance(token, str) or len(token) > TOKEN_MAX_CHARS:
+        raise ConfigError(f"a task token is the text task.to_token() returned, got {type(token).__name__}")
+    try:
+        fields = json.loads(token)
+    except ValueError:
+        raise ConfigError("this is not a task token (not JSON): pass the text task.to_token() "
+                          "returned") from None
+    if not isinstance(fields, dict) or fields.get("kind") != TOKEN_KIND:
+        raise ConfigError("this is not a cloudmc-frames task token")
+    if fields.get("v") != TOKEN_VERSION:
+        raise ConfigError(f"task token version {fields.get('v')!r} is not one this toolkit reads "
+                          f"({TOKEN_VERSION}): make it again with this version")
+    for name in ("endpoint", "credential", "task_id"):
+        if not isinstance(fields.get(name), str) or not fields[name]:
+            raise ConfigError(f"this task token has no {name}")
+    if "/" in fields["task_id"]:
+        raise ConfigError("this task token's task id is not a task id")
+    for name in ("scope", "operation_id", "label"):
+        if not isinstance(fields.get(name), str | None):
+            raise ConfigError(f"this task token's {name} is not text")
+    return {name: fields.get(name) for name in ("endpoint", "credential", "task_id", "scope",
+                                                "operation_id", "label")}
+
+
+def _owner(client: Any) -> tuple[str, str]:
+    """(endpoint, credential fingerprint) of the client a task is polled with."""
+    settings, credential = getattr(client, "settings", None), getattr(client, "fingerprint", None)
+    if settings is None or not isinstance(credential, str):
+        raise ConfigError("a task token needs a client from cmf.connect() (its endpoint and key)")
+    return settings.endpoint, credential
+
+
+def _tell_observers(task: Task, fresh: Task | None) -> None:
+    for observer in list(POLL_OBSERVERS):
+        observer(task, fresh)
 
 
 def check_poll_options(timeout: Any, interval: Any) -> None:

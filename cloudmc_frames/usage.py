@@ -60,7 +60,8 @@ AGGREGATIONS = ("avg", "sum", "count", "min", "max")
 UNSUPPORTED = 9417  # CloudMC's code for a plugin without usage or metrics
 
 Window = tuple[pd.Timestamp, pd.Timestamp]
-Fetch = Callable[[Client, Scope, CrawlCall, pd.Timestamp, pd.Timestamp], tuple[list[dict], bool]]
+Read = tuple[list[dict], bool, int]  # records, all from a cache, network calls sent
+Fetch = Callable[[Client, Scope, CrawlCall, pd.Timestamp, pd.Timestamp], Read]
 
 
 # -- usage summary ------------------------------------------------------------------------------
@@ -127,15 +128,15 @@ def top_organizations(selected: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_summary(client: Client, scope: Scope, call: CrawlCall, low: pd.Timestamp,
-                  high: pd.Timestamp) -> tuple[list[dict], bool]:
+                  high: pd.Timestamp) -> Read:
     """One window of a usage summary: asked for whole (one call), paged only if the server pages it."""
     params = {**(scope.params or {}), "start_date": spans.api_date(low), "end_date": spans.api_date(high)}
     reply = client.get_reply(scope.path, params, fresh=call.fresh, deadline=call.deadline)
     page = Page(reply.data, (reply.payload or {}).get("metadata"), reply.url)
     if whole_list(page):
-        return page.data, reply.from_cache
+        return page.data, reply.from_cache, _sent(reply)
     listing = client.list(scope.path, params, fresh=call.fresh, deadline=call.deadline)
-    return listing.records, listing.from_cache
+    return listing.records, listing.from_cache, _sent(reply) + listing.sent
 
 
 # -- raw usage records --------------------------------------------------------------------------
@@ -185,7 +186,7 @@ def usage_records(client: Client, *, start: Any, end: Any, orgs: Any = None, env
 
 
 def _read_usage(client: Client, scope: Scope, call: CrawlCall, low: pd.Timestamp,
-                high: pd.Timestamp) -> tuple[list[dict], bool]:
+                high: pd.Timestamp) -> Read:
     base = {**(scope.params or {}), "start_date": spans.api_instant(low), "end_date": spans.api_instant(high)}
     cached = []
 
@@ -196,7 +197,7 @@ def _read_usage(client: Client, scope: Scope, call: CrawlCall, low: pd.Timestamp
 
     walk = iter_usage_cursor if base.get("granularity") else iter_usage_pages
     records = list(walk(fetch, max_pages=client.settings.max_pages))
-    return records, all(cached)
+    return records, all(cached), cached.count(False)
 
 
 def _field_params(fields: Any) -> dict[str, str]:
@@ -415,7 +416,7 @@ def _metric_refusal(plugin: Plugin | None, metric_id: str, *, explicit: bool) ->
 
 
 def _read_metric(client: Client, scope: Scope, call: CrawlCall, low: pd.Timestamp,
-                 high: pd.Timestamp) -> tuple[list[dict], bool]:
+                 high: pd.Timestamp) -> Read:
     params = {**(scope.params or {}), "startDate": spans.api_instant(low), "endDate": spans.api_instant(high)}
     reply = client.get_reply(scope.path, params, org_id=scope.organization_id, fresh=call.fresh,
                              deadline=call.deadline)
@@ -428,7 +429,7 @@ def _read_metric(client: Client, scope: Scope, call: CrawlCall, low: pd.Timestam
     if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
         raise ResponseFormatError("a metric series is not a list of {entityId, label, value} objects",
                                   url=reply.url)
-    return points, reply.from_cache
+    return points, reply.from_cache, _sent(reply)
 
 
 # -- commitments ----------------------------------------------------------------------------------
@@ -595,36 +596,39 @@ def _report_scopes(org: Any, entity: str, path: str, first: pd.Timestamp, last: 
 
 
 def _read_report(client: Client, scope: Scope, call: CrawlCall, low: pd.Timestamp,
-                 high: pd.Timestamp) -> tuple[list[dict], bool]:
+                 high: pd.Timestamp) -> Read:
     params = {**(scope.params or {}), "start_date": spans.api_instant(low),
               "end_date": spans.api_instant(high)}
     reply = client.get_reply(scope.path, params, fresh=call.fresh, deadline=call.deadline)
     if not isinstance(reply.data, dict):
         raise ResponseFormatError(f"the report endpoint answered 'data' of type {json_type(reply.data)}, "
                                   "not an object", url=reply.url)
-    return [reply.data], reply.from_cache
+    return [reply.data], reply.from_cache, _sent(reply)
+
+
+def _sent(reply: Any) -> int:
+    return 0 if reply.from_cache else 1
 
 
 # -- windows, refusals and the organization tree ---------------------------------------------------
 
-def _windowed(fetch: Fetch, piece: Window, grain: Any) -> Callable[[Client, Scope, CrawlCall],
-                                                                      tuple[list[dict], bool]]:
+def _windowed(fetch: Fetch, piece: Window, grain: Any) -> Callable[[Client, Scope, CrawlCall], Read]:
     """A scope reader for one window; a span refusal (code 9418 with ``maxDays`` or ``maxBuckets``)
     is read again in the smaller pieces the server allows (``grain``: a calendar grain, or a metric
     :class:`~.spans.Bucket`). A refusal that allows no smaller piece is raised."""
-    def read(client: Client, scope: Scope, call: CrawlCall) -> tuple[list[dict], bool]:
+    def read(client: Client, scope: Scope, call: CrawlCall) -> Read:
         try:
             return fetch(client, scope, call, *piece)
         except ValidationError as error:
             smaller = smaller_windows(piece, grain, *spans.refused_limits(error))
             if len(smaller) < 2:
                 raise
-        records, cached = [], True
+        records, cached, sent = [], True, 1  # the refused call went out
         for low, high in smaller:
-            part, hit = fetch(client, scope, call, low, high)
+            part, hit, calls = fetch(client, scope, call, low, high)
             records.extend(part)
-            cached = cached and hit
-        return records, cached
+            cached, sent = cached and hit, sent + calls
+        return records, cached, sent
 
     return read
 
@@ -655,15 +659,15 @@ def _refusal(client: Client, accessor: str, tree: pd.DataFrame, options: CrawlCa
     return _refuse(plugin, flag, "usage" if flag == "supportsUsage" else "metrics")
 
 
-def _refuse(plugin: Plugin, flag: str, what: str) -> Callable[..., tuple[list[dict], bool]]:
+def _refuse(plugin: Plugin, flag: str, what: str) -> Callable[..., Read]:
     message = (f"the {plugin.connection_type} plugin of {plugin.service_code!r} does not support {what} "
                f"(descriptor flag {flag} is false), so it was not asked")
     return _raiser(ValidationError(message, code=UNSUPPORTED, context={
         "serviceCode": plugin.service_code, "type": plugin.connection_type, "flag": flag}))
 
 
-def _raiser(error: ValidationError) -> Callable[..., tuple[list[dict], bool]]:
-    def read(client: Client, scope: Scope, call: CrawlCall) -> tuple[list[dict], bool]:
+def _raiser(error: ValidationError) -> Callable[..., Read]:
+    def read(client: Client, scope: Scope, call: CrawlCall) -> Read:
         raise error
 
     return read

@@ -10,6 +10,8 @@ One sandbox per profile (:data:`tests.support.sandboxes.PROFILES`), each started
   resources (operations, widgets); ``picker`` hands out each of its resources once.
 
 A test that injects faults starts a private one with ``start_sandbox(profile, **options)``.
+``redis_server`` (session) is a private redis-server on a unix socket in a temp folder, started on
+first use (skipped locally without ``redis-server``, failed in CI); ``redis_url`` empties it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import matplotlib
 import pytest
 
 import cloudmc_frames as cmf
+from tests.support.redis_server import RedisServer
 from tests.support.sandboxes import PROFILES, Picker
 
 matplotlib.use("Agg")
@@ -28,7 +31,7 @@ matplotlib.use("Agg")
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch, tmp_path):
     """No CLOUDMC_* from the developer's shell; caches under the test's temp folder."""
-    for name in ("CLOUDMC_ENDPOINT", "CLOUDMC_API_KEY"):
+    for name in ("CLOUDMC_ENDPOINT", "CLOUDMC_API_KEY", "CLOUDMC_CACHE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CLOUDMC_CACHE_DIR", str(tmp_path / "cache"))
     logging.getLogger("cloudmc_frames").setLevel(logging.INFO)
@@ -74,3 +77,17 @@ def start_sandbox():
     yield start
     for sandbox in started:
         sandbox.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A redis-server of this run's own: skipped locally without ``redis-server``, failed in CI."""
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The run's Redis, emptied for this test, as a ``unix://`` URL."""
+    redis_server.connection().flushall()
+    return redis_server.url

@@ -19,7 +19,7 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from .. import batch
+from .. import batch, journal
 from ..catalog import state_text
 from ..client import Client
 from ..errors import ConfigError
@@ -79,13 +79,18 @@ class OperationForm(FormBase):
                                          disabled=True)
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.progress_box = widgets.VBox()
+        self.earlier = widgets.HTML(_earlier_text(self.client))  # tasks still running from before
+        self.resume_button = widgets.Button(description="Show them", icon="history", layout=widgets.Layout(
+            display=None if self.earlier.value else "none"))
+        self.resume_button.on_click(self.guarded(self._on_resume))
         for control, handler in ((self.org, self._on_org), (self.env, self._on_env),
                                  (self.filter, self._on_env), (self.resources, self._on_selection),
                                  (self.operation, self._on_operation), (self.confirm, self._on_confirm)):
             self.on_change(control, handler)
         self.run_button.on_click(self.guarded(self._on_run))
         self.refresh_button.on_click(self.guarded(self._on_refresh))
-        self.box = widgets.VBox([self.org, self.env, self.filter, self.resources, self.operation,
+        self.box = widgets.VBox([widgets.HBox([self.earlier, self.resume_button]),
+                                 self.org, self.env, self.filter, self.resources, self.operation,
                                  self.body, self.summary, self.confirm,
                                  widgets.HBox([self.run_button, self.refresh_button]),
                                  self.progress_box, self.output])
@@ -196,6 +201,14 @@ class OperationForm(FormBase):
             final[i] = result
         return final
 
+    def _on_resume(self, _button: Any = None) -> None:
+        """Poll the operations of earlier kernels again (``cmf.resume``) and show their bars."""
+        self.resume_button.layout.display, self.earlier.value = "none", ""
+        self.progress = TaskProgress(self.client, journal.resume(self.client), interval=self.interval,
+                                     timeout=self.timeout, start=False)
+        self.progress_box.children = (self.progress.box,)
+        self.start_worker(self.progress.run, "cmf-operation-form-resume")
+
     def _on_refresh(self, _button: Any = None) -> None:
         self._reload(fresh=True)
         self.say(f"Reloaded {len(self.rows)} {self.entity_type}.")
@@ -239,6 +252,17 @@ class OperationForm(FormBase):
         if not isinstance(body, dict):
             raise ConfigError("the body must be a JSON object, e.g. {\"computeOfferingId\": \"...\"}")
         return body
+
+
+def _earlier_text(client: Client) -> str:
+    """"N tasks still running from before: ..." from the operations journal (nothing is sent)."""
+    running = journal.still_running(client)
+    if not running:
+        return ""
+    names = ", ".join(html.escape(str(e.get("label") or e["operation"])) for e in running[:3])
+    more = f" and {len(running) - 3} more" if len(running) > 3 else ""
+    return (f"<b>{len(running)} task{'s' if len(running) > 1 else ''} still running from before</b> "
+            f"({names}{more}): <code>cmf.resume(client)</code> polls them again")
 
 
 def _label(row: dict) -> str:

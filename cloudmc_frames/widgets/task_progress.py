@@ -105,7 +105,7 @@ class TaskProgress(FormBase):
         for label, result in zip(self.labels, self.results, strict=True):
             if isinstance(result, CloudMCError):
                 self.show_error(result, prefix=f"{label}: ")
-            elif result.status == FAILED:
+            elif result.failure() is not None:  # FAILED, or resumed EXPIRED / UNKNOWN
                 self.show_error(result.failure(), prefix=f"{label}: ")
             else:
                 self.say(f"{label}: {result.status} {summarize(result.result)}")
@@ -119,7 +119,7 @@ def _as_tasks(client: Client, tasks: Any, labels: Sequence[str] | None) -> tuple
     else:
         items = [tasks] if isinstance(tasks, Task | str) else list(tasks)
         found = [t if isinstance(t, Task) else Task.from_id(t, client) for t in items]
-        default = [f"task {t.id[:8]}" for t in found]
+        default = [t.label or f"task {t.id[:8]}" for t in found]
     chosen = default if labels is None else [str(label) for label in labels]
     if len(chosen) != len(found):
         raise ConfigError(f"got {len(chosen)} labels for {len(found)} tasks")

@@ -1,5 +1,6 @@
-"""Security audit: no key anywhere it could be read back, no data across keys, no plain http off
-the machine, a sandbox that only listens on loopback.
+"""Security audit: no key anywhere it could be read back (the Redis cache included), no data
+across keys, no plain http off the machine, a sandbox that only listens on loopback. The
+operations journal (file and Redis hash) and task tokens are searched too.
 
 The audit crawl runs with failures (a forbidden organization, an environment behind an HTML 502,
 transient 500s, a refused key, a failed task) over a real SQLite cache with every logger at DEBUG,
@@ -74,7 +75,7 @@ def audit(tmp_path_factory):
     for name in LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG)
     logging.getLogger().addHandler(capture)
-    texts: dict[str, list[str]] = {"exceptions": [], "reprs": [], "reports": [], "frames": []}
+    texts: dict[str, list[str]] = {"exceptions": [], "reprs": [], "reports": [], "frames": [], "journal": []}
     try:
         with cmf.sandbox(orgs=12, seed=9, task_delay=0.05) as sb:
             keys = [k.key for k in sb.keys]
@@ -104,7 +105,7 @@ def audit(tmp_path_factory):
             running = vms[(vms["state"] == "Running") & (vms["service_code"] == "compute-qc")].iloc[0]
             task = cmf.operate(client, "compute-qc", running["environment_name"], "instances",
                                running["id"], "stop", org_id=running["organization_id"])
-            texts["reprs"] += [repr(task), str(task), repr(task.refresh())]
+            texts["reprs"] += [repr(task), str(task), repr(task.refresh()), task.to_token()]
             task.wait(timeout=10, interval=0.05)
             sb.fail_operations.add("instances.start")
             failing = cmf.operate(client, "compute-qc", running["environment_name"], "instances",
@@ -119,6 +120,8 @@ def audit(tmp_path_factory):
                 texts["reports"] += [report.to_text(), report.to_markdown(), report.to_html(),
                                      report.to_json(), report.to_csv()]
             texts["frames"] = [f.astype(str).to_csv() for f in frames.values()]
+            texts["journal"] = [cmf.task_history(client).astype(str).to_csv(),
+                                repr(cmf.resume(client, unknown_after=0))]
             issues, coverage = client.issues, client.coverage
             client.close()
         cache_files = {p: p.read_bytes() for p in cache_dir.rglob("*") if p.is_file()}
@@ -149,6 +152,68 @@ def test_no_key_in_any_byte_of_the_cache_files(audit):
     assert any(b"REDACTED" in data for data in files.values())  # the header was there, redacted
 
 
+@pytest.fixture(scope="module")
+def redis_audit(redis_server, tmp_path_factory):
+    """Crawl and operate with three keys (and a refused one) on one Redis; dump all of Redis."""
+    connection = redis_server.connection()
+    connection.flushall()
+    with cmf.sandbox(orgs=12, seed=9, task_delay=0.05) as sb:
+        keys = [k.key for k in sb.keys]
+        shared = {"cache_url": redis_server.url, "cache_dir": str(tmp_path_factory.mktemp("redis-audit"))}
+        users = [k for k in sb.keys if k.status == "ACTIVE"][:3]
+        for info in users:
+            crawl(sb.client(info.user_name, **shared))
+        client = sb.client(**shared)
+        vms = cmf.instances(client)
+        running = vms[(vms["state"] == "Running") & (vms["service_code"] == "compute-qc")].iloc[0]
+        cmf.operate(client, "compute-qc", running["environment_name"], "instances", running["id"], "stop",
+                    org_id=running["organization_id"]).wait(timeout=10, interval=0.05)
+        cmf.instances(client, fresh=True)
+        with pytest.raises(cmf.CloudMCError):  # a refused key: its error reply is never stored
+            cmf.organizations(cmf.connect(sb.endpoint, keys[1][::-1], cache_url=redis_server.url))
+    dump = _dump_redis(connection)
+    return {"keys": keys + [keys[1][::-1]], "dump": dump, "backend": client.cache_info()["backend"]}
+
+
+def _dump_redis(connection) -> list[bytes]:
+    """Every key name and every value in Redis, whatever its type."""
+    out: list[bytes] = []
+    for name in connection.scan_iter("*"):
+        kind = connection.type(name).decode()
+        if kind == "string":
+            values = [connection.get(name)]
+        elif kind == "hash":
+            values = [b for pair in connection.hgetall(name).items() for b in pair]
+        elif kind == "zset":
+            values = [m for m, _ in connection.zrange(name, 0, -1, withscores=True)]
+        elif kind == "list":
+            values = connection.lrange(name, 0, -1)
+        else:
+            values = list(connection.smembers(name))
+        out.append(name)
+        for value in values:
+            out.append(value)
+    return out
+
+
+def test_no_key_in_any_redis_key_or_value(redis_audit):
+    dump = redis_audit["dump"]
+    assert redis_audit["backend"] == "redis"  # the audit really ran on Redis
+    assert len(dump) > 100 and sum(len(b) for b in dump) > 100_000
+    assert audited("redis keys and values", b"\n".join(dump), redis_audit["keys"]) == []
+    assert any(b"REDACTED" in value for value in dump)  # the header was stored, redacted
+    assert any(b'{"data"' in value for value in dump)  # the reply bodies are there, as they came
+    assert any(name.startswith(b"cloudmc-frames-journal-v1:") for name in dump)  # and the journal
+
+
+def test_no_key_in_the_operations_journal(audit):
+    journal = {p: data for p, data in audit["cache_files"].items() if p.name.startswith("journal-v1")}
+    assert {p.name for p in journal} >= {"journal-v1.sqlite", "journal-v1.ids"}
+    assert sum(b"SUCCESS" in data or b"FAILED" in data for data in journal.values()) >= 1
+    for path, data in journal.items():
+        assert audited("journal files", data, audit["keys"]) == [], path
+
+
 def test_no_key_in_debug_logs(audit):
     text = "\n".join(audit["logs"])
     assert len(audit["logs"]) > 100
@@ -161,7 +226,7 @@ def test_no_key_in_issues_or_coverage(audit):
         assert audited("issues and coverage", "\n".join(cells), audit["keys"]) == []
 
 
-@pytest.mark.parametrize("kind", ["exceptions", "reprs", "reports", "frames"])
+@pytest.mark.parametrize("kind", ["exceptions", "reprs", "reports", "frames", "journal"])
 def test_no_key_in_exceptions_reprs_reports_or_frames(audit, kind):
     texts = audit["texts"][kind]
     assert texts

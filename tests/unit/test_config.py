@@ -2,7 +2,13 @@
 
 import pytest
 
-from cloudmc_frames.config import Settings, from_env, normalize_endpoint
+from cloudmc_frames.config import (
+    Settings,
+    cache_choice,
+    from_env,
+    normalize_endpoint,
+    redacted_url,
+)
 from cloudmc_frames.errors import ConfigError
 
 
@@ -87,3 +93,68 @@ def test_credentials_prefer_arguments_and_fall_back_to_the_environment():
     assert credentials(None, None, env) == ("https://env", "env-key")
     with pytest.raises(ConfigError, match="^CLOUDMC_API_KEY not set"):
         credentials("https://arg", None, {})
+
+
+# -- the Redis cache URL -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["redis://cache:6379/0", "redis://:pw@cache", "rediss://u:pw@cache:6380/2",
+                                 "unix:///run/redis/redis.sock", "unix:///tmp/r.sock?db=3&password=pw"])
+def test_redis_urls_accepted(url):
+    settings = Settings.from_options("https://h", cache_url=url)
+    assert settings.cache_backend == "redis" and settings.cache_url == url
+
+
+@pytest.mark.parametrize("url, words", [
+    ("http://cache:6379", "not a Redis URL"), ("cache:6379", "not a Redis URL"),
+    ("redis://cache:99999/0", "invalid port"), ("redis:///0", "needs a host"),
+    ("redis://cache/zero", "database number"), ("unix://relative.sock", "absolute socket path"),
+    ("", "must be a Redis URL"), (6379, "must be a Redis URL"),
+])
+def test_bad_redis_urls_are_one_clear_error(url, words):
+    with pytest.raises(ConfigError, match=words):
+        Settings.from_options("https://h", cache_url=url)
+
+
+def test_a_password_in_a_bad_url_is_not_repeated():
+    with pytest.raises(ConfigError) as info:
+        Settings.from_options("https://h", cache_url="redis://:s3cret-pw@cache:99999/0")
+    assert "s3cret-pw" not in str(info.value) and ":***@" in str(info.value)
+
+
+def test_the_cache_url_never_shows_in_a_repr():
+    settings = Settings.from_options("https://h", cache_url="redis://:s3cret-pw@cache/0")
+    assert "s3cret-pw" not in repr(settings) and "cache_url" not in repr(settings)
+
+
+@pytest.mark.parametrize("options, env, expected", [
+    ({}, None, ("sqlite", None)),
+    ({}, "redis://c/0", ("redis", "redis://c/0")),
+    ({"cache_backend": "redis"}, "redis://c/0", ("redis", "redis://c/0")),
+    ({"cache_backend": "memory"}, "redis://c/0", ("memory", None)),
+    ({"cache_url": "redis://mine/1"}, "redis://c/0", ("redis", "redis://mine/1")),
+], ids=["default", "variable", "variable-and-redis", "explicit-backend-wins", "argument-wins"])
+def test_cache_backend_and_url_from_options_and_the_variable(options, env, expected):
+    assert tuple(cache_choice(options, env).values()) == expected
+
+
+def test_redis_without_a_url_or_a_url_without_redis_is_refused():
+    with pytest.raises(ConfigError, match="needs the server: pass cache_url="):
+        Settings.from_options("https://h", cache_backend="redis")
+    with pytest.raises(ConfigError, match="cache_url is for cache_backend='redis'"):
+        Settings.from_options("https://h", cache_backend="sqlite", cache_url="redis://c/0")
+
+
+def test_cloudmc_cache_url_is_read_by_from_options(monkeypatch):
+    monkeypatch.setenv("CLOUDMC_CACHE_URL", "unix:///tmp/team.sock")
+    assert Settings.from_options("https://h").cache_url == "unix:///tmp/team.sock"
+    monkeypatch.setenv("CLOUDMC_CACHE_URL", "ftp://nope")
+    with pytest.raises(ConfigError, match="CLOUDMC_CACHE_URL|not a Redis URL"):
+        Settings.from_options("https://h")
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("redis://:pw@h:1/0", "redis://:***@h:1/0"), ("redis://user:pw@h", "redis://user:***@h"),
+    ("redis://user@h", "redis://user@h"), ("unix:///s.sock?password=pw&db=1", "unix:///s.sock?password=***&db=1"),
+])
+def test_redacted_url(url, shown):
+    assert redacted_url(url) == shown

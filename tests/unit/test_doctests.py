@@ -5,11 +5,13 @@ import doctest
 import pytest
 
 from cloudmc_frames import (
+    _cache,
     catalog,
     client,
     config,
     errors,
     frames,
+    journal,
     operation_catalog,
     options,
     paging,
@@ -18,7 +20,8 @@ from cloudmc_frames import (
     usage,
 )
 
-MODULES = [catalog, client, config, errors, frames, operation_catalog, options, paging, spans, tasks, usage]
+MODULES = [_cache, catalog, client, config, errors, frames, journal, operation_catalog, options, paging,
+           spans, tasks, usage]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
