@@ -22,7 +22,7 @@ from typing import Any
 from ._cache import TASKS_PATH, HttpCache, MemoryPages, Sealer, credential_hash, listing_scope, scope_tag
 from ._retry import retry_delay
 from ._transport import RawReply, Secret, Transport, configure_session
-from ._wire import Listing, Reply, page_of, parse_reply, query_params
+from ._wire import Listing, Reply, TextReply, page_of, parse_reply, parse_text, query_params
 from .config import Settings, check_api_key, credentials
 from .errors import CloudMCError, ConfigError, ResponseFormatError
 from .ledger import Ledger
@@ -90,6 +90,14 @@ class Client:
         reply, raw = self._send("GET", url, query, None, fresh=fresh, deadline=deadline)
         if cacheable and raw.expires_at is not None:
             self._memory.put(path, url, query, (raw.status, raw.url, raw.body), raw.expires_at)
+        return reply
+
+    def get_text(self, path: str, params: dict | None = None, *, accept: str = "text/csv",
+                 org_id: str | None = None, fresh: bool = False, deadline: float | None = None) -> TextReply:
+        """GET ``path`` in a text format (``Accept: text/csv``): cached and retried like any GET,
+        not kept in memory; a byte-order mark is dropped."""
+        reply, _ = self._send("GET", self._url(path), query_params(params, org_id), None, fresh=fresh,
+                              deadline=deadline, accept=accept)
         return reply
 
     def remembered(self, path: str, params: dict | None = None, *,
@@ -260,16 +268,16 @@ class Client:
         return reply.data
 
     def _send(self, method: str, url: str, query: dict, body: Any, *, fresh: bool,
-              deadline: float | None) -> tuple[Reply, RawReply]:
+              deadline: float | None, accept: str | None = None) -> tuple[Any, RawReply]:
         """Send, retrying what the policy allows; return the reply and what it was parsed from."""
         started, attempt = self._clock(), 0
         while True:
             attempt += 1
             try:
                 raw = self._transport.send(method, url, query, body, fresh=fresh or attempt > 1,
-                                           deadline=deadline, attempt=attempt)
+                                           deadline=deadline, attempt=attempt, accept=accept)
                 self._count("cache_hits" if raw.from_cache else "sent")
-                return self._parse(raw, method, attempt), raw
+                return self._parse(raw, method, attempt, accept), raw
             except CloudMCError as error:
                 now = self._clock()
                 delay = retry_delay(error, attempt=attempt, elapsed=now - started,
@@ -280,11 +288,13 @@ class Client:
                 self._count("retries")
                 self._sleep(delay)
 
-    def _parse(self, raw: RawReply, method: str, attempt: int) -> Reply:
+    def _parse(self, raw: RawReply, method: str, attempt: int, accept: str | None = None) -> Any:
         """Parse a reply; a cached 200 that turns out unusable is dropped from the cache."""
+        where = {"method": method, "url": raw.url, "from_cache": raw.from_cache, "attempts": attempt}
         try:
-            return parse_reply(raw.status, raw.headers, raw.body, method=method, url=raw.url,
-                               from_cache=raw.from_cache, attempts=attempt)
+            if accept:
+                return parse_text(raw.status, raw.headers, raw.body, accept=accept, **where)
+            return parse_reply(raw.status, raw.headers, raw.body, **where)
         except CloudMCError:
             if raw.cache_key:
                 self._cache.forget(raw.cache_key)

@@ -36,7 +36,9 @@ Example::
 
 from __future__ import annotations
 
+import csv
 import difflib
+import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -143,8 +145,8 @@ def _read_summary(client: Client, scope: Scope, call: CrawlCall, low: pd.Timesta
 
 def usage_records(client: Client, *, start: Any, end: Any, orgs: Any = None, environment: Any = None,
                   connection: str | None = None, usage_type: str | None = None,
-                  granularity: str | None = None, fields: dict | None = None, errors: str = "collect",
-                  **crawl: Any) -> pd.DataFrame:
+                  granularity: str | None = None, fields: dict | None = None, format: str = "json",
+                  errors: str = "collect", **crawl: Any) -> pd.DataFrame:
     """Raw usage records (``/service/usage``) of each selected organization in ``[start, end)``.
 
     ``start``/``end``: instants (dates, ISO strings, datetimes; UTC when naive). Filters:
@@ -153,6 +155,8 @@ def usage_records(client: Client, *, start: Any, end: Any, orgs: Any = None, env
     ANDed). ``granularity`` (``"HOURLY"``, ``"DAILY"``, ``"MONTHLY"``, ``"YEARLY"``) sums records
     per calendar bucket and reads them by cursor; without it, records are the stored days, read
     page by page (both metadata spellings). ``fields{...}`` become ``field_<name>`` columns.
+    ``format="csv"`` reads each window as one unpaged CSV export (``Accept: text/csv``; a
+    byte-order mark is dropped) into the same columns.
 
     >>> cmf.usage_records(client, start="2026-11-01", end="2026-11-08",          # doctest: +SKIP
     ...                   usage_type="cpu_type")
@@ -162,6 +166,7 @@ def usage_records(client: Client, *, start: Any, end: Any, orgs: Any = None, env
     options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     first, last = spans.window("start", start, "end", end)
     grain = None if granularity is None else _choice("granularity", granularity, tuple(GRANULARITIES))
+    reader = _read_usage_csv if _choice("format", format, ("json", "csv")) == "CSV" else _read_usage
     filters = {"usage_type": _optional_text("usage_type", usage_type), **_field_params(fields),
                "granularity": grain}
     tree = _tree(client, options)
@@ -175,7 +180,7 @@ def usage_records(client: Client, *, start: Any, end: Any, orgs: Any = None, env
                     path="/service/usage",
                     params={**filters, "organization_id": org.id, "connection_id": conn,
                             "environment_Id": env_id},
-                    read=refusal or _windowed(_read_usage, piece, GRANULARITIES.get(grain or "", "DAY")))
+                    read=refusal or _windowed(reader, piece, GRANULARITIES.get(grain or "", "DAY")))
               for org in selected.itertuples(index=False)
               for env_id, env_name in targets.get(org.id, [(None, None)])
               for piece in pieces]
@@ -198,6 +203,42 @@ def _read_usage(client: Client, scope: Scope, call: CrawlCall, low: pd.Timestamp
     walk = iter_usage_cursor if base.get("granularity") else iter_usage_pages
     records = list(walk(fetch, max_pages=client.settings.max_pages))
     return records, all(cached), cached.count(False)
+
+
+def _read_usage_csv(client: Client, scope: Scope, call: CrawlCall, low: pd.Timestamp,
+                    high: pd.Timestamp) -> Read:
+    params = {**(scope.params or {}), "start_date": spans.api_instant(low),
+              "end_date": spans.api_instant(high)}
+    reply = client.get_text(scope.path, params, fresh=call.fresh, deadline=call.deadline)
+    return csv_records(reply.text, reply.url), reply.from_cache, _sent(reply)
+
+
+def csv_records(text: str, url: str | None = None) -> list[dict]:
+    """The rows of a CSV export as records keyed by its header (``fields.zone``); empty cells are None.
+
+    A leading byte-order mark is dropped; a header with empty or repeated names, or a row with
+    another number of cells, is a :class:`~cloudmc_frames.errors.ResponseFormatError`.
+
+    >>> csv_records('\\ufeffid,usage,fields.zone\\r\\na,"1,234.5",\\r\\n')
+    [{'id': 'a', 'usage': '1,234.5', 'fields.zone': None}]
+    """
+    rows = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    header = next(rows, None)
+    if header is None:
+        return []
+    if not all(header) or len(set(header)) != len(header):
+        raise ResponseFormatError(f"the CSV header has empty or repeated column names: {header[:8]}",
+                                  url=url)
+    records = []
+    for line, row in enumerate(rows, 2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise ResponseFormatError(f"CSV line {line} has {len(row)} cells where the header has "
+                                      f"{len(header)}", url=url)
+        records.append({name: value if value != "" else None
+                        for name, value in zip(header, row, strict=True)})
+    return records
 
 
 def _field_params(fields: Any) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Reports built from the accessors' frames: inventory, capacity and audit.
+"""Reports built from the accessors' frames: inventory, capacity and audit; usage and utilization over time.
 
 Each returns a :class:`Report` (frames, a chart, text/markdown/CSV/JSON/HTML renderings). This
 package (with ``frames.py``'s tabulate use) is the only place that imports matplotlib and
@@ -19,8 +19,11 @@ from .inventory import inventory
 from .registry import FINDING_COLUMNS, SEVERITIES, AuditData, AuditRule, RuleRegistry, finding
 from .report import Report
 from .rules import RULES, rule
+from .usage import usage
+from .utilization import utilization
 
 REPORTS = {"inventory": inventory, "capacity": capacity, "audit": audit}
+WINDOW_REPORTS = {"usage": usage, "utilization": utilization}  # these read a window: start=, end=
 
 __all__ = [
     "AuditData",
@@ -31,9 +34,12 @@ __all__ = [
     "Report",
     "RuleRegistry",
     "SEVERITIES",
+    "WINDOW_REPORTS",
     "audit",
     "capacity",
     "finding",
     "inventory",
     "rule",
+    "usage",
+    "utilization",
 ]

@@ -325,3 +325,25 @@ def test_cost_is_usage_times_price_across_accessors(sb, client):
                                                        summary["secondary_type"], summary["utility_usage"],
                                                        strict=True))
     assert summary["utility_cost"].sum() == pytest.approx(expected, abs=1e-4)
+
+
+def test_usage_records_as_csv_with_a_byte_order_mark_are_the_json_records(start_sandbox, tmp_path):
+    """One unpaged CSV export per window; the BOM dropped; the same columns and values as JSON; JSON and
+    CSV of the same URL are different cache entries."""
+    sb = start_sandbox("small", csv_bom=True)
+    store = sb.store
+    start, end = days_before(store, 4), days_before(store, 0)
+    with sb.client(progress=False, cache_backend="sqlite", cache_dir=str(tmp_path)) as client:
+        as_json = cmf.usage_records(client, start=start, end=end)
+        before = len(sb.requests.snapshot())
+        as_csv = cmf.usage_records(client, start=start, end=end, format="csv")
+        sent = [r for r in sb.requests.snapshot()[before:] if r.path.endswith("/service/usage")]
+        again = cmf.usage_records(client, start=start, end=end)
+    assert len(sent) == len(live_orgs(store))  # one call per organization: no pages
+    assert not any("page" in r.query for r in sent)
+    assert sorted(as_csv.columns) == sorted(as_json.columns)
+    key = ["organization_id", "id"]
+    pd.testing.assert_frame_equal(as_csv[as_json.columns].sort_values(key).reset_index(drop=True),
+                                  as_json.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(again, as_json)
+    assert not any(c.startswith("\ufeff") for c in as_csv.columns)

@@ -200,3 +200,37 @@ def test_a_repeating_cursor_is_an_issue_row_and_the_other_organization_is_read()
     assert "repeats a next_page_token" in issues["message"].iloc[0]
     assert server.hits["/api/v2/service/usage"] < 12  # stopped, not looping
     one_line(caught)
+
+
+def test_a_csv_body_where_json_was_expected_is_one_issue_row():
+    csv_body = "\ufefforganizationId,utilityCost\r\norg-a,1.5\r\n".encode()
+    with scripted({"/usage_summary/organizations/org-a": [Reply(200, csv_body, {"Content-Type": "text/csv"})],
+                   "/usage_summary/organizations/org-b": lambda seen: paged(
+                       [{"organizationId": "org-b", "utilityCost": 2.5, "utilityUsage": 1.0}],
+                       seen)}) as server, \
+            cmf.connect(server.endpoint, KEY, cache_backend="memory") as client:
+        frame = cmf.usage_summary(client, **WINDOW)
+        issues = client.issues
+    assert frame["organization_id"].tolist() == ["org-b"] and frame["utility_cost"].tolist() == [2.5]
+    assert len(issues) == 1 and issues["exception"].iloc[0] == "ResponseFormatError"
+    message = issues["message"].iloc[0]
+    assert "the reply is CSV (text/csv), not CloudMC JSON: organizationId,utilityCost" in message
+    assert "\n" not in message and "\ufeff" not in message
+
+
+@pytest.mark.parametrize("body, message", [
+    ("id,id\r\na,b\r\n", "empty or repeated column names"),
+    ("id,usage\r\na\r\n", "CSV line 2 has 1 cells where the header has 2"),
+    ("<html><body>proxy</body></html>", "HTML page"),
+])
+def test_broken_csv_exports_are_one_issue_row(body, message):
+    replies = {"org-a": Reply(200, body, {"Content-Type": "text/csv"}),
+               "org-b": Reply(200, "\ufeffid,usageType,usage\r\nb:1,cpu_type,\"1,000.5\"\r\n",
+                              {"Content-Type": "text/csv"})}
+    with scripted({"/service/usage": lambda seen: replies[seen.query["organization_id"]]}) as server, \
+            cmf.connect(server.endpoint, KEY, cache_backend="memory") as client:
+        frame = cmf.usage_records(client, **WINDOW, format="csv")
+        issues = client.issues
+    assert frame["id"].tolist() == ["b:1"] and frame["usage"].tolist() == [1000.5]
+    assert len(issues) == 1 and issues["organization_id"].iloc[0] == "org-a"
+    assert message in issues["message"].iloc[0]
