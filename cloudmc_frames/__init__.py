@@ -6,8 +6,8 @@
 ...     vms = cmf.instances(client)
 >>> client = cmf.connect()                          # CLOUDMC_ENDPOINT / CLOUDMC_API_KEY  # doctest: +SKIP
 
-``cmf.widgets`` (ipywidgets forms) and ``cmf.reports`` (inventory, capacity, audit) are
-imported on first use.
+``cmf.widgets`` (ipywidgets forms) and ``cmf.reports`` (inventory, capacity, audit, drift) are
+imported on first use; DuckDB is imported by the first ``cmf.query`` or ``cmf.diff`` of files.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from .errors import (
     RequestTimeout,
     ResponseFormatError,
     ServerError,
+    SnapshotError,
     TaskFailedError,
     TaskTimeoutError,
     TransportError,
@@ -59,6 +60,7 @@ from .journal import resume, task_history
 from .ledger import COVERAGE_COLUMNS
 from .operations import create, delete, operate
 from .plan import Plan, plan
+from .snapshots import Diff, Snapshot, diff, load, query, schema_drift, snapshot, snapshots
 from .tasks import Task
 from .usage import (
     commitments,
@@ -82,6 +84,7 @@ __all__ = [
     "CloudMCError",
     "ConfigError",
     "CrawlTimeoutError",
+    "Diff",
     "ISSUE_COLUMNS",
     "MethodNotAllowedError",
     "NotFoundError",
@@ -93,6 +96,8 @@ __all__ = [
     "Sandbox",
     "ServerError",
     "Settings",
+    "Snapshot",
+    "SnapshotError",
     "Task",
     "TaskFailedError",
     "TaskTimeoutError",
@@ -106,9 +111,11 @@ __all__ = [
     "create",
     "customer_costs",
     "delete",
+    "diff",
     "environment_members",
     "environments",
     "instances",
+    "load",
     "metric_descriptors",
     "metrics",
     "operate",
@@ -116,11 +123,15 @@ __all__ = [
     "organizations",
     "plan",
     "pricing",
+    "query",
     "quotas",
     "resources",
     "resume",
     "sandbox",
+    "schema_drift",
     "service_connections",
+    "snapshot",
+    "snapshots",
     "sub_organizations",
     "task_history",
     "usage_records",

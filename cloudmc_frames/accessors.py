@@ -166,7 +166,7 @@ def activity_log(client: Client, orgs: Any = None, *, start: Any = None, end: An
     frame = _per_org(client, "activity_log", orgs, errors, crawl, path="/activity_log",
                      params=lambda org_id: {"organizationId": org_id, **window})
     frame["event_context"] = pd.Series([_parse_json(v) for v in frame["event_context"]],
-                                       index=frame.index, dtype=object)
+                                       index=frame.index, dtype="json")
     return frame
 
 
@@ -385,7 +385,8 @@ def _quota_rows(quota_records: list[dict]) -> list[dict]:
                 "service_code": connection.get("serviceCode"), "connection_type": connection.get("type"),
                 "owner_organization_id": (quota.get("ownerOrganization") or {}).get("id"),
                 "default_for_service": quota.get("defaultForService"),
-                "default_for_trial": quota.get("defaultForTrial")}
+                "default_for_trial": quota.get("defaultForTrial"),
+                "created": quota.get("creationDate")}
         details = [d for d in quota.get("quotaDetails") or [] if isinstance(d, dict)] or [{}]
         for detail in details:
             rows.append({**base, "metric_identifier": detail.get("metricIdentifier"),

@@ -21,7 +21,8 @@ Exception tree (every class carries keyword-only ``status``, ``code``, ``message
     ├── TaskFailedError             a task ended FAILED
     ├── TaskTimeoutError            a task did not end in time, or disappeared
     ├── CrawlTimeoutError           a scope was not read: the crawl's ``timeout`` ran out first
-    └── BudgetExceededError         a plan over its limits, or a scope left unread by ``budget=``
+    ├── BudgetExceededError         a plan over its limits, or a scope left unread by ``budget=``
+    └── SnapshotError               a snapshot on disk is damaged, incomplete or of another key
 
 URLs held by errors never contain the API key (it travels in a header) nor URL credentials.
 Whether an error is worth another attempt is decided by one table, :data:`RETRYABLE`, read
@@ -200,6 +201,10 @@ class BudgetExceededError(CloudMCError):
 
     hint = ("Narrow orgs= or the collections, raise budget=, or read what is cached first "
             "(cmf.plan(client, ...) says what a crawl costs before it starts)")
+
+
+class SnapshotError(CloudMCError):
+    """A snapshot on disk cannot be used: a damaged file, a missing manifest, mixed keys."""
 
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from tqdm.auto import tqdm
 
@@ -260,7 +261,7 @@ def record(client: Client, call_id: int, accessor: str, scope: Scope, rows: int,
     status = _status_of(error) if error else ("ok" if rows else "empty")
     coverage = Coverage(call_id, accessor, scope.organization_id, scope.organization_path,
                         scope.environment_name, scope.entity, status, rows,
-                        bool(from_cache) and error is None, seconds)
+                        bool(from_cache) and error is None, seconds, datetime.now(UTC))
     issue = Issue.from_error(error, accessor=accessor, **where) if error else None
     client.ledger.record(coverage, issue)
 

@@ -39,6 +39,7 @@ import pandas as pd
 
 from . import catalog
 from .errors import ISSUE_COLUMNS, ConfigError, Issue
+from .jsonarray import JsonArray
 from .ledger import COVERAGE_COLUMNS, COVERAGE_STATUSES, Coverage
 
 log = logging.getLogger("cloudmc_frames")
@@ -69,31 +70,50 @@ def schema_of(entity: str, *, service: bool = False) -> dict[str, str]:
 
 def build_frame(entity: str, chunks: Iterable[Chunk], *, service: bool = False,
                 rename: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """One typed frame from ``(context, records)`` chunks: context columns, then the records'.
+    """One typed frame from ``(context, records)`` chunks: the documented columns, then the rest.
 
-    ``context`` maps context column names to the value shared by that chunk's records.
+    ``context`` maps context column names to the value shared by that chunk's records. The
+    documented columns (:data:`~cloudmc_frames.catalog.SCHEMAS`) are always there, in order and
+    with their dtypes; a value that does not fit its documented dtype is missing there and
+    kept, with the column's other raw values, in a ``<column>_raw`` column (``json``).
     """
     chunks = [(ctx, recs) for ctx, recs in chunks]
     schema = schema_of(entity, service=service)
     records = list(chain.from_iterable(recs for _, recs in chunks))
-    given = _context_names(chunks)
     leading = list(takewhile(catalog.SERVICE_CONTEXT.__contains__, schema))
-    context_names = [c for c in leading if c in given] if chunks and leading else leading or given
-    columns: dict[str, list] = {name: _repeat(chunks, name) for name in context_names}
-    for name, values in _flatten(records, rename or {}).items():
+    given = _context_names(chunks)
+    context_names = [*leading, *(c for c in given if c not in schema)]
+    columns: dict[str, list] = {name: _repeat(chunks, name) for name in context_names if name in given}
+    renames = {**catalog.RENAMES.get(entity, {}), **(rename or {})}
+    for name, values in _flatten(records, renames).items():
         if name not in columns:
             columns[name] = values
-    ordered = dict.fromkeys([*context_names, *schema, *columns])
-    typed = {}
-    for name in ordered:
-        kind = schema.get(name) or _infer_kind(name, columns[name])
-        if service and name in catalog.SERVICE_CONTEXT:
-            kind = "category"
+    typed: dict[str, Any] = {}
+    for name in dict.fromkeys([*context_names, *schema, *columns]):
         values = columns.get(name)
-        typed[name] = typed_column(name, values if values is not None else [None] * len(records), kind)
+        values = values if values is not None else [None] * len(records)
+        kind = schema.get(name)
+        if kind is None:
+            typed[name] = typed_column(name, values, _infer_kind(name, values))
+            continue
+        typed[name] = typed_column(name, values, kind)
+        if kind != "json" and pd.api.types.is_object_dtype(typed[name].dtype):
+            bad = next(v for v in values if v is not None and not _fits(v, kind))
+            log.warning("column %r: value %r (and any other that is not %s) is missing there and "
+                        "kept in %r", name, bad, kind, f"{name}_raw")
+            typed[name] = typed_column(name, [v if _fits(v, kind) else None for v in values], kind)
+            typed[f"{name}_raw"] = typed_column(f"{name}_raw", values, "json")
     frame = pd.DataFrame(typed, index=pd.RangeIndex(len(records)), copy=False)
     derive = _DERIVED.get(entity)
-    return derive(frame) if derive else frame
+    frame = derive(frame) if derive else frame
+    return _documented_first(frame, schema)
+
+
+def _documented_first(frame: pd.DataFrame, schema: Mapping[str, str]) -> pd.DataFrame:
+    """Documented columns in schema order, then the extras (``*_raw`` beside nothing else)."""
+    extras = [c for c in frame.columns if c not in schema]
+    order = [*(c for c in frame.columns if c in schema), *extras]
+    return frame if order == list(frame.columns) else frame[order]
 
 
 def empty_frame(entity: str, *, service: bool = False) -> pd.DataFrame:
@@ -105,11 +125,14 @@ def typed_column(name: str, values: Sequence, kind: str) -> Any:
     """Convert one column's values to ``kind``; on a value that does not fit, keep objects."""
     if kind == "object":
         return pd.Series(values, dtype=object).array
+    if kind == "json":
+        return JsonArray._from_sequence(values)
     try:
         if kind == "datetime":
             return _to_datetime(name, values)
         if kind == "category":
-            return pd.Categorical(np.asarray(values, dtype=object))
+            return pd.Categorical(np.asarray(values, dtype=object),
+                                  categories=catalog.CATEGORIES[name])
         return pd.array(values, dtype=kind)
     except (TypeError, ValueError):
         return _coerce(name, values, kind)
@@ -117,16 +140,15 @@ def typed_column(name: str, values: Sequence, kind: str) -> Any:
 
 def issues_frame(issues: Sequence[Issue]) -> pd.DataFrame:
     """``client.issues``: one row per failed scope, columns :data:`~cloudmc_frames.errors.ISSUE_COLUMNS`."""
-    kinds = {"when": "datetime", "accessor": "category", "entity": "category",
-             "method": "category", "status": "Int64", "exception": "category",
+    kinds = {"when": "datetime", "status": "Int64",
              "attempts": "Int64", "retryable": "boolean"}
     return _tuples_frame(ISSUE_COLUMNS, [i.as_tuple() for i in issues], kinds)
 
 
 def coverage_frame(coverage: Sequence[Coverage]) -> pd.DataFrame:
     """``client.coverage``: one row per scope visited (:data:`~cloudmc_frames.ledger.COVERAGE_COLUMNS`)."""
-    kinds = {"call_id": "Int64", "accessor": "category", "entity": "category",
-             "rows": "Int64", "from_cache": "boolean", "seconds": "Float64"}
+    kinds = {"call_id": "Int64", "rows": "Int64", "from_cache": "boolean", "seconds": "Float64",
+             "read_at": "datetime"}
     frame = _tuples_frame(COVERAGE_COLUMNS, [c.as_tuple() for c in coverage], kinds)
     frame["status"] = pd.Categorical(frame["status"].astype(object), categories=COVERAGE_STATUSES)
     return frame
@@ -241,8 +263,10 @@ def _context_names(chunks: list[Chunk]) -> list[str]:
 
 def _infer_kind(name: str, values: Sequence) -> str:
     types = set(map(type, values)) - {type(None)}
-    if not types or types - {bool, int, float, str}:
-        return "object"
+    if not types:
+        return "string"
+    if types - {bool, int, float, str}:
+        return "json"
     if types == {bool}:
         return "boolean"
     if types <= {int}:
@@ -250,23 +274,19 @@ def _infer_kind(name: str, values: Sequence) -> str:
     if types <= {int, float}:
         return "Float64"
     if types != {str}:
-        return "object"
+        return "json"
     if name.endswith(catalog.DATETIME_SUFFIXES):
         return "datetime"
-    if name in catalog.CATEGORY_NAMES or name.rsplit("_", 1)[-1] in ("state", "status", "type"):
-        return "category"
-    few = len(values) >= catalog.LOW_CARDINALITY_MIN_ROWS and \
-        len(set(values)) * catalog.LOW_CARDINALITY <= len(values)
-    return "category" if few else "string"
+    return "string"
 
 
 def _coerce(name: str, values: Sequence, kind: str) -> Any:
     """Slow path: numbers sent as strings ("10", "1,234.50", ""), floats in an integer column, ..."""
     series = pd.Series(values, dtype=object)
     if kind in ("Int64", "Float64"):
-        series = series.map(_number_text)
-        numbers = pd.to_numeric(series, errors="coerce")
-        if not (numbers.isna() & series.notna()).any():
+        texts = pd.Series([_number_text(v) for v in values], dtype=object)
+        numbers = pd.to_numeric(texts, errors="coerce")
+        if not (numbers.isna() & texts.notna()).any():
             integral = kind == "Int64" and bool((numbers.dropna() % 1 == 0).all())
             return numbers.astype("Int64" if integral or kind == "Int64" and numbers.isna().all()
                                   else "Float64").array
@@ -279,9 +299,7 @@ def _coerce(name: str, values: Sequence, kind: str) -> Any:
         return pd.Categorical(series.map(lambda v: v if isinstance(v, str) or v is None else str(v)))
     if kind == "string":
         return series.map(lambda v: v if v is None or isinstance(v, str) else str(v)).astype("string").array
-    bad = next(v for v in series if v is not None and not _fits(v, kind))
-    log.warning("column %r kept as objects: value %r is not %s", name, bad, kind)
-    return series.array
+    return series.array  # build_frame keeps the documented dtype and sets these values aside
 
 
 def to_amount(value: Any) -> float | None:
@@ -322,6 +340,11 @@ def _fits(value: Any, kind: str) -> bool:
 
 
 def _to_datetime(name: str, values: Sequence) -> Any:
+    if all(v is None for v in values):  # a documented column no record has: no parsing
+        empty = np.full(len(values), np.datetime64("NaT", "ns"))
+        return pd.array(empty, dtype="datetime64[ns]").tz_localize("UTC")
+    if all(isinstance(v, datetime) and v.tzinfo is not None for v in values if v is not None):
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True).astype(DATETIME).array
     series = pd.Series(values, dtype=object)
     strings = [v if type(v) is str else None for v in values]
     texts = pd.Series(strings, index=series.index, dtype=object)
@@ -403,6 +426,7 @@ def _first_of(frame: pd.DataFrame, names_and_factors: Iterable[tuple[str, float]
 
 
 def _state_of(frame: pd.DataFrame) -> pd.Series:
+    """The raw provider state: the first of ``state``, ``status``, ``display_power_state``."""
     state = pd.Series(pd.NA, index=frame.index, dtype="string")
     for name in catalog.POWER_STATE_SOURCES:
         if name in frame:
@@ -410,11 +434,25 @@ def _state_of(frame: pd.DataFrame) -> pd.Series:
     return state
 
 
+def power_states(state: pd.Series, connection_type: pd.Series) -> pd.Categorical:
+    """Raw provider states -> :data:`~cloudmc_frames.catalog.POWER_STATES` (one vocabulary).
+
+    >>> power_states(pd.Series(["Running", "TERMINATED", None, "terminated"]),
+    ...              pd.Series(["cloudstack", "gcp", "gcp", "aws"])).tolist()
+    ['running', 'stopped', 'unknown', 'destroyed']
+    """
+    lookup, special = catalog.POWER_STATE_OF, catalog.PROVIDER_POWER_STATE
+    names = [special.get((c, s.lower()), lookup.get(s.lower(), "unknown")) if isinstance(s, str)
+             else "unknown"
+             for c, s in zip(connection_type.astype(object), state.astype(object), strict=True)]
+    return pd.Categorical(names, categories=catalog.POWER_STATES)
+
+
 def _derive_instances(frame: pd.DataFrame) -> pd.DataFrame:
     state = _state_of(frame)
-    frame["power_state"] = pd.Categorical(none_for_missing(state))
-    frame["is_running"] = state.str.lower().isin(catalog.RUNNING_STATES).astype("boolean").where(
-        state.notna(), pd.NA)
+    frame["state"] = state
+    frame["power_state"] = power_states(state, frame["connection_type"])
+    frame["is_running"] = pd.array(np.asarray(frame["power_state"] == "running"), dtype="boolean")
     frame["vcpus"] = _first_of(frame, ((c, 1.0) for c in catalog.CPU_COLUMNS)).round().astype("Int64")
     frame["memory_gib"] = _first_of(frame, catalog.MEMORY_COLUMNS_GIB)
     return frame
@@ -422,8 +460,9 @@ def _derive_instances(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _derive_volumes(frame: pd.DataFrame) -> pd.DataFrame:
     frame["size_gib"] = _first_of(frame, catalog.SIZE_COLUMNS_GIB)
-    state = _state_of(frame).str.lower()
-    attached = state.isin(catalog.ATTACHED_STATES).fillna(False).astype(bool)
+    state = _state_of(frame)
+    frame["state"] = state
+    attached = state.str.lower().isin(catalog.ATTACHED_STATES).fillna(False).astype(bool)
     if "instance_id" in frame:
         attached |= frame["instance_id"].notna().to_numpy()
     if "is_attached_to_instance" in frame:
@@ -432,4 +471,15 @@ def _derive_volumes(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-_DERIVED = {"instances": _derive_instances, "volumes": _derive_volumes}
+def _derive_snapshots(frame: pd.DataFrame) -> pd.DataFrame:
+    """``created`` from the name's ``_YYYYmmddHHMMSS`` suffix where no field gave it."""
+    if frame["created"].isna().any():
+        stamps = frame["name"].astype("string").str.extract(SNAPSHOT_STAMP, expand=False)
+        parsed = pd.to_datetime(stamps, format="%Y%m%d%H%M%S", errors="coerce", utc=True)
+        frame["created"] = frame["created"].fillna(parsed.astype(DATETIME))
+    return frame
+
+
+SNAPSHOT_STAMP = r"_(\d{14})$"
+_DERIVED = {"instances": _derive_instances, "volumes": _derive_volumes,
+            "snapshots": _derive_snapshots}

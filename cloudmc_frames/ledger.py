@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import astuple, dataclass, fields
+from datetime import datetime
 
 from .errors import Issue
 
@@ -29,6 +30,7 @@ class Coverage:
     rows: int
     from_cache: bool
     seconds: float
+    read_at: datetime | None = None  # when the read ended (UTC): a snapshot's fetched_at
 
     def as_tuple(self) -> tuple:
         return astuple(self)

@@ -186,8 +186,10 @@ def usage_records(client: Client, *, start: Any, end: Any, orgs: Any = None, env
               for piece in pieces]
     results = read_scopes(client, "usage_records", scopes, options)
     frame = build_frame("usage_records", [(s.context(), r) for s, r in results])
-    return frame.rename(columns={c: "field_" + c[len("fields_"):] for c in frame.columns
-                                 if c.startswith("fields_")})
+    frame = frame.rename(columns={c: "field_" + c[len("fields_"):] for c in frame.columns
+                                  if c.startswith("fields_")})
+    fields = sorted(c for c in frame.columns if c.startswith("field_"))  # open-ended: a stable order
+    return frame[[c for c in frame.columns if not c.startswith("field_")] + fields]
 
 
 def _read_usage(client: Client, scope: Scope, call: CrawlCall, low: pd.Timestamp,

@@ -1,9 +1,11 @@
-"""The ``cloudmc-frames`` command: ``demo``, ``report`` and ``sandbox``.
+"""The ``cloudmc-frames`` command: ``demo``, ``report``, ``sandbox``, and (history) ``snapshot``,
+``snapshots``, ``diff``.
 
 Exit status: 0 when the report is complete, 2 when some scopes could not be read (partial
 data, see the report's Issues), 1 on failure; errors print one line (``--debug`` adds the
 traceback and request logs). Each command lives in its own module (:mod:`.report`,
-:mod:`.demo`; ``sandbox`` is :mod:`cloudmc_frames.sandbox.cli`); this one parses and dispatches.
+:mod:`.demo`, :mod:`.history`; ``sandbox`` is :mod:`cloudmc_frames.sandbox.cli`); this one parses
+and dispatches.
 
 Example::
 
@@ -23,7 +25,7 @@ import sys
 from .._version import __version__
 from ..errors import CloudMCError
 from ..sandbox import cli as sandbox_cli
-from . import demo, report
+from . import demo, history, report
 from .report import EXIT_FAILURE, EXIT_OK
 
 __all__ = ["main"]
@@ -66,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     demo.add_command(commands, common)
     report.add_command(commands, common)
+    history.add_command(commands, common)  # snapshot, snapshots, diff
     serve = commands.add_parser("sandbox", parents=[common],
                                 help="serve an embedded CloudMC sandbox until Ctrl-C")
     sandbox_cli.add_arguments(serve)

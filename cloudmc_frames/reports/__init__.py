@@ -1,4 +1,5 @@
-"""Reports built from the accessors' frames: inventory, capacity and audit; usage and utilization over time.
+"""Reports built from the accessors' frames (inventory, capacity, audit; usage and utilization over
+a window) and from snapshots (drift).
 
 Each returns a :class:`Report` (frames, a chart, text/markdown/CSV/JSON/HTML renderings). This
 package (with ``frames.py``'s tabulate use) is the only place that imports matplotlib and
@@ -15,6 +16,7 @@ Example::
 
 from .audit import audit
 from .capacity import capacity
+from .drift import drift
 from .inventory import inventory
 from .registry import FINDING_COLUMNS, SEVERITIES, AuditData, AuditRule, RuleRegistry, finding
 from .report import Report
@@ -37,6 +39,7 @@ __all__ = [
     "WINDOW_REPORTS",
     "audit",
     "capacity",
+    "drift",
     "finding",
     "inventory",
     "rule",

@@ -223,7 +223,7 @@ def rollup(orgs: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
 def states_table(vms: pd.DataFrame) -> pd.DataFrame:
     """Instances per (connection type, provider state), with the state class each maps to."""
     table = pd.DataFrame({"connection_type": vms["connection_type"].astype("string"),
-                          "power_state": vms["power_state"].astype("string"),
+                          "power_state": vms["state"].astype("string"),  # the provider's word
                           "state_class": state_class(vms["power_state"], vms["connection_type"])})
     counts = table.groupby(["connection_type", "power_state", "state_class"], observed=True,
                            dropna=False).size().rename("instances").reset_index()

@@ -55,7 +55,7 @@ def _user(row, detail: str, action: str, severity: str | None = None) -> dict:
 def users_never_logged_in(data: AuditData) -> list[dict]:
     """Active users who have never logged in."""
     users = active_users(data)
-    users = users.assign(age=data.days_since(users["creation_date"]))
+    users = users.assign(age=data.days_since(users["created"]))
     never = users[users["last_login"].isna()]
     return [_user(r, f"never logged in; account created {_days(r.age)}",
                   "Confirm the person still needs access; delete the account or resend the invitation.")

@@ -204,4 +204,4 @@ def test_environment_members(sb, client):
     assert sorted(got) == expected
     assert list(members.columns[:5]) == ["organization_id", "organization_name", "organization_path",
                                          "environment_id", "environment_name"]
-    assert members["role_name"].dtype == "category" and visible
+    assert members["role_name"].dtype == "string" and visible

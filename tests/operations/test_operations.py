@@ -20,21 +20,21 @@ KEY = "k3y-" + "Z9y8X7w6" * 5
 
 def test_operate_stops_an_instance_and_the_next_listing_shows_it(writable_sb, picker, client):
     vm = picker.instance("Running")
-    assert frame_of(client, [vm["id"]])["power_state"][0] == "Running"  # listing now cached
+    assert frame_of(client, [vm["id"]])["state"][0] == "Running"  # listing now cached
     task = cmf.operate(client, vm["code"], vm["env"], "instances", vm["id"], "stop", org_id=vm["org_id"])
     assert isinstance(task, Task) and task.status == "PENDING"
     result = task.wait(timeout=10, interval=POLL)
     assert result["state"] == "Stopped" and state_of(writable_sb, vm) == "Stopped"
-    assert frame_of(client, [vm["id"]])["power_state"][0] == "Stopped"
+    assert frame_of(client, [vm["id"]])["state"][0] == "Stopped"
 
 
 def test_operate_without_org_id_acts_in_the_keys_own_org_and_invalidates_its_listing(writable_sb, picker,
                                                                                      client):
     vm = picker.instance("Stopped", org_id=writable_sb.store.root_id)
-    assert frame_of(client, [vm["id"]])["power_state"][0] == "Stopped"
+    assert frame_of(client, [vm["id"]])["state"][0] == "Stopped"
     cmf.operate(client, vm["code"], vm["env"], "instances", vm["id"], "start").wait(10, interval=POLL)
     assert state_of(writable_sb, vm) == "Running"
-    assert frame_of(client, [vm["id"]])["power_state"][0] == "Running"
+    assert frame_of(client, [vm["id"]])["state"][0] == "Running"
 
 
 def test_stop_on_a_stopped_instance_is_refused_with_2012(picker, client):
@@ -114,7 +114,7 @@ def test_operate_many_reports_every_row_without_stopping_at_a_refusal(writable_s
     assert pd.isna(refused["task_id"]) and refused["error"] == "ValidationError"
     assert all(state_of(writable_sb, vm) == "Stopped" for vm in running)
     assert outcomes["result"].iloc[1]["state"] == "Stopped"
-    assert set(frame_of(client, [vm["id"] for vm in running])["power_state"]) == {"Stopped"}
+    assert set(frame_of(client, [vm["id"] for vm in running])["state"]) == {"Stopped"}
 
 
 def test_operate_many_reports_failed_tasks_with_code_and_message(writable_sb, picker, client):
@@ -137,7 +137,7 @@ def test_operate_many_without_waiting_gives_pending_tasks_to_poll_later(writable
     tasks = tasks_from_outcomes(client, outcomes)
     final = batch.wait_many(tasks, interval=POLL, timeout=10)
     assert [t.status for t in final] == ["SUCCESS", "SUCCESS"]
-    assert set(frame_of(client, [v["id"] for v in vms])["power_state"]) == {"Stopped"}
+    assert set(frame_of(client, [v["id"] for v in vms])["state"]) == {"Stopped"}
 
 
 def test_operate_many_deletes_volumes_of_a_volumes_frame(writable_sb, picker, client):

@@ -12,6 +12,7 @@ from cloudmc_frames import (
     errors,
     frames,
     journal,
+    jsonarray,
     operation_catalog,
     options,
     paging,
@@ -19,9 +20,10 @@ from cloudmc_frames import (
     tasks,
     usage,
 )
+from cloudmc_frames.snapshots import compare, drift, layout, manifest, schema, scopes
 
-MODULES = [_cache, catalog, client, config, errors, frames, journal, operation_catalog, options, paging,
-           spans, tasks, usage]
+MODULES = [_cache, catalog, client, config, errors, frames, journal, jsonarray, operation_catalog, options,
+           paging, spans, tasks, usage, layout, manifest, schema, scopes, drift, compare]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -48,10 +48,12 @@ def test_instances_read_the_same_way_across_providers():
                         service=True)
     assert frame["vcpus"].tolist() == [2, 1]
     assert frame["memory_gib"].tolist() == [4.0, 3.75]
-    assert frame["power_state"].tolist() == ["Running", "TERMINATED"]
+    assert frame["power_state"].tolist() == ["running", "stopped"]  # one vocabulary
+    assert frame["state"].tolist() == ["Running", "TERMINATED"]  # the provider's own words
     assert frame["is_running"].tolist() == [True, False]
-    assert str(frame["creation_timestamp"].dtype) == "datetime64[ns, UTC]"
-    assert frame.loc[1, "creation_timestamp"] == pd.Timestamp("2019-04-19T19:12:30.756Z")
+    assert str(frame["created"].dtype) == "datetime64[ns, UTC]"
+    assert frame.loc[1, "created"] == pd.Timestamp("2019-04-19T19:12:30.756Z")
+    assert "creation_timestamp" not in frame
     assert frame["scheduling_preemptible"].dtype == "boolean"
 
 
@@ -90,11 +92,13 @@ def test_unknown_fields_are_kept_with_inferred_types():
     assert frame.loc[0, "new_thing_deep_er"] == 1.5
 
 
-def test_values_that_do_not_fit_are_kept_not_dropped(caplog):
+def test_values_that_do_not_fit_are_kept_aside_and_the_dtype_stays(caplog):
     recs = [{"id": "a", "loginCount": 3}, {"id": "b", "loginCount": "many"}]
     with caplog.at_level(logging.WARNING, logger="cloudmc_frames"):
         frame = build_frame("users", [(CTX, recs)])
-    assert frame["login_count"].tolist() == [3, "many"]
+    assert frame["login_count"].dtype == "Int64"
+    assert frame["login_count"].tolist() == [3, pd.NA]
+    assert frame["login_count_raw"].tolist() == [3, "many"]
     assert "login_count" in caplog.text
 
 

@@ -113,7 +113,9 @@ def test_a_decimal_comma_is_not_mistaken_for_thousands():
     with pytest.raises(ValueError):
         to_amount("1,5")
     frame = build_frame("usage_summary", [(CONTEXT, [{"utilityCost": "1,5"}, {"utilityCost": "2"}])])
-    assert "1,5" in frame["utility_cost"].astype(str).tolist()  # kept, never silently changed
+    assert str(frame["utility_cost"].dtype) == "Float64" and frame["utility_cost"].tolist()[1] == 2.0
+    assert pd.isna(frame["utility_cost"].iloc[0])
+    assert frame["utility_cost_raw"].tolist()[0] == "1,5"  # kept beside, never silently changed
 
 
 def test_service_usage_example_keeps_unit_and_flattens_fields_and_metadata():

@@ -59,7 +59,7 @@ def test_an_outcomes_frame_gives_one_bar_per_task(writable_sb, picker, client):
     assert progress.join(timeout=10)
     assert len(progress.bars) == 5 and [b.description for b in progress.bars] == [v["name"] for v in vms]
     assert progress.overall.value == progress.overall.max == 5
-    assert set(frame_of(client, [v["id"] for v in vms])["power_state"]) == {"Stopped"}
+    assert set(frame_of(client, [v["id"] for v in vms])["state"]) == {"Stopped"}
 
 
 def test_an_unknown_task_id_ends_with_a_clear_error(client):
