@@ -351,10 +351,12 @@ def _to_datetime(name: str, values: Sequence) -> Any:
     # Stamps with and without an offset are parsed apart: pandas 2.2 gives naive stamps the
     # offset of their neighbours; naive ones are UTC. (Plain tail checks: a regex search
     # through pandas' string accessor cost more than the parsing itself.)
-    if all(t is not None and t.endswith("Z") for t in strings):
-        aware = pd.Series(True, index=series.index)
+    verdicts = {tail: _has_offset(tail) for tail in {t[-6:] for t in strings if t is not None}}
+    if len(set(verdicts.values())) <= 1:  # one kind of tail throughout (the usual case)
+        value = next(iter(verdicts.values()), False)
+        aware = pd.Series([value and t is not None for t in strings], index=series.index, dtype=bool)
     else:
-        aware = pd.Series(np.fromiter((t is not None and _has_offset(t) for t in strings), dtype=bool,
+        aware = pd.Series(np.fromiter((t is not None and verdicts[t[-6:]] for t in strings), dtype=bool,
                                       count=len(strings)), index=series.index)
     parsed = pd.Series(pd.NaT, index=series.index, dtype=DATETIME)
     for part, utc in ((aware, True), (~aware & texts.notna(), False)):
