@@ -41,13 +41,15 @@ from .tasks import is_task_payload
 
 @dataclass(frozen=True)
 class Reply:
-    """One parsed answer: the JSON object (None for an empty body) and where it came from."""
+    """One parsed answer: the JSON object (None for an empty body), where it came from, and a
+    digest of its bytes (equal bodies, equal digests: what memoizes work built on a reply)."""
 
     status: int
     payload: dict | None
     url: str
     from_cache: bool
     attempts: int = 1
+    digest: int = 0
 
     @property
     def data(self) -> Any:
@@ -63,12 +65,13 @@ class Listing:
     from_cache: bool
     pages: int
     sent: int = 0
+    digest: int = 0
 
     @classmethod
     def of(cls, records: list[dict], replies: list[Reply]) -> Listing:
         """The listing of ``records`` read through ``replies``."""
         sent = sum(not r.from_cache for r in replies)
-        return cls(records, sent == 0, len(replies), sent)
+        return cls(records, sent == 0, len(replies), sent, hash(tuple(r.digest for r in replies)))
 
 
 def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, method: str, url: str,
@@ -96,7 +99,7 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, method:
         raise ResponseFormatError(
             f"the reply has no 'data' member (keys: {', '.join(sorted(payload)[:6]) or 'none'})",
             status=status, **where)
-    return Reply(status, payload, url, from_cache, attempts)
+    return Reply(status, payload, url, from_cache, attempts, hash(body))
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,8 @@ def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
             record(client, options.call_id, accessor, scope, len(records or ()), from_cache,
                     seconds, error)
             rows += len(records or ())
-            bar.set_postfix(requests=client.stats["sent"] - sent_before, rows=rows, refresh=False)
+            if show:  # formatting the postfix costs even on a disabled bar
+                bar.set_postfix(requests=client.stats["sent"] - sent_before, rows=rows, refresh=False)
             bar.update(1)
             if error is None:
                 done[futures[future]] = records

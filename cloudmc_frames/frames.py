@@ -91,8 +91,10 @@ def build_frame(entity: str, chunks: Iterable[Chunk], *, service: bool = False,
     typed: dict[str, Any] = {}
     for name in dict.fromkeys([*context_names, *schema, *columns]):
         values = columns.get(name)
-        values = values if values is not None else [None] * len(records)
         kind = schema.get(name)
+        if values is None:  # a documented column no record has (most of another provider's)
+            typed[name] = missing_column(name, kind, len(records))
+            continue
         if kind is None:
             typed[name] = typed_column(name, values, _infer_kind(name, values))
             continue
@@ -107,6 +109,13 @@ def build_frame(entity: str, chunks: Iterable[Chunk], *, service: bool = False,
     derive = _DERIVED.get(entity)
     frame = derive(frame) if derive else frame
     return _documented_first(frame, schema)
+
+
+def missing_column(name: str, kind: str, n: int) -> Any:
+    """``n`` missing values of ``kind``, made without converting ``n`` Nones one by one."""
+    if kind in ("Int64", "Float64", "boolean", "string"):
+        return pd.api.types.pandas_dtype(kind).empty((n,))  # all missing for these dtypes
+    return typed_column(name, [None] * n, kind)
 
 
 def _documented_first(frame: pd.DataFrame, schema: Mapping[str, str]) -> pd.DataFrame:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
+from ._wire import Listing
 from .client import Client
 from .errors import ConfigError, ResponseFormatError
 from .frames import build_frame
@@ -27,14 +29,27 @@ def organization_tree(client: Client, include_deleted: bool, fresh: bool,
     views, and paths run through a deleted parent the same way in both).
     """
     listing = client.list("/organizations", {"include_deleted": True}, fresh=fresh, deadline=deadline)
-    frame = build_frame("organizations", [({}, listing.records)])
-    if frame["id"].isna().any() or frame["id"].duplicated().any():
-        raise ResponseFormatError("the organization list has missing or repeated ids")
-    frame["parent_id"], frame["depth"], frame["path"] = _tree_columns(frame)
-    frame = frame.sort_values("path", kind="stable").reset_index(drop=True)
+    frame = _built_tree(client, listing)
     if not include_deleted:
         frame = frame[~frame["deleted"].fillna(False)].reset_index(drop=True)
     return frame, listing.from_cache
+
+
+def _built_tree(client: Client, listing: Listing) -> pd.DataFrame:
+    """The tree frame of ``listing``, built once per client for the same bytes (each accessor of a
+    crawl reads the tree again: from memory, and now without rebuilding it)."""
+    built = _TREES.get(client)
+    if built is None or built[0] != listing.digest or not listing.digest:
+        frame = build_frame("organizations", [({}, listing.records)])
+        if frame["id"].isna().any() or frame["id"].duplicated().any():
+            raise ResponseFormatError("the organization list has missing or repeated ids")
+        frame["parent_id"], frame["depth"], frame["path"] = _tree_columns(frame)
+        built = (listing.digest, frame.sort_values("path", kind="stable").reset_index(drop=True))
+        _TREES[client] = built
+    return built[1].copy()
+
+
+_TREES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client -> (listing digest, frame)
 
 
 def _tree_columns(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:

@@ -20,7 +20,7 @@ import logging
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,21 @@ from ..client import Client
 from ..errors import ConfigError
 from ..fanout import check_client
 from ..frames import DATETIME, coverage_frame, issues_frame
+from ..options import CRAWL_OPTIONS
 from ..orgtree import select_organizations
 from . import drift, layout
+from .crawl import (
+    OPTIONAL_COLLECTIONS,
+    ShardResult,
+    ShardTask,
+    concat,
+    crawl_shard,
+    ledger_marks,
+    readers,
+    stamp_rows,
+    tag_window,
+)
 from .manifest import Manifest, data_files, incomplete_ids, read_manifests
-from .scopes import level
 from .writer import constant_times, write_manifest, write_parts
 
 log = logging.getLogger("cloudmc_frames")
@@ -49,44 +60,8 @@ DEFAULT_COLLECTIONS = (
     "instances",
     "volumes",
 )
-# Read by default when this toolkit has the accessor (the usage collections).
-OPTIONAL_COLLECTIONS = ("usage_summary",)
 RESERVED = ("issues", "coverage")
-CRAWL_OPTIONS = ("max_workers", "progress", "fresh", "timeout")
-Reader = Callable[[Client, pd.DataFrame, dict], pd.DataFrame]
-
-
-def _readers() -> dict[str, Reader]:
-    def per_org(function: Callable) -> Reader:
-        return lambda client, orgs, options: function(client, orgs=orgs, **options)
-
-    readers: dict[str, Reader] = {
-        "users": per_org(accessors.users),
-        "environments": per_org(accessors.environments),
-        "environment_members": per_org(accessors.environment_members),
-        "service_connections": per_org(accessors.service_connections),
-        "quotas": per_org(accessors.quotas),
-        "activity_log": per_org(accessors.activity_log),
-        "instances": per_org(accessors.instances),
-        "volumes": per_org(accessors.volumes),
-    }
-    import cloudmc_frames
-
-    for name in OPTIONAL_COLLECTIONS:
-        function = getattr(cloudmc_frames, name, None)
-        if callable(function):
-            readers[name] = last_day(function)
-    return readers
-
-
-def last_day(function: Callable) -> Reader:
-    """A reader of a usage collection over the last whole UTC day (a daily snapshot holds
-    yesterday's usage, per day)."""
-    def read(client: Client, orgs: pd.DataFrame, options: dict) -> pd.DataFrame:
-        today = pd.Timestamp.now(tz="UTC").normalize()
-        return function(client, orgs=orgs, start=today - pd.Timedelta(days=1), end=today, **options)
-
-    return read
+ENGINES = ("threads", "dask")
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +70,8 @@ class Snapshot:
 
     Attributes: ``id``, ``taken_at`` (UTC), ``root``, ``label``, ``tables`` (rows per
     collection), ``complete`` (its manifest is written), ``partial`` (some scope could not be
-    read: see ``issues``), ``issues`` and ``coverage`` (frames of this crawl).
+    read: see ``issues``), ``issues`` and ``coverage`` (frames of this crawl), ``requests``
+    (network requests the crawl sent, every shard's included: 0 for a snapshot from a warm cache).
     """
 
     id: str
@@ -106,6 +82,7 @@ class Snapshot:
     issues: pd.DataFrame = field(repr=False)
     coverage: pd.DataFrame = field(repr=False)
     manifest: Manifest = field(repr=False)
+    requests: int = 0
 
     @property
     def complete(self) -> bool:
@@ -131,6 +108,10 @@ def snapshot(
     label: str | None = None,
     taken_at: Any = None,
     clean_incomplete: bool = False,
+    engine: str = "threads",
+    dask_client: Any = None,
+    shards: int | None = None,
+    max_concurrent_shards: int | None = None,
     **crawl: Any,
 ) -> Snapshot:
     """Crawl ``collections`` of the organizations ``orgs`` selects and write them as one snapshot.
@@ -142,10 +123,17 @@ def snapshot(
     of every snapshot without a manifest (a crash): never while another process writes into
     ``root``. ``crawl``: ``max_workers``, ``progress``, ``fresh``, ``timeout``.
 
+    ``engine="dask"`` splits the organizations into ``shards`` and crawls each in a Dask worker
+    process (see :mod:`~cloudmc_frames.snapshots.sharded`): ``dask_client`` is a
+    ``distributed.Client``, a scheduler address, or None for a ``LocalCluster`` of processes;
+    ``max_concurrent_shards`` caps the shards crawling at once across the cluster (default 4).
+
     >>> snap = cmf.snapshot(client, "snapshots/", orgs="nimbus-cloud/*", label="weekly")  # doctest: +SKIP
     """
     check_client(client)
     names = _collections(collections)
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
     unknown = set(crawl) - set(CRAWL_OPTIONS)
     if unknown:
         raise ConfigError(
@@ -164,28 +152,25 @@ def snapshot(
     stamp = _taken_at(taken_at)
     sid = _new_id(path, stamp)
 
-    start = _ledger_marks(client)
+    start, sent_before = ledger_marks(client), client.stats["sent"]
     tree = accessors.organizations(client, include_deleted=True, fresh=bool(crawl.get("fresh")))
     selected = select_organizations(tree, orgs)
-    frames: dict[str, pd.DataFrame] = {}
     coverage_parts, issue_parts = [], []
-    frames["organizations"] = tree
-    mark = _tag_window(client, start, "organizations", coverage_parts, issue_parts)
-    readers = _readers()
-    for name in names:
-        if name == "organizations":
-            continue
-        reader = readers.get(name) or (lambda c, o, opts, n=name: accessors.resources(c, n, orgs=o, **opts))
-        frames[name] = reader(client, selected, dict(crawl))
-        mark = _tag_window(client, mark, name, coverage_parts, issue_parts)
-    coverage = _concat(coverage_parts, coverage_frame([]))
-    issues = _concat(issue_parts, issues_frame([]))
-    stamped = {
-        name: stamp_rows(frame, name, coverage, sid=sid, taken_at=stamp) for name, frame in frames.items()
-    }
-    stamped["coverage"] = _stamp_ledger(coverage, "read_at", sid, stamp)
-    stamped["issues"] = _stamp_ledger(issues, "when", sid, stamp)
+    tag_window(client, start, "organizations", coverage_parts, issue_parts)
+    task = ShardTask(sid, stamp, str(path), tuple(n for n in names if n != "organizations"),
+                     endpoint_fp, dict(crawl))
+    if engine == "dask":
+        results = _sharded(client, task, selected, dask_client=dask_client, shards=shards,
+                           max_concurrent_shards=max_concurrent_shards)
+    else:
+        results = [crawl_shard(client, task, selected, shard=1)]
+    coverage = concat(coverage_parts + [r.coverage for r in results], coverage_frame([]))
+    issues = concat(issue_parts + [r.issues for r in results], issues_frame([]))
+    stamped = {"organizations": stamp_rows(tree, "organizations", coverage, sid=sid, taken_at=stamp),
+               "coverage": _stamp_ledger(coverage, "read_at", sid, stamp),
+               "issues": _stamp_ledger(issues, "when", sid, stamp)}
     parts = write_parts(path, sid, frames=stamped, taken_at=stamp, shard=0, endpoint_fingerprint=endpoint_fp)
+    parts += [p for r in results for p in r.parts]
     drift.warn_live(
         {p.collection: {"schema": p.schema, "stats": p.stats} for p in parts},
         previous[-1] if previous else None,
@@ -204,8 +189,21 @@ def snapshot(
         issues=len(issues),
     )
     return Snapshot(
-        sid, stamp, path, label, {n: manifest.rows(n) for n in stamped}, issues, coverage, manifest
+        sid, stamp, path, label,
+        {n: manifest.rows(n) for n in ("organizations", *task.collections, "coverage", "issues")},
+        issues, coverage, manifest,
+        client.stats["sent"] - sent_before + sum(r.sent for r in results if engine == "dask"),
     )
+
+
+def _sharded(client: Client, task: ShardTask, selected: pd.DataFrame, **dask: Any) -> list[ShardResult]:
+    """The Dask engine (an optional extra: imported only when asked for)."""
+    try:
+        from .sharded import crawl_sharded
+    except ImportError as error:
+        raise ConfigError(f"engine='dask' needs Dask distributed ({error.name} is not installed): "
+                          "pip install 'cloudmc-frames[dask]'") from None
+    return crawl_sharded(client, task, selected, **dask)
 
 
 def endpoint_fingerprint(endpoint: str) -> str:
@@ -230,43 +228,6 @@ def coverage_summary(coverage: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def stamp_rows(
-    frame: pd.DataFrame, collection: str, coverage: pd.DataFrame, *, sid: str, taken_at: pd.Timestamp
-) -> pd.DataFrame:
-    """``frame`` plus ``snapshot_id``, ``snapshot_at``, and each row's scope's ``fetched_at`` and
-    ``from_cache`` (from ``coverage``)."""
-    n = len(frame)
-    clashes = {c: f"record_{c}" for c in layout.ROW_COLUMNS if c in frame}
-    if clashes:  # a server field named like a row column keeps its value under another name
-        frame = frame.rename(columns=clashes)
-    cov = coverage[coverage["collection"].astype(object) == collection]
-    kind = level(collection)
-    cov = cov[cov["entity"].astype(object) == collection] if kind != "tree" else cov
-    fetched = pd.Series(constant_times(None, n), index=frame.index)
-    cached = pd.Series(pd.NA, index=frame.index, dtype="boolean")
-    if len(cov) and n:
-        last = cov.drop_duplicates(["organization_id", "environment"], keep="last")
-        if kind == "tree":
-            fetched[:] = last["read_at"].iloc[-1]
-            cached[:] = last["from_cache"].iloc[-1]
-        else:
-            keys = ["organization_id"] + (["environment"] if kind == "env" else [])
-            left = frame[["organization_id"]].astype(object).copy()
-            if kind == "env":
-                left["environment"] = frame["environment_name"].astype(object)
-            right = last[[*keys, "read_at", "from_cache"]].astype(dict.fromkeys(keys, object))
-            joined = left.merge(right, on=keys, how="left")  # keys are unique in right: row order kept
-            fetched = pd.Series(joined["read_at"].astype(DATETIME).array, index=frame.index)
-            cached = pd.Series(joined["from_cache"].astype("boolean").array, index=frame.index)
-    stamped = frame.reset_index(drop=True).assign(
-        snapshot_id=pd.array([sid] * n, dtype="string"),
-        snapshot_at=constant_times(taken_at, n),
-        fetched_at=fetched.array,
-        from_cache=cached.array,
-    )
-    return stamped
-
-
 def _stamp_ledger(frame: pd.DataFrame, time_column: str, sid: str, taken_at: pd.Timestamp) -> pd.DataFrame:
     n = len(frame)
     return frame.reset_index(drop=True).assign(
@@ -281,11 +242,11 @@ def _stamp_ledger(frame: pd.DataFrame, time_column: str, sid: str, taken_at: pd.
 
 def _collections(collections: Sequence[str] | None) -> list[str]:
     if collections is None:
-        optional = [n for n in OPTIONAL_COLLECTIONS if n in _readers()]
+        optional = [n for n in OPTIONAL_COLLECTIONS if n in readers()]
         return [*DEFAULT_COLLECTIONS, *optional]
     if isinstance(collections, str) or not all(isinstance(c, str) for c in collections):
         raise ConfigError(f"collections must be a list of names, got {collections!r}")
-    known = set(_readers()) | set(catalog.known_entity_types()) | {"organizations"}
+    known = set(readers()) | set(catalog.known_entity_types()) | {"organizations"}
     bad = [c for c in collections if c not in known or c in RESERVED]
     if bad:
         raise ConfigError(
@@ -358,33 +319,6 @@ def _new_id(root: Path, taken_at: pd.Timestamp) -> str:
         sid = layout.snapshot_id(taken_at)
         if sid not in used:
             return sid
-
-
-def _ledger_marks(client: Client) -> tuple[int, int]:
-    issues, coverage = client.ledger.snapshot()
-    return len(issues), len(coverage)
-
-
-def _tag_window(
-    client: Client, start: tuple[int, int], name: str, coverage_parts: list, issue_parts: list
-) -> tuple[int, int]:
-    """Coverage and issue rows added since ``start``, tagged with ``collection=name``."""
-    issues, coverage = client.ledger.snapshot()
-    for rows, build, parts in (
-        (coverage[start[1] :], coverage_frame, coverage_parts),
-        (issues[start[0] :], issues_frame, issue_parts),
-    ):
-        frame = build(rows)
-        frame.insert(0, "collection", pd.array([name] * len(frame), dtype="string"))
-        parts.append(frame)
-    return len(issues), len(coverage)
-
-
-def _concat(parts: list[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
-    if not parts:
-        empty.insert(0, "collection", pd.array([], dtype="string"))
-        return empty
-    return pd.concat(parts, ignore_index=True)
 
 
 def _selection_text(orgs: Any, selected: pd.DataFrame) -> str:
