@@ -64,6 +64,15 @@ from .operations import create, delete, operate
 from .plan import Plan, plan
 from .snapshots import Diff, Snapshot, diff, load, query, schema_drift, snapshot, snapshots
 from .tasks import Task
+from .usage import (
+    commitments,
+    customer_costs,
+    metric_descriptors,
+    metrics,
+    pricing,
+    usage_records,
+    usage_summary,
+)
 
 _LAZY_MODULES = ("reports", "widgets")
 
@@ -101,18 +110,23 @@ __all__ = [
     "ValidationError",
     "__version__",
     "activity_log",
+    "commitments",
     "connect",
     "create",
+    "customer_costs",
     "delete",
     "diff",
     "environment_members",
     "environments",
     "instances",
     "load",
+    "metric_descriptors",
+    "metrics",
     "operate",
     "operate_many",
     "organizations",
     "plan",
+    "pricing",
     "query",
     "quotas",
     "resources",
@@ -124,6 +138,8 @@ __all__ = [
     "snapshots",
     "sub_organizations",
     "task_history",
+    "usage_records",
+    "usage_summary",
     "users",
     "volumes",
 ]

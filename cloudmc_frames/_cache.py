@@ -68,6 +68,7 @@ from .errors import ConfigError, TransportError
 log = logging.getLogger("cloudmc_frames")
 
 API_KEY_HEADER = "MC-Api-Key"
+JSON = "application/json"
 REDACTED_HEADERS = frozenset(name.lower() for name in (*DEFAULT_IGNORED_PARAMS, API_KEY_HEADER))
 TASKS_PATH = "/tasks/"
 LOCK_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # ~6 s in all, then give up
@@ -121,6 +122,9 @@ def make_key_fn(fingerprint: str) -> Callable[..., str]:
         query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
         tag = scope_tag(listing_scope(parts.path.split(API_PREFIX, 1)[-1]))
         text = f"{request.method} {parts.scheme}://{parts.netloc}{parts.path}?{query}"
+        accept = request.headers.get("Accept", JSON)
+        if accept != JSON:  # another format of the same URL (CSV exports) is another entry
+            text += f" accept={accept}"
         return fingerprint + tag + hashlib.sha256(text.encode()).hexdigest()[:32]
 
     return key_fn

@@ -148,9 +148,12 @@ class Transport:
         self.settings, self.cache, self.clock = settings, cache, clock
 
     def send(self, method: str, url: str, query: Mapping[str, str], body: Any, *, fresh: bool,
-             deadline: float | None, attempt: int = 1) -> RawReply:
-        """One attempt; ``fresh`` skips cached answers, ``deadline`` (clock time) bounds it all."""
+             deadline: float | None, attempt: int = 1, accept: str | None = None) -> RawReply:
+        """One attempt; ``fresh`` skips cached answers, ``deadline`` (clock time) bounds it all;
+        ``accept`` replaces the session's ``Accept: application/json``."""
         kwargs = self._request_options(method, query, body, fresh, deadline)
+        if accept:
+            kwargs["headers"] = {"Accept": accept}
         full_url = f"{url}?{urlencode(query)}" if query else url
         where = {"method": method, "url": full_url, "attempts": attempt}
         watchdog = Watchdog(deadline, self.clock) if deadline is not None else None

@@ -102,6 +102,48 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, method:
     return Reply(status, payload, url, from_cache, attempts, hash(body))
 
 
+@dataclass(frozen=True)
+class TextReply:
+    """One answer in a text format (``Accept: text/csv``): its text, without a byte-order mark."""
+
+    status: int
+    text: str
+    url: str
+    from_cache: bool
+    attempts: int = 1
+
+
+def parse_text(status: int, headers: Mapping[str, str], body: bytes, *, method: str, url: str,
+               accept: str, from_cache: bool = False, attempts: int = 1) -> TextReply:
+    """The :class:`TextReply` for an answer asked for as ``accept``; errors as :func:`parse_reply`.
+
+    A UTF-8 byte-order mark (spreadsheet exports) is dropped; JSON, HTML or bytes that are not
+    UTF-8 where ``accept`` was asked for are a :class:`~cloudmc_frames.errors.ResponseFormatError`.
+
+    >>> parse_text(200, {"Content-Type": "text/csv"}, "\ufeffid,usage\r\na,1\r\n".encode(), method="GET",
+    ...            url="u", accept="text/csv").text.splitlines()[0]
+    'id,usage'
+    """
+    where = {"method": method, "url": url, "attempts": attempts}
+    kind = _header(headers, "Content-Type").lower()
+    if status >= 300 or "json" in kind:
+        parse_reply(status, headers, body, method=method, url=url, from_cache=from_cache,
+                    attempts=attempts)  # raises the error an envelope stands for
+        raise ResponseFormatError(f"asked for {accept} but the server answered JSON ({snippet(body)})",
+                                  status=status, hint="The endpoint may not offer this format", **where)
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ResponseFormatError(f"HTTP {status}: the {accept} reply is not valid UTF-8 (byte "
+                                  f"{body[exc.start]:#04x} at offset {exc.start})", status=status,
+                                  **where) from None
+    if "html" in kind or text.lstrip()[:1] == "<":
+        raise ResponseFormatError(f"HTTP {status}: asked for {accept} but the reply is an HTML page "
+                                  f"(a proxy or load balancer answered?): {snippet(body)}", status=status,
+                                  **where)
+    return TextReply(status, text, url, from_cache, attempts)
+
+
 def query_params(params: Mapping[str, Any] | None, org_id: str | None) -> dict[str, str]:
     """The query string of a call as text: ``params`` plus ``org_id``, booleans as ``true``/``false``.
 
@@ -173,6 +215,12 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 def _not_json(body: bytes, status: int, content_type: str, where: Mapping[str, Any]) -> ResponseFormatError:
     start = body.lstrip()[:1]
+    if "csv" in content_type.lower() or body.startswith(BOM):
+        what = content_type or "with a byte-order mark"
+        return ResponseFormatError(f"HTTP {status}: the reply is CSV ({what}), not CloudMC JSON: "
+                                   f"{snippet(body.removeprefix(BOM))}", status=status,
+                                   hint="The endpoint answered an export format: ask for JSON (no "
+                                        "format=CSV, Accept: application/json)", **where)
     if start == b"<" or "html" in content_type.lower():
         what = "an HTML page, not CloudMC JSON (a proxy or load balancer answered?)"
     elif start in (b"{", b"["):
@@ -182,6 +230,9 @@ def _not_json(body: bytes, status: int, content_type: str, where: Mapping[str, A
         what = "not JSON"
     return ResponseFormatError(f"HTTP {status}: the reply is {what}: {snippet(body)}",
                                status=status, **where)
+
+
+BOM = b"\xef\xbb\xbf"
 
 
 def _redirect(status: int, headers: Mapping[str, str], where: Mapping[str, Any]) -> ResponseFormatError:

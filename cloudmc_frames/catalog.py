@@ -352,3 +352,56 @@ STATE_COLUMNS = ("state", "status", "power_state")
 SIZE_COLUMNS_GIB = (("size_in_gb", 1.0), ("size_gb", 1.0), ("size", 1.0),
                     ("size_in_bytes", 1.0 / 1024 ** 3))
 ATTACHED_STATES = frozenset({"attached", "in-use"})
+
+# -- the time axis: usage, cost, commitments and metrics (REFERENCE 2.8-2.11) ----------------------
+# Amounts are Float64 whether CloudMC sends numbers or strings ("1,234.50"; "" is missing); times
+# are UTC; nested pricing tiers and category subtotals stay nested (json) columns.
+
+USAGE_SCHEMAS: dict[str, dict[str, str]] = {
+    "usage_summary": {
+        **ORG_CONTEXT, "service_connection_id": "string", "service_code": "string",
+        "service_connection_pricing_id": "string", "usage_type": "string", "secondary_type": "string",
+        "start_date": "datetime", "end_date": "datetime", "utility_usage": "Float64",
+        "resource_commitment_usage": "Float64", "actual_usage": "Float64", "utility_cost": "Float64",
+    },
+    "usage_records": {
+        **ORG_CONTEXT, "environment_id": "string", "environment_name": "string", "id": "string",
+        "usage_type": "string", "usage": "Float64", "unit": "string", "connection_id": "string",
+        "connection_name": "string", "start_date": "datetime", "end_date": "datetime",
+        "metric_type": "string", "metadata_service_code": "string", "metadata_entity_type": "string",
+    },
+    "metric_descriptors": {
+        "service_connection_id": "string", "service_code": "string", "connection_type": "string",
+        "supports_usage": "boolean", "supports_metric": "boolean",
+        "supports_environment_metrics": "boolean", "metric_identifier": "string",
+        "entity_type": "string", "resource_metric_type": "string", "name_label_key": "string",
+        "unit_label_key": "string", "entity_types": "json",
+    },
+    "metrics": {
+        **SERVICE_CONTEXT, "metric": "string", "entity_id": "string", "timestamp": "datetime",
+        "value": "Float64",
+    },
+    "commitments": {
+        **ORG_CONTEXT, "commitment_id": "string", "commitment_name": "string", "status": "string",
+        "terminated": "boolean", "type": "string", "pricing_method": "string", "rate_type": "string",
+        "fixed_price": "Float64", "fixed_price_tax_code_code": "string",
+        "fixed_price_tax_code_description": "string", "start_date": "datetime", "end_date": "datetime",
+        "created_at": "datetime", "updated_at": "datetime", "reseller_id": "string",
+        "reseller_name": "string", "committed_product_id": "string", "product_id": "string",
+        "sku": "string", "committed_amount": "Float64", "discount_amount": "Float64",
+        "fixed_rate_reference_price": "Float64", "product_created_at": "datetime",
+        "product_updated_at": "datetime",
+    },
+    "pricing": {
+        **ORG_CONTEXT, "start_date": "datetime", "end_date": "datetime", "currency": "string",
+        "currency_total": "Float64", "category": "string", "category_subtotal": "Float64",
+        "sku": "string", "product": "string", "usage": "Float64", "unit": "string", "period": "string",
+        "cost": "Float64", "pricing_tiers": "json",
+    },
+    "customer_costs": {
+        **ORG_CONTEXT, "org_deleted": "boolean", "applied_pricing_id": "string",
+        "applied_pricing_name": "string", "currency": "string", "total": "Float64",
+        "categories": "json", "start_date": "datetime", "end_date": "datetime",
+    },
+}
+SCHEMAS.update(USAGE_SCHEMAS)

@@ -17,12 +17,13 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from ._cache import TASKS_PATH, HttpCache, MemoryPages, Sealer, credential_hash, listing_scope, scope_tag
 from ._retry import retry_delay
 from ._transport import RawReply, Secret, Transport, configure_session
-from ._wire import Listing, Reply, page_of, parse_reply, query_params
+from ._wire import Listing, Reply, TextReply, page_of, parse_reply, parse_text, query_params
 from .config import Settings, check_api_key, credentials
 from .errors import CloudMCError, ConfigError, ResponseFormatError
 from .ledger import Ledger
@@ -59,8 +60,7 @@ class Client:
     def __init__(self, settings: Settings, api_key: str, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         check_api_key(api_key)
-        self.settings = settings
-        self._key = Secret(api_key)
+        self.settings, self._key = settings, Secret(api_key)
         self.fingerprint = credential_hash(settings.endpoint, api_key)
         self.ledger = Ledger()
         self.stats, self.answered = {"sent": 0, "cache_hits": 0, "memory_hits": 0, "retries": 0}, False
@@ -72,8 +72,6 @@ class Client:
                                 sealer=Sealer(settings.endpoint, api_key),
                                 configure=lambda s: configure_session(s, settings, self._key, self.throttle))
         self._transport = Transport(settings, self._cache, clock)
-
-    # -- reading -----------------------------------------------------------------------------
 
     def get(self, path: str, params: dict | None = None, *, org_id: str | None = None,
             fresh: bool = False) -> Any:
@@ -93,6 +91,13 @@ class Client:
         reply, raw = self._send("GET", url, query, None, fresh=fresh, deadline=deadline)
         if cacheable and raw.expires_at is not None:
             self._memory.put(path, url, query, (raw.status, raw.url, raw.body), raw.expires_at)
+        return reply
+
+    def get_text(self, path: str, params: dict | None = None, *, accept: str = "text/csv",
+                 org_id: str | None = None, fresh: bool = False, deadline: float | None = None) -> TextReply:
+        """GET ``path`` as text (``Accept: text/csv``), cached and retried like any GET; BOM dropped."""
+        reply, _ = self._send("GET", self._url(path), query_params(params, org_id), None, fresh=fresh,
+                              deadline=deadline, accept=accept)
         return reply
 
     def remembered(self, path: str, params: dict | None = None, *,
@@ -153,8 +158,6 @@ class Client:
             raise ResponseFormatError("the task endpoint answered an empty body", url=reply.url)
         return reply.payload
 
-    # -- writing -----------------------------------------------------------------------------
-
     def post(self, path: str, body: Any = None, *, params: dict | None = None,
              org_id: str | None = None) -> Task | Any:
         """POST (create or operation). Returns a :class:`~cloudmc_frames.tasks.Task` for async
@@ -170,8 +173,6 @@ class Client:
                org_id: str | None = None) -> Task | Any:
         """DELETE; same return values as :meth:`post`."""
         return self._write("DELETE", path, body, params, org_id)
-
-    # -- the cache and what was seen -------------------------------------------------------------
 
     def invalidate(self, scope: str) -> int:
         """Forget cached listings of one scope (see :func:`listing_scope`); returns entries dropped."""
@@ -220,8 +221,6 @@ class Client:
     def __reduce__(self):
         raise TypeError("a Client holds an API key and is not picklable; connect() again instead")
 
-    # -- sending -----------------------------------------------------------------------------
-
     def _url(self, path: str) -> str:
         if not isinstance(path, str) or not path.startswith("/"):
             raise ConfigError(f"path must start with '/', got {path!r}")
@@ -257,17 +256,17 @@ class Client:
         return reply.data
 
     def _send(self, method: str, url: str, query: dict, body: Any, *, fresh: bool,
-              deadline: float | None) -> tuple[Reply, RawReply]:
+              deadline: float | None, accept: str | None = None) -> tuple[Any, RawReply]:
         """Send, retrying what the policy allows and telling the throttle; return the reply and its raw."""
         started, attempt, org = self._clock(), 0, query.get("org_id")
         while True:
             attempt += 1
             try:
                 raw = self._transport.send(method, url, query, body, fresh=fresh or attempt > 1,
-                                           deadline=deadline, attempt=attempt)
+                                           deadline=deadline, attempt=attempt, accept=accept)
                 self._count("cache_hits" if raw.from_cache else "sent")
                 self.answered = self.answered or not raw.from_cache
-                return self._parse(raw, method, attempt), raw
+                return self._parse(raw, method, attempt, accept), raw
             except CloudMCError as error:
                 error, now = self.throttle.failed(org, error), self._clock()
                 delay = retry_delay(error, attempt=attempt, elapsed=now - started, settings=self.settings,
@@ -279,11 +278,13 @@ class Client:
                 self._count("retries")
                 self._sleep(delay)
 
-    def _parse(self, raw: RawReply, method: str, attempt: int) -> Reply:
-        """Parse a reply; a cached 200 that turns out unusable is dropped from the cache."""
+    def _parse(self, raw: RawReply, method: str, attempt: int, accept: str | None = None) -> Any:
+        """Parse a reply (as ``accept`` text when given); a cached 200 that turns out unusable is
+        dropped from the cache."""
+        parse = partial(parse_text, accept=accept) if accept else parse_reply
         try:
-            return parse_reply(raw.status, raw.headers, raw.body, method=method, url=raw.url,
-                               from_cache=raw.from_cache, attempts=attempt)
+            return parse(raw.status, raw.headers, raw.body, method=method, url=raw.url,
+                         from_cache=raw.from_cache, attempts=attempt)
         except CloudMCError:
             if raw.cache_key:
                 self._cache.forget(raw.cache_key)

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,6 +58,10 @@ class Scope:
     path: str = ""
     params: dict | None = field(default=None, compare=False)
     single: bool = False  # GET of one object (``{"data": {...}}``) rather than a list
+    # how to read it when neither a list nor one object does (``(client, scope, call) ->
+    # (records, from_cache, network calls sent)``): usage's own paging, span splitting, checks
+    read: Callable[[Client, Scope, CrawlCall], tuple[list[dict], bool, int]] | None = field(
+        default=None, compare=False)
 
     def context(self, service: bool = False, environment: bool = False) -> dict:
         """Context columns for this scope's rows: the organization, then its environment."""
@@ -188,7 +192,7 @@ def _remembered(client: Client, accessor: str, scopes: Sequence[Scope], options:
     if options.fresh:
         return
     for n, scope in enumerate(scopes):
-        if scope.single or not scope.path:
+        if scope.single or not scope.path or scope.read is not None:
             continue
         started = time.perf_counter()
         try:
@@ -232,7 +236,7 @@ def _read_scope(client: Client, scope: Scope, options: CrawlCall):
 def _reserve(client: Client, scope: Scope, options: CrawlCall) -> int | None:
     """Network calls reserved for ``scope`` (0: none needed or no budget); None: budget spent."""
     budget = options.budget
-    if budget is None or (not options.fresh and client.cached(
+    if budget is None or (scope.read is None and not options.fresh and client.cached(
             scope.path, scope.params, org_id=scope.organization_id, paged=not scope.single)):
         return 0
     return 1 if budget.reserve() else None
@@ -240,6 +244,8 @@ def _reserve(client: Client, scope: Scope, options: CrawlCall) -> int | None:
 
 def _fetch(client: Client, scope: Scope, options: CrawlCall) -> tuple[list[dict], bool, int]:
     """The scope's records, whether they all came from a cache, and the network calls it took."""
+    if scope.read is not None:
+        return scope.read(client, scope, options)
     if not scope.single:
         listing = client.list(scope.path, scope.params, org_id=scope.organization_id,
                               fresh=options.fresh, deadline=options.deadline)

@@ -290,11 +290,12 @@ def _infer_kind(name: str, values: Sequence) -> str:
 
 
 def _coerce(name: str, values: Sequence, kind: str) -> Any:
-    """Slow path: numbers sent as strings ("10"), floats in an integer column, ..."""
+    """Slow path: numbers sent as strings ("10", "1,234.50", ""), floats in an integer column, ..."""
     series = pd.Series(values, dtype=object)
     if kind in ("Int64", "Float64"):
-        numbers = pd.to_numeric(series, errors="coerce")
-        if not (numbers.isna() & series.notna()).any():
+        texts = pd.Series([_number_text(v) for v in values], dtype=object)
+        numbers = pd.to_numeric(texts, errors="coerce")
+        if not (numbers.isna() & texts.notna()).any():
             integral = kind == "Int64" and bool((numbers.dropna() % 1 == 0).all())
             return numbers.astype("Int64" if integral or kind == "Int64" and numbers.isna().all()
                                   else "Float64").array
@@ -308,6 +309,35 @@ def _coerce(name: str, values: Sequence, kind: str) -> Any:
     if kind == "string":
         return series.map(lambda v: v if v is None or isinstance(v, str) else str(v)).astype("string").array
     return series.array  # build_frame keeps the documented dtype and sets these values aside
+
+
+def to_amount(value: Any) -> float | None:
+    """An amount as CloudMC may send it (a number, ``"432.00"``, ``"1,234.50"``, ``""``) as a float.
+
+    Empty and missing amounts are None; text that is no number raises ValueError.
+
+    >>> to_amount("1,234.50"), to_amount(" "), to_amount(7)
+    (1234.5, None, 7.0)
+    """
+    text = _number_text(value)
+    if text is None or (isinstance(text, float) and text != text):
+        return None
+    if isinstance(text, bool):
+        raise ValueError(f"{value!r} is not an amount")
+    return float(text)
+
+
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+
+
+def _number_text(value: Any) -> Any:
+    """Text of a number as ``to_numeric`` reads it: blank -> None, thousands commas dropped."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    return text.replace(",", "") if _THOUSANDS.match(text) else text
 
 
 def _fits(value: Any, kind: str) -> bool:
@@ -325,13 +355,24 @@ def _to_datetime(name: str, values: Sequence) -> Any:
     if all(isinstance(v, datetime) and v.tzinfo is not None for v in values if v is not None):
         return pd.to_datetime(pd.Series(values, dtype=object), utc=True).astype(DATETIME).array
     series = pd.Series(values, dtype=object)
-    texts = series.map(lambda v: v if isinstance(v, str) else None)
+    strings = [v if type(v) is str else None for v in values]
+    texts = pd.Series(strings, index=series.index, dtype=object)
     # Stamps with and without an offset are parsed apart: pandas 2.2 gives naive stamps the
-    # offset of their neighbours; naive ones are UTC.
-    aware = texts.str.contains(_OFFSET, na=False).astype(bool)
+    # offset of their neighbours; naive ones are UTC. (Plain tail checks: a regex search
+    # through pandas' string accessor cost more than the parsing itself.)
+    verdicts = {tail: _has_offset(tail) for tail in {t[-6:] for t in strings if t is not None}}
+    if len(set(verdicts.values())) <= 1:  # one kind of tail throughout (the usual case)
+        value = next(iter(verdicts.values()), False)
+        aware = pd.Series([value and t is not None for t in strings], index=series.index, dtype=bool)
+    else:
+        aware = pd.Series(np.fromiter((t is not None and verdicts[t[-6:]] for t in strings), dtype=bool,
+                                      count=len(strings)), index=series.index)
     parsed = pd.Series(pd.NaT, index=series.index, dtype=DATETIME)
     for part, utc in ((aware, True), (~aware & texts.notna(), False)):
-        if part.any():
+        if part.all():  # one kind of stamp throughout (the usual case): no masked assignment
+            stamps = pd.to_datetime(texts, utc=utc, format="ISO8601", errors="coerce")
+            parsed = (stamps if utc else stamps.dt.tz_localize("UTC")).astype(DATETIME)
+        elif part.any():
             stamps = pd.to_datetime(texts[part], utc=utc, format="ISO8601", errors="coerce")
             parsed[part] = (stamps if utc else stamps.dt.tz_localize("UTC")).astype(DATETIME)
     missed = parsed.isna() & series.notna()
@@ -344,7 +385,12 @@ def _to_datetime(name: str, values: Sequence) -> Any:
     return parsed.astype(DATETIME).array
 
 
-_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+def _has_offset(text: str) -> bool:
+    """True when an ISO stamp ends with ``Z`` or an offset (``+02:00``, ``-0400``)."""
+    return text.endswith("Z") or _OFFSET.search(text[-6:]) is not None
 _TZ_HOURS = {"UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
              "MST": -7, "MDT": -6, "PST": -8, "PDT": -7}
 

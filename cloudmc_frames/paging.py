@@ -134,16 +134,50 @@ def read_all(fetch_page: FetchPage, *, sizes: PageSize, max_pages: int, **sort: 
     """Every record of a list at the page size ``sizes`` holds, once more smaller if it is refused.
 
     A server that answers HTTP 400 to the page size is asked again, once, with
-    :data:`FALLBACK_PAGE_SIZE`; a second refusal (or one at that size already) is raised.
+    :data:`FALLBACK_PAGE_SIZE`; a second refusal (or one at that size already) is raised, and
+    so is a 400 whose context names another parameter or a span limit (a refused window must not
+    shrink every later page).
     """
     while True:
         asked = sizes.current
         try:
             return list(iter_records(fetch_page, page_size=asked, max_pages=max_pages,
                                      on_grant=sizes.granted, **sort))
-        except ValidationError:
-            if not sizes.refused(asked):
+        except ValidationError as error:
+            if not may_refuse_page_size(error) or not sizes.refused(asked):
                 raise
+
+
+def may_refuse_page_size(error: ValidationError) -> bool:
+    """False when a 400's context says it is about something else than the page size.
+
+    >>> may_refuse_page_size(ValidationError("x", context={"parameter": "end_date", "maxDays": 366}))
+    False
+    >>> may_refuse_page_size(ValidationError("x")), may_refuse_page_size(ValidationError("x", context={
+    ...     "parameter": "page_size"}))
+    (True, True)
+    """
+    context = error.context if isinstance(error.context, dict) else {}
+    if "maxDays" in context or "maxBuckets" in context:
+        return False
+    parameter = context.get("parameter")
+    return parameter is None or parameter in ("page_size", "pageSize", "page_number")
+
+
+def whole_list(page: Page) -> bool:
+    """True when a list reply asked for without paging parameters is the whole list: no paging
+    metadata, or metadata saying its one page holds every record.
+
+    >>> whole_list(Page([{"id": "a"}], None)), whole_list(Page([{"id": "a"}], {"pageSize": 1,
+    ...     "pageCurrent": 1, "recordCount": 9}))
+    (True, False)
+    """
+    records = _records_of(page)
+    paged = _paging_of(page.metadata)
+    if paged is None:
+        return True
+    _, current, total = paged
+    return current == 1 and total is not None and total == len(records)
 
 
 def more_pages(count: int, *, sent: int, total: int | None, size: int, full: int) -> bool:
@@ -217,3 +251,151 @@ def _too_many(page: Page, sent: int, total: int) -> None:
         url=page.url,
         hint="The server's paging is inconsistent: read the list again or report it",
     )
+
+
+# -- GET /service/usage: numbered pages or a cursor, metadata inside ``data`` ---------------------
+#
+# The raw usage endpoint pages its own way (REFERENCE 1.5, 2.8): ``page`` (1-based) and
+# ``page_size`` (at most 1,000), ``data{records, metadata}``, and metadata spelled two ways
+# (``totalCount``/``totalPageCount``/``count``/``page`` in the vendor's example,
+# ``total_record_count``/``total_page_count``/``page_size``/``page`` in its table). With
+# ``granularity`` it is a cursor instead: batches of at most 1,000 records, the next one asked
+# for by sending back ``metadata.next_page_token``, which is null on the last.
+
+USAGE_PAGE_SIZE = 1000  # the documented maximum: fewest calls
+
+
+@dataclass(frozen=True)
+class UsageMetadata:
+    """The paging facts of one ``/service/usage`` answer, whichever spelling the server uses."""
+
+    total: int | None  # records in the whole answer
+    pages: int | None  # pages in the whole answer
+    page: int | None  # this page's number
+    cursor: str | None  # next_page_token (None when absent or null)
+
+
+def usage_metadata(metadata: Any) -> UsageMetadata:
+    """Read ``metadata`` in either documented spelling (unknown or missing keys are None).
+
+    >>> usage_metadata({"totalCount": 13922, "totalPageCount": 13923, "count": 1, "page": 1})
+    UsageMetadata(total=13922, pages=13923, page=1, cursor=None)
+    >>> usage_metadata({"total_record_count": 5, "total_page_count": 1, "page_size": 100, "page": 1}).total
+    5
+    """
+    meta = metadata if isinstance(metadata, dict) else {}
+
+    def count(*names: str) -> int | None:
+        value = next((meta[n] for n in names if n in meta), None)
+        return value if _is_count(value) else None
+
+    token = meta.get("next_page_token", meta.get("nextPageToken"))
+    return UsageMetadata(count("totalCount", "total_record_count"),
+                         count("totalPageCount", "total_page_count"), count("page"),
+                         token if isinstance(token, str) and token else None)
+
+
+def usage_page(data: Any, url: str | None = None) -> Page:
+    """The ``data{records, metadata}`` of a ``/service/usage`` answer as a :class:`Page`.
+
+    >>> usage_page({"records": [{"id": "a"}], "metadata": {"totalCount": 1}}).data
+    [{'id': 'a'}]
+    """
+    if not isinstance(data, dict) or "records" not in data:
+        raise ResponseFormatError(f"the usage endpoint answered 'data' of type {json_type(data)} without "
+                                  "'records' (expected data{records, metadata})", url=url)
+    return Page(_records_of(Page(data["records"], None, url)), data.get("metadata"), url)
+
+
+def iter_usage_pages(fetch_page: FetchPage, *, page_size: int = USAGE_PAGE_SIZE,
+                     max_pages: int) -> Iterator[dict]:
+    """Every record of a numbered ``/service/usage`` answer, page after page.
+
+    The list ends when the announced total has arrived, at the last announced page, or at a
+    short page when the server announces neither. The same page twice, a page other than the
+    one asked for, more records than announced (or fewer when it ends) and more than
+    ``max_pages`` pages raise :class:`~cloudmc_frames.errors.ResponseFormatError`.
+
+    >>> pages = {1: Page([{"id": "a"}, {"id": "b"}], {"totalCount": 3, "totalPageCount": 2, "page": 1}),
+    ...          2: Page([{"id": "c"}], {"totalCount": 3, "totalPageCount": 2, "page": 2})}
+    >>> [r["id"] for r in iter_usage_pages(lambda p: pages[p["page"]], page_size=2, max_pages=9)]
+    ['a', 'b', 'c']
+    """
+    previous: tuple | None = None
+    sent = 0
+    for number in range(1, max_pages + 1):
+        page = fetch_page({"page": number, "page_size": page_size})
+        records, meta = page.data, usage_metadata(page.metadata)
+        if meta.page is not None and meta.page != number:
+            raise ResponseFormatError(f"asked for usage page {number} but the server answered page "
+                                      f"{meta.page}", url=page.url)
+        fingerprint = _fingerprint(records)
+        if fingerprint and fingerprint == previous:
+            raise ResponseFormatError(f"usage page {number} repeats page {number - 1}: the server seems "
+                                      "to ignore 'page'", url=page.url,
+                                      hint="Reading stopped so no record is counted twice")
+        yield from records
+        sent += len(records)
+        if meta.total is not None and sent > meta.total:
+            _too_many_usage(page, sent, meta.total)
+        if not _more_usage(len(records), number, sent, meta, page_size):
+            if meta.total is not None and sent < meta.total:
+                raise ResponseFormatError(f"the usage endpoint announced {meta.total} records but sent "
+                                          f"{sent}", url=page.url,
+                                          hint="The usage changed while it was read: read it again")
+            return
+        previous = fingerprint
+    raise ResponseFormatError(f"the usage list did not end within max_pages={max_pages} pages",
+                              hint="Raise max_pages in cmf.connect() or read a shorter window")
+
+
+def iter_usage_cursor(fetch_page: FetchPage, *, page_size: int = USAGE_PAGE_SIZE,
+                      max_pages: int) -> Iterator[dict]:
+    """Every record of a ``/service/usage`` cursor (``granularity`` set), batch after batch.
+
+    The first call sends no token; each next one sends the previous batch's
+    ``next_page_token``; a null or missing token ends it. A token seen before (a cursor that
+    would loop), a cursor that ends before the announced total, and more than ``max_pages``
+    batches raise :class:`~cloudmc_frames.errors.ResponseFormatError`.
+
+    >>> batches = {None: Page([{"id": "a"}], {"next_page_token": "t1"}),
+    ...            "t1": Page([{"id": "b"}], {"next_page_token": None})}
+    >>> [r["id"] for r in iter_usage_cursor(lambda p: batches[p.get("next_page_token")], max_pages=9)]
+    ['a', 'b']
+    """
+    seen: set[str] = set()
+    token: str | None = None
+    sent = 0
+    for _ in range(max_pages):
+        page = fetch_page({"page_size": page_size, **({"next_page_token": token} if token else {})})
+        meta = usage_metadata(page.metadata)
+        yield from page.data
+        sent += len(page.data)
+        if meta.cursor is None:
+            if meta.total is not None and sent < meta.total:
+                raise ResponseFormatError(f"the usage cursor ended after {sent} of the {meta.total} "
+                                          "records it announced", url=page.url)
+            return
+        if meta.cursor in seen:
+            raise ResponseFormatError("the usage cursor repeats a next_page_token it sent before",
+                                      url=page.url,
+                                      hint="Reading stopped instead of looping; report it to your "
+                                           "CloudMC operator")
+        seen.add(meta.cursor)
+        token = meta.cursor
+    raise ResponseFormatError(f"the usage cursor did not end within max_pages={max_pages} batches",
+                              hint="Raise max_pages in cmf.connect() or read a shorter window")
+
+
+def _more_usage(count: int, number: int, sent: int, meta: UsageMetadata, page_size: int) -> bool:
+    """Whether to ask for the page after page ``number`` (``count`` records, ``sent`` so far)."""
+    if meta.total is not None:
+        return sent < meta.total and count > 0
+    if meta.pages is not None:
+        return number < meta.pages and count > 0
+    return count >= page_size
+
+
+def _too_many_usage(page: Page, sent: int, total: int) -> None:
+    raise ResponseFormatError(f"the usage endpoint sent {sent} records but announced {total}", url=page.url,
+                              hint="Its paging is inconsistent: read the window again or report it")

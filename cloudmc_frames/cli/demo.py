@@ -1,4 +1,4 @@
-"""``cloudmc-frames demo``: crawl a sandbox, print the reports' headline tables, write three pages.
+"""``cloudmc-frames demo``: crawl a sandbox, print headline tables and a usage line, write three pages.
 
 Example::
 
@@ -56,12 +56,32 @@ def run(args: argparse.Namespace) -> int:
               f"deleted), seed {args.seed}\n")
         reports = {name: build(client) for name, build in REPORTS.items()}
         people = {"users": len(accessors.users(client, orgs=tree))}  # from memory: the audit read them
+        usage_line, usage_complete = usage_headline(client, pd.Timestamp.now(tz="UTC"))
     print(summary_text(reports, people))
+    print(f"\n{usage_line}")
     folder.mkdir(parents=True, exist_ok=True)
     for name, report in reports.items():
         report.to_html(folder / f"{name}.html")
     print(f"\nWrote {', '.join(f'{name}.html' for name in reports)} to {folder}{os.sep}")
-    return EXIT_OK if all(r.complete for r in reports.values()) else EXIT_PARTIAL
+    return EXIT_OK if usage_complete and all(r.complete for r in reports.values()) else EXIT_PARTIAL
+
+
+def usage_headline(client: Any, now: pd.Timestamp) -> tuple[str, bool]:
+    """One line: last month's cost (and its change) and the idle capacity of the last 30 days;
+    and whether both reports read everything."""
+    from ..reports import usage, utilization
+
+    this_month = now.tz_convert("UTC").normalize().replace(day=1)
+    cost = usage(client, start=this_month - pd.DateOffset(months=2), end=this_month, by="organization")
+    busy = utilization(client, start=now.floor("h") - pd.Timedelta(days=30), end=now.floor("h"))
+    last = cost.summary.iloc[-1]
+    pct = last["cost_change_pct"]
+    change = "" if pd.isna(pct) else f" ({pct:+.1f}% on the month before)"
+    held = busy.summary.set_index("measure")["value"]
+    line = (f"Usage: {last['period']} cost {last['cost']:,.2f}{change}; {int(held['idle'])} idle running "
+            f"instances (CPU p95 under 5% over the last 30 days) hold {int(held['idle vCPU'])} vCPU and "
+            f"{held['idle memory']:,.0f} GiB")
+    return line, cost.complete and busy.complete
 
 
 def sections(reports: dict[str, Any],

@@ -1,4 +1,5 @@
-"""Reports built from the accessors' frames (inventory, capacity, audit) and from snapshots (drift).
+"""Reports built from the accessors' frames (inventory, capacity, audit; usage and utilization over
+a window) and from snapshots (drift).
 
 Each returns a :class:`Report` (frames, a chart, text/markdown/CSV/JSON/HTML renderings). This
 package (with ``frames.py``'s tabulate use) is the only place that imports matplotlib and
@@ -20,8 +21,11 @@ from .inventory import inventory
 from .registry import FINDING_COLUMNS, SEVERITIES, AuditData, AuditRule, RuleRegistry, finding
 from .report import Report
 from .rules import RULES, rule
+from .usage import usage
+from .utilization import utilization
 
 REPORTS = {"inventory": inventory, "capacity": capacity, "audit": audit}
+WINDOW_REPORTS = {"usage": usage, "utilization": utilization}  # these read a window: start=, end=
 
 __all__ = [
     "AuditData",
@@ -32,10 +36,13 @@ __all__ = [
     "Report",
     "RuleRegistry",
     "SEVERITIES",
+    "WINDOW_REPORTS",
     "audit",
     "capacity",
     "drift",
     "finding",
     "inventory",
     "rule",
+    "usage",
+    "utilization",
 ]

@@ -3,6 +3,7 @@
 The vendor payloads mix several date formats; each helper below reproduces one
 of them exactly (examples from the docs in the docstrings).
 """
+import functools
 from datetime import UTC, datetime, timedelta, timezone
 
 UTC = UTC
@@ -39,6 +40,16 @@ def iso_instant(dt):
 def metric_label(dt):
     """Metric bucket label: ``2021-08-12T12:00:00.000`` (UTC, no zone designator)."""
     return iso_ms(dt)[:-1]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def epoch_text(seconds, style):
+    """``style`` (``"ms"``, ``"seconds"`` or ``"label"``) of epoch ``seconds``, memoized: usage and
+    metric answers format the same bucket edges over and over (strftime was most of their cost)."""
+    moment = from_epoch(seconds)
+    if style == "ms":
+        return iso_ms(moment)
+    return iso_seconds(moment) if style == "seconds" else metric_label(moment)
 
 
 def epoch(dt):

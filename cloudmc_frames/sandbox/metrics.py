@@ -163,7 +163,7 @@ def _points(profile, metric_id, entity_id, intervals, window, width, aggregate):
     return [
         {
             "entityId": entity_id,
-            "label": clock.metric_label(clock.from_epoch(start)),
+            "label": clock.epoch_text(start, "label"),
             "value": float(round(aggregate(values), 2)),
         }
         for start, values in sorted(buckets.items())

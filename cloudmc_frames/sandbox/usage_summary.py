@@ -148,11 +148,11 @@ def _org_records(ledger, org_id, connection_id, buckets, top_level):
             }
             if top_level:
                 record.update({"resourceCommitmentUsage": round(covered, 8)})
-            stamp = clock.iso_seconds if top_level else clock.iso_ms
+            style = "seconds" if top_level else "ms"
             record.update(
                 {
-                    "startDate": stamp(clock.from_epoch(low)),
-                    "endDate": stamp(clock.from_epoch(high)),
+                    "startDate": clock.epoch_text(low, style),
+                    "endDate": clock.epoch_text(high, style),
                     "usageType": line.product.summary_type,
                     "secondaryType": line.product.secondary_type,
                 }

@@ -35,6 +35,8 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
     "environment_members": ("environment_id", "id"),
     "service_connections": ("organization_id", "id"),
     "quotas": ("organization_id", "quota_id", "detail_id"),
+    "usage_summary": ("organization_id", "service_connection_id", "service_connection_pricing_id",
+                      "usage_type", "secondary_type", "start_date"),
 }
 RESOURCE_KEY = ("environment_id", "id")
 SKIPPED = (*layout.ROW_COLUMNS, layout.PARTITION)

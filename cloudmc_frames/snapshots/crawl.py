@@ -47,8 +47,18 @@ def readers() -> dict[str, Reader]:
     for name in OPTIONAL_COLLECTIONS:
         function = getattr(cloudmc_frames, name, None)
         if callable(function):
-            readers[name] = per_org(function)
+            readers[name] = last_day(function)
     return readers
+
+
+def last_day(function: Callable) -> Reader:
+    """A reader of a usage collection over the last whole UTC day (a daily snapshot holds
+    yesterday's usage, per day)."""
+    def read(client: Client, orgs: pd.DataFrame, options: dict) -> pd.DataFrame:
+        today = pd.Timestamp.now(tz="UTC").normalize()
+        return function(client, orgs=orgs, start=today - pd.Timedelta(days=1), end=today, **options)
+
+    return read
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,6 @@ DEFAULT_COLLECTIONS = (
     "instances",
     "volumes",
 )
-# Read by default when this toolkit has the accessor (the usage collections).
 RESERVED = ("issues", "coverage")
 ENGINES = ("threads", "dask")
 

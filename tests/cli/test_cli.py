@@ -76,7 +76,14 @@ def test_partial_data_exits_2_with_one_line(start_sandbox, monkeypatch, capsys):
     (["report", "capacity", "--sandbox", "--offline", "--fresh"], {}, "contradict"),
     (["report", "audit", "--endpoint", "http://cloudmc.example.com"], {"CLOUDMC_API_KEY": "k" * 32},
      "refusing plain http://"),
-], ids=["no endpoint", "no key", "bad org", "offline sandbox", "offline and fresh", "insecure"])
+    (["report", "usage", "--sandbox", "--start", "2026-01-01"], {}, "report usage needs --start and --end"),
+    (["report", "inventory", "--sandbox", "--start", "2026-01-01"], {}, "--start and --end are for usage"),
+    (["report", "utilization", "--sandbox", "--start", "2026-02-01", "--end", "2026-01-01"], {},
+     "must be before end=2026-01-01"),
+    (["report", "utilization", "--sandbox", "--start", "2026-01-01", "--end", "2026-02-01", "--metric",
+      "disk"], {}, "unknown metric 'disk'"),
+], ids=["no endpoint", "no key", "bad org", "offline sandbox", "offline and fresh", "insecure",
+        "usage without a window", "window on inventory", "reversed window", "unknown metric"])
 def test_failures_exit_1_with_one_line_and_no_traceback(argv, env, message, monkeypatch, capsys):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -84,6 +91,26 @@ def test_failures_exit_1_with_one_line_and_no_traceback(argv, env, message, monk
     err = capsys.readouterr().err
     assert err.startswith("cloudmc-frames: error: ") and message in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_usage_and_utilization_from_the_command_line_equal_their_reports(sb, tmp_path):
+    window = {"start": "2026-09-01", "end": "2026-12-01"}
+    out = tmp_path / "usage.csv"
+    argv = ["report", "usage", "--sandbox", "--start", window["start"], "--end", window["end"], "--period",
+            "MONTH", "--format", "csv", "--out", str(out)]
+    assert main(argv) == 0
+    with sb.client(progress=False) as client:
+        frame = cmf.reports.usage(client, **window).frame
+        busy = cmf.reports.utilization(client, **window)
+    written = pd.read_csv(out)
+    assert list(written.columns) == list(frame.columns) and len(written) == len(frame)
+    assert written["cost"].sum() == pytest.approx(frame["cost"].sum())
+    page = tmp_path / "utilization.html"
+    assert main(["report", "utilization", "--sandbox", "--start", window["start"], "--end", window["end"],
+                 "--format", "html", "--out", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert "CloudMC utilization: instance.cpu.utilization" in text and "data:image/png;base64" in text
+    assert all(name in text for name in busy.tables["idle"]["name"])
 
 
 def test_debug_shows_the_traceback():
@@ -117,6 +144,9 @@ def test_demo_prints_a_summary_and_writes_three_pages(tmp_path, capsys, sb):
     out = capsys.readouterr().out
     for title in ("Inventory totals", "Instances by provider state", "Audit findings per rule", "Issues"):
         assert title in out
+    usage_line = next(line for line in out.splitlines() if line.startswith("Usage: "))
+    idle = sum(1 for kind in sb.store.usage_profiles.values() if kind == "idle")
+    assert " cost " in usage_line and f"; {idle} idle running instances" in usage_line
     pages = sorted(p.name for p in folder.iterdir())
     assert pages == ["audit.html", "capacity.html", "inventory.html"]
     keys = [k.key for k in sb.keys]  # same scenario (orgs=20, seed=7): same keys

@@ -16,15 +16,17 @@ from cloudmc_frames import (
     operation_catalog,
     options,
     paging,
+    spans,
     tasks,
+    usage,
 )
 from cloudmc_frames.cli import output
 from cloudmc_frames.reports import completeness, pieces, textfit
 from cloudmc_frames.snapshots import compare, drift, layout, manifest, schema, scopes
 
 MODULES = [_cache, catalog, client, config, errors, frames, journal, jsonarray, operation_catalog, options,
-           paging, tasks, layout, manifest, schema, scopes, drift, compare, completeness, pieces, textfit,
-           output]
+           paging, spans, tasks, usage, layout, manifest, schema, scopes, drift, compare, completeness,
+           pieces, textfit, output]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
