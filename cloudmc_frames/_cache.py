@@ -4,20 +4,16 @@
   fingerprint of endpoint + key (two keys never share an entry) and the listing's scope (so a
   write forgets its listings with one prefix delete); ``MC-Api-Key`` is an ignored parameter, so
   requests-cache redacts it from stored requests.
-* :class:`DeferredSQLiteCache`: requests-cache's SQLite backend with its writes batched on one
-  background thread.
-* :class:`MemoryPages`: parsed replies kept for the life of a client (a warm crawl parses nothing).
 * :class:`HttpCache`: the session, opened when the file is free (:func:`wait_unlocked`), rebuilt
   once when the file is damaged; on Redis (``cache_backend="redis"``), it falls back to the local
   SQLite file, with one warning, when Redis cannot be reached at connect or stops answering.
-* :class:`Sealer` and :func:`sealed_serializer`: what goes into a shared store is a compact entry signed
-  with a secret derived from endpoint + key (never pickle); a value another writer planted, or one
-  of another toolkit version, is refused and the reply fetched again.
+  The entries and the SQLite backend are in :mod:`~cloudmc_frames._sqlite`, the signed values
+  of a shared store in :mod:`~cloudmc_frames._sealed`, the in-memory pages in
+  :mod:`~cloudmc_frames._memory`.
 * :func:`connection_socket`: the one urllib3 internal the transport's watchdog needs.
 
-Every use of a private requests-cache or urllib3 API is in this module and says which version
-it was checked against (requests-cache 1.3.3, urllib3 2.8.0). ``redis`` itself is imported here
-only to open the connection requests-cache's Redis backend uses and to recognize its errors.
+Every use of a private requests-cache or urllib3 API is in these four modules and says which
+version it was checked against (requests-cache 1.3.3, urllib3 2.8.0).
 
 Example::
 
@@ -29,57 +25,36 @@ Example::
 
 from __future__ import annotations
 
-import atexit
 import functools
 import hashlib
-import hmac
 import inspect
-import json
 import logging
 import socket
 import sqlite3
 import threading
-import weakref
-import zlib
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
-from requests.structures import CaseInsensitiveDict
 from requests_cache import (
     DEFAULT_IGNORED_PARAMS,
     DO_NOT_CACHE,
-    CachedRequest,
-    CachedResponse,
     CachedSession,
-    SerializerPipeline,
-    SQLiteCache,
-    Stage,
 )
 from requests_cache.policy import directives  # private module: checked against requests-cache 1.3.3
 
-from .config import API_PREFIX, CACHE_FORMAT_VERSION, Settings, redacted_url
+from ._sealed import REDIS_NAMESPACE, REDIS_TTL_OFFSET, Sealer, open_redis, sealed_serializer, store_errors
+from ._sqlite import API_KEY_HEADER, DeferredSQLiteCache, is_contention, wait_unlocked
+from .config import API_PREFIX, Settings, redacted_url
 from .errors import ConfigError, TransportError
 
 log = logging.getLogger("cloudmc_frames")
-
-API_KEY_HEADER = "MC-Api-Key"
-JSON = "application/json"
-REDACTED_HEADERS = frozenset(name.lower() for name in (*DEFAULT_IGNORED_PARAMS, API_KEY_HEADER))
-TASKS_PATH = "/tasks/"
-LOCK_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # ~6 s in all, then give up
-REDIS_NAMESPACE = f"cloudmc-frames-v{CACHE_FORMAT_VERSION}"  # Redis keys: "<namespace>:<cache key>"
-CACHE_SEAL = f"cloudmc-frames/cache-v{CACHE_FORMAT_VERSION}".encode()
-# requests-cache sets a Redis TTL of round(seconds left) + ttl_offset, and stores an entry whose
-# sum is 0 (under half a second left when it is stored: expire_after=1 and a slow reply) with no
-# TTL at all, for good (checked against requests-cache 1.3.3); one second more keeps every entry
-# expiring, at most a second after requests-cache stops using it.
-REDIS_TTL_OFFSET = 1
 T = TypeVar("T")
+
+JSON = "application/json"
+TASKS_PATH = "/tasks/"
 
 
 # -- keys -------------------------------------------------------------------------------------
@@ -128,197 +103,6 @@ def make_key_fn(fingerprint: str) -> Callable[..., str]:
         return fingerprint + tag + hashlib.sha256(text.encode()).hexdigest()[:32]
 
     return key_fn
-
-
-# -- signed values for shared stores ------------------------------------------------------------------
-
-class Sealer:
-    """Signs values with a secret derived from endpoint + key (HMAC-SHA256), and checks them.
-
-    Whoever holds the same key can read and write the same sealed values (a team sharing a
-    service key shares its cache); a value planted by anyone else is refused. Neither the secret
-    nor the key can be read back from a seal.
-
-    >>> sealer = Sealer("https://h/api/v2", "k")
-    >>> sealer.unseal(b"t", sealer.seal(b"t", b'{"a": 1}'))
-    b'{"a": 1}'
-    """
-
-    __slots__ = ("_secret",)
-
-    def __init__(self, endpoint: str, api_key: str) -> None:
-        self._secret = hmac.new(api_key.encode(), f"cloudmc-frames/seal-v1\0{endpoint}".encode(),
-                                hashlib.sha256).digest()
-
-    def seal(self, tag: bytes, data: bytes) -> bytes:
-        """``tag``, the signature of ``tag`` + ``data``, and ``data``: ``b"<tag> <hex>\\n<data>"``."""
-        return tag + b" " + self._mac(tag, data).encode() + b"\n" + data
-
-    def unseal(self, tag: bytes, blob: bytes | str) -> bytes:
-        """The data of a sealed value; ValueError when it is not one this sealer made for ``tag``."""
-        if isinstance(blob, str):
-            blob = blob.encode("utf-8", "replace")
-        head, newline, data = blob.partition(b"\n")
-        seen_tag, space, mac = head.rpartition(b" ")
-        if not newline or not space or len(mac) != 64:
-            raise ValueError("refused a stored value that this toolkit did not write (not signed)")
-        if seen_tag != tag:
-            raise ValueError(f"refused a stored value of another format ({seen_tag[:40]!r}, "
-                             f"this toolkit reads {tag!r})")
-        if not hmac.compare_digest(mac, self._mac(tag, data).encode()):
-            raise ValueError("refused a stored value not signed for this endpoint and key")
-        return data
-
-    def _mac(self, tag: bytes, data: bytes) -> str:
-        return hmac.new(self._secret, tag + b"\n" + data, hashlib.sha256).hexdigest()
-
-    def __repr__(self) -> str:
-        return "<Sealer secret hidden>"
-
-    def __reduce__(self):
-        raise TypeError("a Sealer holds a secret derived from the API key and is not picklable")
-
-
-class _RefusingPipeline(SerializerPipeline):
-    """A serializer pipeline whose every failure to read a value is a ValueError.
-
-    requests-cache turns AttributeError/ImportError/PickleError/TypeError/ValueError while reading
-    into a miss; a cattrs validation error (an ExceptionGroup) or a KeyError would escape it and
-    fail the request (checked against requests-cache 1.3.3). ``copy`` keeps the class
-    (requests-cache copies the pipeline it is given).
-    """
-
-    def __init__(self, stages: Any, *, name: str, on_refused: Callable[[Exception], None]) -> None:
-        super().__init__(stages, name=name, is_binary=True)
-        self._on_refused = on_refused
-
-    def loads(self, value: Any) -> CachedResponse:
-        try:
-            return super().loads(value)
-        except (ValueError, KeyError, TypeError, AttributeError, ExceptionGroup) as exc:
-            self._on_refused(exc)
-            raise ValueError(str(exc)) from None
-
-    def copy(self) -> _RefusingPipeline:
-        return _RefusingPipeline([stage.copy() for stage in self.stages], name=self.name or "",
-                                 on_refused=self._on_refused)
-
-
-def sealed_serializer(sealer: Sealer, on_refused: Callable[[Exception], None]) -> SerializerPipeline:
-    """The compact entries of :func:`encode_entry`, sealed for one endpoint + key: never pickle.
-
-    ``on_refused(error)`` is told about every stored value that was refused (requests-cache then
-    treats it as a miss and fetches the reply again, overwriting it).
-    """
-    seal = Stage(dumps=lambda entry: sealer.seal(CACHE_SEAL, entry),
-                 loads=lambda blob: sealer.unseal(CACHE_SEAL, blob))
-    return _RefusingPipeline([Stage(dumps=_bytes_or_entry, loads=decode_entry), seal],
-                             name="cloudmc-frames-sealed", on_refused=on_refused)
-
-
-def import_redis() -> Any:
-    """The ``redis`` module, or a ConfigError naming the extra that installs it."""
-    try:
-        import redis
-        from redis.backoff import NoBackoff  # noqa: F401 - both are needed by open_redis
-        from redis.retry import Retry  # noqa: F401
-    except ImportError:
-        raise ConfigError("cache_backend='redis' needs the redis package: "
-                          "pip install 'cloudmc-frames[redis]'") from None
-    return redis
-
-
-def open_redis(url: str, timeout: float) -> Any:
-    """A ``redis.Redis`` on ``url`` that has answered a PING (a RedisError when it cannot).
-
-    Each command waits at most ``timeout`` seconds and is not retried (redis-py >= 6 retries
-    three times with backoff by default): a Redis that is down is noticed at once, and the cache
-    falls back to SQLite instead.
-    """
-    redis = import_redis()
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    try:
-        connection = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout,
-                                          retry=Retry(NoBackoff(), 0))
-    except ValueError as exc:
-        raise ConfigError(f"cache_url {redacted_url(url)!r} is not usable: {exc}") from None
-    connection.ping()
-    return connection
-
-
-def store_errors(backend: str) -> tuple[type[BaseException], ...]:
-    """The errors that mean a shared store stopped answering (none for local backends)."""
-    return (import_redis().RedisError,) if backend == "redis" else ()
-
-
-# -- memory -----------------------------------------------------------------------------------
-
-class MemoryPages:
-    """Replies kept for the life of a client as compressed body bytes, under a byte budget.
-
-    Caching (requests-cache) stores GET replies with status 200, by default in SQLite under the
-    user cache dir, for ``expire_after`` seconds (``/tasks/*`` never); on top, this keeps each
-    reply's body in memory, zlib-compressed (JSON shrinks about 8 times; level 1 costs about a
-    third of parsing it), so a warm crawl reads no file and only parses JSON again. Past
-    ``budget`` (compressed) bytes the least recently used replies go first; a budget of 0 keeps
-    nothing. Listings are grouped by scope (see :func:`listing_scope`) so a write forgets its own.
-    """
-
-    ENTRY_OVERHEAD = 256  # bytes counted per reply besides its body (keys, tuple, bookkeeping)
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.size = 0
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple, tuple[float, int, str, bytes]] = OrderedDict()
-
-    def get(self, path: str, url: str, query: Mapping[str, str], now: float) -> tuple[int, str, bytes] | None:
-        """``(status, url, body)`` kept for this request if it has not expired at ``now`` (Unix time)."""
-        key = _request_key(path, url, query)
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[0] <= now:
-                self._forget(key)
-                return None
-            self._entries.move_to_end(key)
-        return entry[1], entry[2], zlib.decompress(entry[3])
-
-    def put(self, path: str, url: str, query: Mapping[str, str], reply: tuple[int, str, bytes],
-            expires_at: float) -> None:
-        """Keep ``(status, url, body)`` until ``expires_at``, dropping the oldest past the budget."""
-        if self.budget <= 0:
-            return
-        status, reply_url, body = reply
-        packed = zlib.compress(body, 1)
-        cost = len(packed) + self.ENTRY_OVERHEAD
-        if cost > self.budget:
-            return
-        key = _request_key(path, url, query)
-        with self._lock:
-            if key in self._entries:
-                self._forget(key)
-            self._entries[key] = (expires_at, status, reply_url, packed)
-            self.size += cost
-            while self.size > self.budget:
-                self._forget(next(iter(self._entries)))
-
-    def drop(self, scope: str | None = None) -> None:
-        """Forget every reply, or those of one listing scope."""
-        with self._lock:
-            for key in [k for k in self._entries if scope is None or k[0] == scope]:
-                self._forget(key)
-
-    def _forget(self, key: tuple) -> None:
-        entry = self._entries.pop(key)
-        self.size -= len(entry[3]) + self.ENTRY_OVERHEAD
-
-
-def _request_key(path: str, url: str, query: Mapping[str, str]) -> tuple:
-    return listing_scope(path), url, tuple(sorted(query.items()))
 
 
 # -- the session --------------------------------------------------------------------------------
@@ -540,189 +324,6 @@ def _delete_prefix(cache: Any, prefix: str) -> int:
         cache.delete(*keys)
     return len(keys)
 
-
-def wait_unlocked(action: Callable[[], T], sleep: Callable[[float], None],
-                  gave_up: Callable[[], Exception]) -> T:
-    """Run ``action``, again after growing waits while SQLite says the file is busy or locked.
-
-    Another process holding the file is never a reason to delete it (switching a new file to
-    WAL does not wait on SQLite's busy timeout). After about 6 s, raise ``gave_up()``.
-    """
-    for wait in (*LOCK_WAITS, None):
-        try:
-            return action()
-        except sqlite3.DatabaseError as exc:
-            if not is_contention(exc):
-                raise
-            if wait is None:
-                raise gave_up() from None
-            sleep(wait)
-    raise AssertionError("unreachable")
-
-
-def is_contention(exc: sqlite3.DatabaseError) -> bool:
-    """True when SQLite says the file is busy or locked (another process), not damaged."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc) or "busy" in str(exc)
-
-
-# -- compact cache entries ------------------------------------------------------------------------
-
-ENTRY_FORMAT = 2  # a JSON head, one NUL byte, the body as it arrived
-
-
-def encode_entry(response: requests.Response | CachedResponse, expires: datetime | None,
-                 redacted: frozenset[str]) -> bytes:
-    """One cache entry as bytes: what a reply needs to be answered again, without the key.
-
-    Headers named in ``redacted`` (lower case: ``mc-api-key``, ``authorization``, ...) are stored
-    as ``REDACTED``, as requests-cache does; query parameters are kept, since the client never
-    puts a credential in a URL.
-    """
-    request = response.request
-    head = {
-        "v": ENTRY_FORMAT, "status": response.status_code, "url": response.url,
-        "reason": response.reason, "encoding": response.encoding,
-        "headers": dict(response.headers),
-        "created": (getattr(response, "created_at", None) or datetime.now(UTC)).isoformat(),
-        "expires": None if expires is None else _aware(expires).isoformat(),
-        "request": {"method": request.method, "url": request.url,
-                    "headers": {k: "REDACTED" if k.lower() in redacted else v
-                                for k, v in request.headers.items()}},
-    }
-    return json.dumps(head, separators=(",", ":")).encode() + b"\0" + (response.content or b"")
-
-
-def decode_entry(blob: bytes) -> CachedResponse:
-    """The :class:`~requests_cache.CachedResponse` an entry of :func:`encode_entry` stands for."""
-    raw_head, _, content = bytes(blob).partition(b"\0")
-    head = json.loads(raw_head)
-    if not isinstance(head, dict) or head.get("v") != ENTRY_FORMAT:
-        raise ValueError("a cache entry of another format")
-    request = CachedRequest(method=head["request"]["method"], url=head["request"]["url"],
-                            headers=CaseInsensitiveDict(head["request"]["headers"]))
-    expires = head["expires"]
-    return CachedResponse(content=content, url=head["url"], status_code=head["status"],
-                          reason=head["reason"], encoding=head["encoding"],
-                          headers=CaseInsensitiveDict(head["headers"]), request=request,
-                          created_at=datetime.fromisoformat(head["created"]),
-                          expires=None if expires is None else datetime.fromisoformat(expires))
-
-
-def _bytes_or_entry(value: bytes | CachedResponse) -> bytes:
-    return value if isinstance(value, bytes) else encode_entry(value, value.expires, REDACTED_HEADERS)
-
-
-# requests-cache's extension point for storage formats: one stage, bytes in and out.
-COMPACT_SERIALIZER = SerializerPipeline([Stage(dumps=_bytes_or_entry, loads=decode_entry)],
-                                        name="cloudmc-frames-compact", is_binary=True)
-
-
-class DeferredSQLiteCache(SQLiteCache):
-    """requests-cache's SQLite backend, made cheap for a crawl: compact entries, writes batched on
-    one background thread, misses answered without a query.
-
-    * entries are :func:`encode_entry` bytes, made straight from the live response (no
-      ``CachedResponse`` conversion, no pickling) and without the API key header;
-    * a crawl's threads hand their replies to a writer thread that commits them in batches; a
-      reply still waiting is answered from memory; ``flush()`` (called when an accessor returns,
-      on ``delete`` and on ``close``) waits until everything is on disk;
-    * the keys in the file are read once, so a key that is not there costs no SQL query (entries
-      another process adds later are fetched again, never missed).
-
-    Another requests-cache version's (or format's) entries fail to decode and are refetched.
-    """
-
-    IDLE = 0.5  # seconds without writes after which the writer thread ends (a new one starts on demand)
-
-    def __init__(self, db_path: str, **kwargs: Any) -> None:
-        super().__init__(db_path, serializer=COMPACT_SERIALIZER, **kwargs)
-        self._cond = threading.Condition()
-        self._pending: dict[str, bytes] = {}
-        self._writing: dict[str, bytes] = {}
-        self._writer: threading.Thread | None = None
-        self._closing = False
-        self._stored = set(self.responses.keys()) | set(self.redirects.keys())  # keys in the file
-        atexit.register(_flush_if_alive, weakref.ref(self))
-
-    def save_response(self, response: requests.Response, cache_key: str | None = None,
-                      expires: datetime | None = None) -> None:
-        key = cache_key or self.create_key(response.request)
-        entry = encode_entry(response, expires, REDACTED_HEADERS)
-        with self._cond:
-            self._pending[key] = entry
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._write_forever, daemon=True,
-                                                name="cloudmc-frames-cache-writer")
-                self._writer.start()
-            elif len(self._pending) == 1:
-                self._cond.notify_all()
-
-    def get_response(self, key: str, default: Any = None) -> Any:
-        with self._cond:
-            entry = self._pending.get(key) or self._writing.get(key)
-        if entry is not None:
-            response = decode_entry(entry)
-            response.cache_key = key
-            return response
-        if key not in self._stored:
-            return default
-        return super().get_response(key, default)
-
-    def delete(self, *keys: str, **kwargs: Any) -> None:
-        self.flush()
-        super().delete(*keys, **kwargs)
-        self._stored.difference_update(keys)
-
-    def flush(self) -> None:
-        with self._cond:
-            while self._pending or self._writing:
-                self._cond.wait()
-
-    def close(self) -> None:
-        self.flush()
-        with self._cond:
-            self._closing = True  # the writer ends now rather than after IDLE seconds
-            self._cond.notify_all()
-        super().close()
-
-    def _write_forever(self) -> None:
-        """Write what is pending, in batches, until idle (or closed), then end: a thread blocked
-        forever would keep this cache and its session alive after the client is done."""
-        while True:
-            with self._cond:
-                if not self._pending and not self._closing:
-                    self._cond.wait(self.IDLE)
-                if not self._pending:
-                    self._writer = None
-                    self._cond.notify_all()
-                    return
-                self._writing, self._pending = self._pending, {}
-            self._write(self._writing)
-            with self._cond:
-                self._stored.update(self._writing)
-                self._writing = {}
-                self._cond.notify_all()
-
-    def _write(self, batch: dict[str, bytes]) -> None:
-        try:
-            with self.responses.bulk_commit():
-                for key, entry in batch.items():
-                    self.responses[key] = entry
-        except sqlite3.Error as exc:  # the cache is best effort: a lost write is refetched
-            log.warning("could not write %d replies to the HTTP cache: %s", len(batch), exc)
-
-
-def _flush_if_alive(ref: weakref.ReferenceType) -> None:
-    cache = ref()
-    if cache is not None:
-        cache.flush()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 @functools.cache
 def _parameter_names(func: Callable) -> frozenset[str]:
     return frozenset(inspect.signature(func).parameters)
@@ -748,3 +349,4 @@ def connection_socket(response: requests.Response) -> socket.socket | None:
     raw = getattr(response, "raw", None)
     conn = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
     return getattr(conn, "sock", None)
+

@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
-from ._cache import TASKS_PATH, HttpCache, MemoryPages, Sealer, credential_hash, listing_scope, scope_tag
+from ._cache import TASKS_PATH, HttpCache, credential_hash, listing_scope, scope_tag
+from ._memory import MemoryPages
 from ._retry import retry_delay
+from ._sealed import Sealer
 from ._transport import RawReply, Secret, Transport, configure_session
 from ._wire import Listing, Reply, TextReply, page_of, parse_reply, parse_text, query_params
 from .config import Settings, check_api_key, credentials
@@ -38,7 +40,6 @@ def connect(endpoint: str | None = None, api_key: str | None = None, **options: 
     ``options`` are the fields of :class:`~cloudmc_frames.config.Settings` (timeouts, retries,
     cache backend and folder, ``offline``, ``allow_insecure``, ``max_workers``, ...).
 
-    >>> client = cmf.connect()                              # doctest: +SKIP
     >>> client = cmf.connect("https://cloudmc.example.com", key, offline=True)  # doctest: +SKIP
     """
     endpoint, api_key = credentials(endpoint, api_key)
@@ -102,10 +103,8 @@ class Client:
 
     def remembered(self, path: str, params: dict | None = None, *,
                    org_id: str | None = None) -> Listing | None:
-        """Every record of a list from this client's memory alone, or None if a page is missing.
-
-        Sends nothing; what it returns is what :meth:`list` would return from the cache.
-        """
+        """Every record of a list from this client's memory alone (what :meth:`list` would return
+        from the cache, sending nothing), or None if a page is missing."""
         url, replies = self._url(path), []
 
         def fetch(paging: dict) -> Page:

@@ -48,7 +48,8 @@ from typing import Any
 
 import pandas as pd
 
-from ._cache import Sealer, is_contention, store_errors, wait_unlocked
+from ._sealed import Sealer, store_errors
+from ._sqlite import is_contention, wait_unlocked
 from .client import Client
 from .errors import CloudMCError, ConfigError
 from .frames import DATETIME

@@ -11,13 +11,13 @@ import requests
 import urllib3
 from requests_cache import DEFAULT_IGNORED_PARAMS, CachedSession, SQLiteCache
 
-from cloudmc_frames._cache import (
+from cloudmc_frames._cache import make_key_fn
+from cloudmc_frames._sqlite import (
     API_KEY_HEADER,
     REDACTED_HEADERS,
     DeferredSQLiteCache,
     decode_entry,
     encode_entry,
-    make_key_fn,
 )
 
 SECRET = "s3cret-" + "Zq9" * 10

@@ -6,6 +6,9 @@ import pytest
 
 from cloudmc_frames import (
     _cache,
+    _memory,
+    _sealed,
+    _sqlite,
     catalog,
     client,
     config,
@@ -24,9 +27,9 @@ from cloudmc_frames.cli import output
 from cloudmc_frames.reports import completeness, pieces, textfit
 from cloudmc_frames.snapshots import compare, drift, layout, manifest, schema, scopes
 
-MODULES = [_cache, catalog, client, config, errors, frames, journal, jsonarray, operation_catalog, options,
-           paging, spans, tasks, usage, layout, manifest, schema, scopes, drift, compare, completeness,
-           pieces, textfit, output]
+MODULES = [_cache, _memory, _sealed, _sqlite, catalog, client, config, errors, frames, journal, jsonarray,
+           operation_catalog, options, paging, spans, tasks, usage, layout, manifest, schema, scopes, drift,
+           compare, completeness, pieces, textfit, output]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

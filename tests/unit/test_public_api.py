@@ -61,15 +61,16 @@ def test_version_matches_the_distribution():
 
 
 def test_one_owner_per_dependency():
-    """requests only in the client's modules; redis only in _cache (for requests-cache's backend) and
-    the journal; ipywidgets only in widgets/; matplotlib/tabulate only in reports/ (frames.py may
+    """requests only in the client's modules; redis only in _cache and _sealed (for requests-cache's
+    backend) and the journal; ipywidgets only in widgets/; matplotlib/tabulate only in reports/ (frames.py may
     use DataFrame.to_markdown); pyarrow/duckdb only in snapshots/ (and the Arrow hook of
     jsonarray.py); the sandbox imports nothing of ours."""
     import pathlib
     import re
     root = pathlib.Path(cmf.__file__).parent
-    http = r"^(client|_cache|_transport|_wire|_retry)\.py$"
-    owners = {"requests": http, "requests_cache": http, "urllib3": http, "redis": r"^(_cache|journal)\.py$",
+    http = r"^(client|_cache|_sqlite|_sealed|_memory|_transport|_wire|_retry)\.py$"
+    owners = {"requests": http, "requests_cache": http, "urllib3": http,
+              "redis": r"^(_cache|_sealed|journal)\.py$",
               "ipywidgets": r"^widgets/", "matplotlib": r"^reports/", "tabulate": r"^reports/",
               # jsonarray.py: only inside __arrow_array__, the hook pyarrow itself calls
               "pyarrow": r"^(snapshots/|jsonarray\.py$)", "duckdb": r"^snapshots/",
