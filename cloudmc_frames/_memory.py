@@ -3,17 +3,20 @@
 Example::
 
     >>> pages = MemoryPages(budget=2**20)
-    >>> pages.put("/users", "https://h/api/v2/users", {"page_number": "1"}, (200, "u", b"{}"), 2e9)
-    >>> pages.get("/users", "https://h/api/v2/users", {"page_number": "1"}, now=0.0)
+    >>> stamp = pages.put("/users", "https://h/api/v2/users", {"page_number": "1"}, (200, "u", b"{}"), 2e9)
+    >>> pages.get("/users", "https://h/api/v2/users", {"page_number": "1"}, now=0.0)[:3]
     (200, 'u', b'{}')
+    >>> pages.holds([stamp], now=0.0), pages.holds([stamp], now=3e9)
+    (True, False)
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from ._cache import listing_scope
 
@@ -27,6 +30,9 @@ class MemoryPages:
     third of parsing it), so a warm crawl reads no file and only parses JSON again. Past
     ``budget`` (compressed) bytes the least recently used replies go first; a budget of 0 keeps
     nothing. Listings are grouped by scope (see :func:`listing_scope`) so a write forgets its own.
+
+    Every reply kept gets a *stamp* (its request and a serial number never given twice): work
+    built on replies can later ask :meth:`holds` whether those very replies are all still here.
     """
 
     ENTRY_OVERHEAD = 256  # bytes counted per reply besides its body (keys, tuple, bookkeeping)
@@ -35,10 +41,18 @@ class MemoryPages:
         self.budget = budget
         self.size = 0
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple, tuple[float, int, str, bytes]] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[float, int, str, bytes, int]] = OrderedDict()
+        self._serials = itertools.count(1)
 
-    def get(self, path: str, url: str, query: Mapping[str, str], now: float) -> tuple[int, str, bytes] | None:
-        """``(status, url, body)`` kept for this request if it has not expired at ``now`` (Unix time)."""
+    @classmethod
+    def megabytes(cls, budget_mb: float) -> MemoryPages:
+        """Pages under a budget of ``budget_mb`` MiB."""
+        return cls(int(budget_mb * 2**20))
+
+    def get(self, path: str, url: str, query: Mapping[str, str],
+            now: float) -> tuple[int, str, bytes, tuple] | None:
+        """``(status, url, body, stamp)`` kept for this request if it has not expired at ``now``
+        (Unix time)."""
         key = _request_key(path, url, query)
         with self._lock:
             entry = self._entries.get(key)
@@ -48,26 +62,38 @@ class MemoryPages:
                 self._forget(key)
                 return None
             self._entries.move_to_end(key)
-        return entry[1], entry[2], zlib.decompress(entry[3])
+        return entry[1], entry[2], zlib.decompress(entry[3]), (key, entry[4])
 
     def put(self, path: str, url: str, query: Mapping[str, str], reply: tuple[int, str, bytes],
-            expires_at: float) -> None:
-        """Keep ``(status, url, body)`` until ``expires_at``, dropping the oldest past the budget."""
+            expires_at: float) -> tuple | None:
+        """Keep ``(status, url, body)`` until ``expires_at``, dropping the oldest past the budget;
+        return its stamp (None: not kept)."""
         if self.budget <= 0:
-            return
+            return None
         status, reply_url, body = reply
         packed = zlib.compress(body, 1)
         cost = len(packed) + self.ENTRY_OVERHEAD
         if cost > self.budget:
-            return
-        key = _request_key(path, url, query)
+            return None
+        key, serial = _request_key(path, url, query), next(self._serials)
         with self._lock:
             if key in self._entries:
                 self._forget(key)
-            self._entries[key] = (expires_at, status, reply_url, packed)
+            self._entries[key] = (expires_at, status, reply_url, packed, serial)
             self.size += cost
             while self.size > self.budget:
                 self._forget(next(iter(self._entries)))
+        return key, serial
+
+    def holds(self, stamps: Iterable[tuple], now: float) -> bool:
+        """Whether every reply of ``stamps`` is still kept, unchanged and unexpired at ``now``."""
+        with self._lock:
+            for key, serial in stamps:
+                entry = self._entries.get(key)
+                if entry is None or entry[4] != serial or entry[0] <= now:
+                    return False
+                self._entries.move_to_end(key)
+        return True
 
     def drop(self, scope: str | None = None) -> None:
         """Forget every reply, or those of one listing scope."""

@@ -50,6 +50,7 @@ class Reply:
     from_cache: bool
     attempts: int = 1
     digest: int = 0
+    stamp: tuple | None = None  # kept in the client's memory as this (see MemoryPages.holds)
 
     @property
     def data(self) -> Any:
@@ -59,24 +60,29 @@ class Reply:
 @dataclass(frozen=True)
 class Listing:
     """Every record of a list endpoint: whether all its pages came from a cache, how many pages,
-    and how many of them went to the network."""
+    how many of them went to the network, and whether the client's memory holds them all."""
 
     records: list[dict]
     from_cache: bool
     pages: int
     sent: int = 0
     digest: int = 0
+    stamps: tuple | None = None  # every page's memory stamp; None when one is not kept
 
     @classmethod
     def of(cls, records: list[dict], replies: list[Reply]) -> Listing:
         """The listing of ``records`` read through ``replies``."""
         sent = sum(not r.from_cache for r in replies)
-        return cls(records, sent == 0, len(replies), sent, hash(tuple(r.digest for r in replies)))
+        stamps = tuple(r.stamp for r in replies)
+        return cls(records, sent == 0, len(replies), sent, hash(tuple(r.digest for r in replies)),
+                   stamps if replies and None not in stamps else None)
 
 
 def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, method: str, url: str,
-                from_cache: bool = False, attempts: int = 1) -> Reply:
+                from_cache: bool = False, attempts: int = 1, stamp: tuple | None = None) -> Reply:
     """The :class:`Reply` for one HTTP answer, or raise the typed error it stands for.
+
+    ``stamp``: the answer's stamp in the client's memory, when it was read from there.
 
     >>> parse_reply(403, {}, b'{"errors": [{"code": 7, "message": "no"}]}', method="GET", url="u")
     Traceback (most recent call last):
@@ -88,7 +94,7 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, method:
         raise _redirect(status, headers, where)
     if not body.strip():
         if status < 400:
-            return Reply(status, None, url, from_cache, attempts)
+            return Reply(status, None, url, from_cache, attempts, stamp=stamp)
         raise error_class_for_status(status)(
             f"CloudMC answered HTTP {status} with an empty body", status=status, **where)
     payload = decode_json(body, status, _header(headers, "Content-Type"), where)
@@ -99,7 +105,7 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, method:
         raise ResponseFormatError(
             f"the reply has no 'data' member (keys: {', '.join(sorted(payload)[:6]) or 'none'})",
             status=status, **where)
-    return Reply(status, payload, url, from_cache, attempts, hash(body))
+    return Reply(status, payload, url, from_cache, attempts, hash(body), stamp)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from .fanout import CrawlCall, Scope, read_scopes, record, since, start_call
 from .frames import build_frame, utc_timestamp
 from .options import CrawlOptions, check_client
 from .orgtree import organization_tree, select_organizations
+from .warm import read_frame
 
 # -- organizations ------------------------------------------------------------------------------
 
@@ -115,9 +116,8 @@ def environment_members(client: Client, orgs: Any = None, *, environment: Any = 
     tree, selected = _select(client, orgs, options)
     envs = _filter_environments(_environment_frame(client, "environment_members", tree, selected, options),
                                 None, environment, complete=_read_fully(client, options, "environments"))
-    results = read_scopes(client, "environment_members", member_scopes(envs), options)
-    return build_frame("environment_members",
-                       [(s.context(environment=True), recs) for s, recs in results])
+    return read_frame(client, "environment_members", member_scopes(envs), options,
+                      lambda results: build_frame("environment_members", _chunks(results, environment=True)))
 
 
 def service_connections(client: Client, orgs: Any = None, *, errors: str = "collect",
@@ -149,8 +149,9 @@ def quotas(client: Client, orgs: Any = None, *, type: str = "assigned", errors: 
 
     options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
-    results = read_scopes(client, "quotas", quota_scopes(selected, type), options)
-    return build_frame("quotas", [(s.context(), _quota_rows(recs)) for s, recs in results])
+    return read_frame(client, "quotas", quota_scopes(selected, type), options,
+                      lambda results: build_frame("quotas", [(s.context(), _quota_rows(rows))
+                                                             for s, rows in results]))
 
 
 def activity_log(client: Client, orgs: Any = None, *, start: Any = None, end: Any = None,
@@ -191,8 +192,14 @@ def resources(client: Client, entity_type: str, *, service_code: Any = None, env
     envs = _environment_frame(client, "resources", tree, selected, options)
     envs = _filter_environments(envs, service_code, environment,
                                 complete=_read_fully(client, options, "environments"))
-    results = read_scopes(client, "resources", resource_scopes(envs, entity_type), options)
-    return build_frame(entity_type, [(s.context(service=True), recs) for s, recs in results], service=True)
+    return read_frame(client, "resources", resource_scopes(envs, entity_type), options,
+                      lambda results: build_frame(entity_type, _chunks(results, service=True), service=True),
+                      key=entity_type)
+
+
+def _chunks(results: list[tuple[Scope, list[dict]]], **context: bool) -> list[tuple[dict, list[dict]]]:
+    """``(context, records)`` per scope read, for :func:`build_frame`."""
+    return [(scope.context(**context), records) for scope, records in results]
 
 
 def resource_scopes(envs: pd.DataFrame, entity_type: str) -> list[Scope]:
@@ -229,8 +236,8 @@ def _per_org(client: Client, accessor: str, orgs: Any, errors: str, crawl: dict,
              params=None) -> pd.DataFrame:
     options = start_call(client, CrawlOptions.from_kwargs(crawl, errors))
     tree, selected = _select(client, orgs, options)
-    results = read_scopes(client, accessor, org_scopes(selected, accessor, path, params), options)
-    return build_frame(accessor, [(s.context(), recs) for s, recs in results])
+    return read_frame(client, accessor, org_scopes(selected, accessor, path, params), options,
+                      lambda results: build_frame(accessor, _chunks(results)))
 
 
 # -- scopes: what each call reads (also what cmf.plan counts) -------------------------------------
@@ -291,8 +298,15 @@ def _environment_frame(client: Client, accessor: str, tree: pd.DataFrame, select
     """Environments of the selected organizations, each with its connection's code and type."""
     scopes = [Scope(*_org_triple(o), entity="environments", path="/environments")
               for o in _rows(selected, *ORG_FIELDS)]
-    results = read_scopes(client, accessor, scopes, options)
-    refs = _connection_refs(selected)
+    listed = _connection_refs(selected)  # what the frame depends on besides the pages it reads
+    return read_frame(client, accessor, scopes, options,
+                      lambda results: _environments_built(client, accessor, dict(listed), results, options),
+                      key=tuple((cid, repr(ref)) for cid, (_, ref) in listed.items()))
+
+
+def _environments_built(client: Client, accessor: str, refs: dict[str, tuple[Any, dict]],
+                        results: list[tuple[Scope, list[dict]]], options: CrawlCall) -> pd.DataFrame:
+    """The environments frame of ``results``, each environment with its connection's details."""
     for scope, records in results:  # an environment may use a connection its org no longer lists
         for env in records:
             cid = (env.get("serviceConnection") or {}).get("id")

@@ -17,6 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -55,6 +56,7 @@ class Client:
         ledger: the issues and coverage rows recorded by accessors using this client.
         stats: counters (``sent``, ``cache_hits``, ``memory_hits``, ``retries``) for diagnostics.
         throttle: the :class:`~cloudmc_frames.throttle.Throttle` every request sent waits for.
+        pages: the replies kept in memory (:class:`~cloudmc_frames._memory.MemoryPages`).
         answered: whether the endpoint ever answered (until then a refused connection is final).
     """
 
@@ -62,14 +64,13 @@ class Client:
                  clock: Callable[[], float] = time.monotonic) -> None:
         check_api_key(api_key)
         self.settings, self._key = settings, Secret(api_key)
-        self.fingerprint = credential_hash(settings.endpoint, api_key)
-        self.ledger = Ledger()
+        self.fingerprint, self.ledger = credential_hash(settings.endpoint, api_key), Ledger()
         self.stats, self.answered = {"sent": 0, "cache_hits": 0, "memory_hits": 0, "retries": 0}, False
         self._sleep, self._clock, self._rng, self._lock = sleep, clock, random.Random(), threading.Lock()
-        self._memory = MemoryPages(int(settings.memory_cache_mb * 2**20))
+        self.pages = MemoryPages.megabytes(settings.memory_cache_mb)
         self._page_size = PageSize(settings.page_size)
         self.throttle = Throttle.configured(settings, clock=clock, sleep=sleep)
-        self._cache = HttpCache(settings, self.fingerprint, sleep=sleep, on_rebuild=self._memory.drop,
+        self._cache = HttpCache(settings, self.fingerprint, sleep=sleep, on_rebuild=self.pages.drop,
                                 sealer=Sealer(settings.endpoint, api_key),
                                 configure=lambda s: configure_session(s, settings, self._key, self.throttle))
         self._transport = Transport(settings, self._cache, clock)
@@ -91,7 +92,8 @@ class Client:
             return hit
         reply, raw = self._send("GET", url, query, None, fresh=fresh, deadline=deadline)
         if cacheable and raw.expires_at is not None:
-            self._memory.put(path, url, query, (raw.status, raw.url, raw.body), raw.expires_at)
+            stamp = self.pages.put(path, url, query, (raw.status, raw.url, raw.body), raw.expires_at)
+            return replace(reply, stamp=stamp)
         return reply
 
     def get_text(self, path: str, params: dict | None = None, *, accept: str = "text/csv",
@@ -145,15 +147,14 @@ class Client:
         """Whether this GET (the first page of a listing when ``paged``) needs no network call."""
         paging = {"page_number": 1, "page_size": self._page_size.current} if paged else {}
         url, query = self._url(path), query_params({**(params or {}), **paging}, org_id)
-        return (self._memory.get(path, url, query, time.time()) is not None
+        return (self.pages.get(path, url, query, time.time()) is not None
                 or self._cache.has_fresh(url, query, stale_ok=self.settings.offline))
 
     def poll_task(self, task_id: str) -> dict:
         """The raw payload of ``GET /tasks/:id``: retried like any GET, never cached."""
         if not isinstance(task_id, str) or not task_id or "/" in task_id:
             raise ConfigError(f"task id must be a non-empty string without '/', got {task_id!r}")
-        reply = self.get_reply(f"{TASKS_PATH}{task_id}", fresh=True)
-        if reply.payload is None:
+        if (reply := self.get_reply(f"{TASKS_PATH}{task_id}", fresh=True)).payload is None:
             raise ResponseFormatError("the task endpoint answered an empty body", url=reply.url)
         return reply.payload
 
@@ -175,12 +176,12 @@ class Client:
 
     def invalidate(self, scope: str) -> int:
         """Forget cached listings of one scope (see :func:`listing_scope`); returns entries dropped."""
-        self._memory.drop(scope)
+        self.pages.drop(scope)
         return self._cache.delete_prefix(self.fingerprint + scope_tag(scope))
 
     def clear_cache(self) -> int:
         """Forget every cached reply of this credential (other keys' entries stay)."""
-        self._memory.drop()
+        self.pages.drop()
         return self._cache.delete_prefix(self.fingerprint)
 
     def flush(self) -> None:
@@ -240,10 +241,10 @@ class Client:
         return fetch
 
     def _memory_reply(self, path: str, url: str, query: dict[str, str]) -> Reply | None:
-        if (hit := self._memory.get(path, url, query, time.time())) is None:
+        if (hit := self.pages.get(path, url, query, time.time())) is None:
             return None
         self._count("memory_hits")
-        return parse_reply(hit[0], {}, hit[2], method="GET", url=hit[1], from_cache=True)
+        return parse_reply(hit[0], {}, hit[2], method="GET", url=hit[1], from_cache=True, stamp=hit[3])
 
     def _write(self, method: str, path: str, body: Any, params: dict | None,
                org_id: str | None) -> Task | Any:

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -41,6 +42,21 @@ from .throttle import interleave
 log = logging.getLogger("cloudmc_frames")
 
 PROGRESS_MIN_SCOPES = 20
+
+
+@dataclass(frozen=True)
+class Read:
+    """One :func:`read_scopes` call: its scopes, the rows of each, and the memory stamps of their
+    pages (None unless every scope was read whole from pages the client keeps)."""
+
+    accessor: str
+    scopes: tuple[Scope, ...]
+    rows: tuple[int, ...]
+    stamps: tuple[tuple, ...] | None
+
+
+# The reads made while :func:`cloudmc_frames.warm.read_frame` builds a frame (None: not building).
+READS: ContextVar[list[Read] | None] = ContextVar("cloudmc_frames_reads", default=None)
 
 
 @dataclass(frozen=True)
@@ -140,14 +156,17 @@ def start_call(client: Client, options: CrawlOptions) -> CrawlCall:
                      client.ledger.next_call_id(), budget)
 
 
-def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
-                options: CrawlCall) -> list[tuple[Scope, list[dict]]]:
+def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope], options: CrawlCall,
+                stamps: dict[int, tuple] | None = None) -> list[tuple[Scope, list[dict]]]:
     """Read every scope, the ones this client does not remember in a thread pool; return
     ``(scope, records)`` in scope order.
 
     Failures become issues (collect) or are raised (raise); every scope gets a coverage row.
+    ``stamps``, when given, receives the memory stamps of each scope whose pages the client
+    keeps (see :mod:`~cloudmc_frames.warm`).
     """
-    done = dict(_remembered(client, accessor, scopes, options))
+    stamps = {} if stamps is None else stamps
+    done = dict(_remembered(client, accessor, scopes, options, stamps))
     pending = [n for n in range(len(scopes)) if n not in done]
     failed: Counter = Counter()
     show = options.progress if options.progress is not None else len(pending) > PROGRESS_MIN_SCOPES
@@ -158,7 +177,7 @@ def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
         futures = {pool.submit(_read_scope, client, scopes[n], options): n  # organizations spread
                    for n in interleave(pending, key=lambda n: scopes[n].organization_id)}
         for future in as_completed(futures):
-            scope, records, from_cache, seconds, error = future.result()
+            scope, records, from_cache, seconds, error, kept = future.result()
             record(client, options.call_id, accessor, scope, len(records or ()), from_cache,
                     seconds, error)
             rows += len(records or ())
@@ -167,6 +186,8 @@ def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
             bar.update(1)
             if error is None:
                 done[futures[future]] = records
+                if kept:
+                    stamps[futures[future]] = kept
                 continue
             failed[_status_of(error)] += 1
             if options.errors == "raise" or hopeless(client, error):
@@ -176,7 +197,12 @@ def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
     if failed:
         log.warning("%s: %s; rows from them are missing, see client.issues for what happened and "
                     "client.coverage for every scope", accessor, failure_summary(failed, len(scopes)))
-    return [(scopes[n], done[n]) for n in sorted(done)]
+    results = [(scopes[n], done[n]) for n in sorted(done)]
+    if (reads := READS.get()) is not None:  # a frame is being built that warm.py may remember
+        complete = len(done) == len(scopes) and len(stamps) == len(scopes)
+        reads.append(Read(accessor, tuple(scopes), tuple(len(r) for _, r in results),
+                          tuple(stamps[n] for n in range(len(scopes))) if complete else None))
+    return results
 
 
 def hopeless(client: Client, error: CloudMCError) -> bool:
@@ -186,7 +212,8 @@ def hopeless(client: Client, error: CloudMCError) -> bool:
     return isinstance(error, EndpointUnreachableError) and not client.answered
 
 
-def _remembered(client: Client, accessor: str, scopes: Sequence[Scope], options: CrawlCall):
+def _remembered(client: Client, accessor: str, scopes: Sequence[Scope], options: CrawlCall,
+                stamps: dict[int, tuple]):
     """``(index, records)`` of the list scopes the client still holds in memory, read inline:
     a warm crawl needs no thread pool."""
     if options.fresh:
@@ -202,35 +229,37 @@ def _remembered(client: Client, accessor: str, scopes: Sequence[Scope], options:
         if listing is not None:
             record(client, options.call_id, accessor, scope, len(listing.records), True,
                     since(started), None)
+            if listing.stamps:
+                stamps[n] = listing.stamps
             yield n, listing.records
 
 
 def _read_scope(client: Client, scope: Scope, options: CrawlCall):
-    """``(scope, records, from_cache, seconds, error)``; only CloudMCError is caught."""
+    """``(scope, records, from_cache, seconds, error, stamps)``; only CloudMCError is caught."""
     started = time.perf_counter()
     if options.deadline is not None and time.monotonic() >= options.deadline:
         error = CrawlTimeoutError("not read: the call's timeout ran out before this scope started",
                                   url=client.settings.endpoint + scope.path)
-        return scope, None, False, 0.0, error
+        return scope, None, False, 0.0, error, None
     if not scope.path:
         error = NotFoundError(
             f"environment {scope.environment_name!r} uses a service connection this key cannot "
             f"read, so its {scope.entity} were not read",
             hint="Use a key that can read the organization's service connections")
-        return scope, None, False, 0.0, error
+        return scope, None, False, 0.0, error, None
     reserved = _reserve(client, scope, options)
     if reserved is None:
         return scope, None, False, 0.0, options.budget.exceeded(f"{scope.entity} of this scope",
-                                                                client.settings.endpoint + scope.path)
+                                                                client.settings.endpoint + scope.path), None
     sent = reserved
     try:
-        records, from_cache, sent = _fetch(client, scope, options)
+        records, from_cache, sent, kept = _fetch(client, scope, options)
     except CloudMCError as error:
-        return scope, None, False, since(started), error
+        return scope, None, False, since(started), error, None
     finally:
         if options.budget is not None:
             options.budget.settle(reserved, sent)
-    return scope, records, from_cache, since(started), None
+    return scope, records, from_cache, since(started), None, kept
 
 
 def _reserve(client: Client, scope: Scope, options: CrawlCall) -> int | None:
@@ -242,14 +271,15 @@ def _reserve(client: Client, scope: Scope, options: CrawlCall) -> int | None:
     return 1 if budget.reserve() else None
 
 
-def _fetch(client: Client, scope: Scope, options: CrawlCall) -> tuple[list[dict], bool, int]:
-    """The scope's records, whether they all came from a cache, and the network calls it took."""
+def _fetch(client: Client, scope: Scope, options: CrawlCall) -> tuple[list[dict], bool, int, tuple | None]:
+    """The scope's records, whether they all came from a cache, the network calls it took, and
+    the memory stamps of its pages (None: not all kept, or not a list)."""
     if scope.read is not None:
-        return scope.read(client, scope, options)
+        return (*scope.read(client, scope, options), None)
     if not scope.single:
         listing = client.list(scope.path, scope.params, org_id=scope.organization_id,
                               fresh=options.fresh, deadline=options.deadline)
-        return listing.records, listing.from_cache, listing.sent
+        return listing.records, listing.from_cache, listing.sent, listing.stamps
     reply = client.get_reply(scope.path, scope.params, org_id=scope.organization_id,
                              fresh=options.fresh, deadline=options.deadline)
     data = reply.data  # CloudMC documents one of these as a one-element list
@@ -257,7 +287,7 @@ def _fetch(client: Client, scope: Scope, options: CrawlCall) -> tuple[list[dict]
     if not all(isinstance(r, dict) for r in records):
         raise ResponseFormatError(f"expected a JSON object in 'data', got {json_type(data)}",
                                   url=reply.url, status=reply.status)
-    return records, reply.from_cache, 0 if reply.from_cache else 1
+    return records, reply.from_cache, 0 if reply.from_cache else 1, reply.stamp and (reply.stamp,)
 
 
 def since(started: float) -> float:

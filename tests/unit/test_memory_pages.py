@@ -16,11 +16,13 @@ def body(size: int) -> bytes:
 
 
 def put(pages, path, size, expires=LATER):
-    pages.put(path, URL + path, {"org_id": "o1"}, (200, URL + path, body(size)), expires)
+    return pages.put(path, URL + path, {"org_id": "o1"}, (200, URL + path, body(size)), expires)
 
 
 def get(pages, path, now=NOW):
-    return pages.get(path, URL + path, {"org_id": "o1"}, now)
+    """``(status, url, body)`` as kept (the stamp apart), or None."""
+    hit = pages.get(path, URL + path, {"org_id": "o1"}, now)
+    return hit and hit[:3]
 
 
 def test_replies_come_back_as_they_were_kept():
@@ -78,3 +80,16 @@ def test_json_is_kept_compressed_and_counted_compressed():
     pages.put("/users", URL, {}, (200, URL, text), LATER)
     assert pages.get("/users", URL, {}, NOW)[2] == text
     assert pages.size < len(text) / 4
+
+
+def test_stamps_say_whether_the_very_same_replies_are_still_kept():
+    pages = MemoryPages(10_000)
+    users, quotas = put(pages, "/users", 100), put(pages, "/quotas", 100)
+    assert pages.get("/users", URL + "/users", {"org_id": "o1"}, NOW)[3] == users
+    assert pages.holds([users, quotas], NOW) and pages.holds([], NOW)
+    assert not pages.holds([users], LATER)  # expired
+    again = put(pages, "/users", 100)  # the same request kept again: a new stamp
+    assert again != users and not pages.holds([users, quotas], NOW) and pages.holds([again], NOW)
+    pages.drop("quotas")
+    assert not pages.holds([quotas], NOW)
+    assert MemoryPages(0).put("/users", URL, {}, (200, URL, b"{}"), LATER) is None
