@@ -83,8 +83,7 @@ TOP = 10
 
 
 def capacity(client: Client, orgs: Any = None, *, now: Any = None, **crawl: Any) -> Report:
-    """Quota use per (organization, connection, metric), the fullest ceilings, commitments
-    against actual use, and a chart.
+    """Quota use per (organization, connection, metric), commitments against actual use, a chart.
 
     ``now``: the clock that ends each commitment's past part (default: the current UTC time).
     ``crawl``: ``fresh``, ``max_workers``, ``progress``, ``timeout`` (as for the accessors).
