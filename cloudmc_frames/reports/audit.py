@@ -4,7 +4,10 @@ One crawl gathers the frames a rule may need (:class:`~.registry.AuditData`), th
 of :data:`~.rules.RULES` (a :class:`~.registry.RuleRegistry` built with the built-in rules;
 :func:`~.rules.rule` adds one) runs over them. A finding is
 one row: ``rule``, ``severity``, ``organization_path``, the user or resource (``subject_type``,
-``subject_id``, ``subject``), ``detail``, ``suggested_action`` and ``completeness``.
+``subject_id``, ``subject``), ``detail``, ``suggested_action`` and ``completeness``. Two rules look
+along the time axis: ``idle_running_instances`` (the last 14 days of hourly CPU) and
+``unused_commitments`` (commitments against their pricing reports); their metrics, commitments
+and pricing reports are read only when one of them runs.
 
 A rule whose inputs could not be read (its ``needs``, see :mod:`.completeness`) is not run and
 is reported *not evaluated* (``not evaluated: users unreadable in 20 of 20 organizations``); one
