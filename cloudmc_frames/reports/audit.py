@@ -4,7 +4,10 @@ One crawl gathers the frames a rule may need (:class:`~.registry.AuditData`), th
 of :data:`~.rules.RULES` (a :class:`~.registry.RuleRegistry` built with the built-in rules;
 :func:`~.rules.rule` adds one) runs over them. A finding is
 one row: ``rule``, ``severity``, ``organization_path``, the user or resource (``subject_type``,
-``subject_id``, ``subject``), ``detail``, ``suggested_action`` and ``completeness``.
+``subject_id``, ``subject``), ``detail``, ``suggested_action`` and ``completeness``. Two rules look
+along the time axis: ``idle_running_instances`` (the last 14 days of hourly CPU) and
+``unused_commitments`` (commitments against their pricing reports); their metrics, commitments
+and pricing reports are read only when one of them runs.
 
 A rule whose inputs could not be read (its ``needs``, see :mod:`.completeness`) is not run and
 is reported *not evaluated* (``not evaluated: users unreadable in 20 of 20 organizations``); one
@@ -23,18 +26,22 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import pandas as pd
 from matplotlib.axes import Axes
 
 from .. import accessors
+from .. import usage as time_axis
 from ..client import Client
 from ..errors import ConfigError
 from ..frames import utc_timestamp
 from . import figures
 from . import rules as rules_module
 from .capacity import capacity_frame
+from .commitments import commitment_use, past_windows, use_frame
 from .completeness import STATES, Status
 from .inventory import state_class
 from .registry import (
@@ -47,7 +54,15 @@ from .registry import (
 )
 from .report import Report
 from .sources import Crawl
+from .utilization import utilization_frame
 
+EMPTY_SERIES = pd.DataFrame({"entity_id": pd.array([], dtype="string"),
+                             "value": pd.array([], dtype="Float64")})
+EMPTY_COMMITMENTS = pd.DataFrame({c: pd.array([], dtype="string") for c in (
+    "organization_path", "organization_id", "commitment_id", "commitment_name", "status", "pricing_method",
+    "sku")} | {"committed_amount": pd.array([], dtype="Float64"),
+               "start_date": pd.array([], dtype="datetime64[ns, UTC]"),
+               "end_date": pd.array([], dtype="datetime64[ns, UTC]")})
 VIEW = ("severity", "rule", "organization_path", "environment_name", "subject_type", "subject",
         "detail", "suggested_action", "completeness")
 
@@ -64,7 +79,7 @@ def audit(client: Client, orgs: Any = None, *, rules: Any = None, now: Any = Non
     """
     chosen = rules_module.RULES.resolve(rules)
     source = Crawl(client, orgs, crawl, include_deleted=True)
-    data = gather(source, utc_now(now))
+    data = gather(source, utc_now(now), needs={n for r in chosen for n in r.inputs})
     states = {r.name: data.completeness.status(r.inputs) for r in chosen}
     frame = findings_frame([row for r in chosen for row in evaluate(r, data, states[r.name])])
     return Report(
@@ -74,21 +89,51 @@ def audit(client: Client, orgs: Any = None, *, rules: Any = None, now: Any = Non
         scope=source.scope_text(), groups="rule")
 
 
-def gather(source: Crawl, now: pd.Timestamp) -> AuditData:
-    """Read every frame the rules look at, through the accessors, in one crawl."""
+def gather(source: Crawl, now: pd.Timestamp, needs: Iterable[str] = ()) -> AuditData:
+    """Read every frame the rules look at, through the accessors, in one crawl.
+
+    Metrics (``"metrics"``) and commitments with their pricing reports (``"commitments"``,
+    ``"pricing"``) are read only when ``needs`` holds them.
+    """
+    needs = set(needs)
     envs = source.read(accessors.environments)
     live_orgs = set(source.orgs.loc[~source.orgs["deleted"].fillna(False).astype(bool), "id"])
     vms = source.read(accessors.instances)
     vols = source.read(accessors.volumes)
     quotas = source.read(accessors.quotas)
+    users, members = source.read(accessors.users), source.members(sorted(live_orgs))
+    snaps = source.read(accessors.resources, "snapshots")
+    ips = source.read(accessors.resources, "publicipaddresses")
+    util, blind = utilization_of(source, vms, now) if "metrics" in needs else (utilization_frame(
+        vms.iloc[:0], EMPTY_SERIES), None)
+    use = commitment_use(source.client, source.read(time_axis.commitments), now=now,
+                         crawl=source.options.as_kwargs()) if needs & {"commitments", "pricing"} else \
+        use_frame(past_windows(EMPTY_COMMITMENTS, now), [])
     return AuditData(
-        now=now, organizations=source.orgs, users=source.read(accessors.users), environments=envs,
-        members=source.members(sorted(live_orgs)),
+        now=now, organizations=source.orgs, users=users, environments=envs, members=members,
         instances=vms.assign(state_class=state_class(vms["power_state"], vms["connection_type"])),
-        volumes=vols, snapshots=source.read(accessors.resources, "snapshots"),
-        public_ips=source.read(accessors.resources, "publicipaddresses"), quotas=quotas,
+        volumes=vols, snapshots=snaps, public_ips=ips, quotas=quotas,
         capacity=capacity_frame(quotas, vms, vols, completeness=source.completeness(envs)),
-        issues=source.issues(), completeness=source.completeness(envs))
+        issues=source.issues(), completeness=source.completeness(envs, also=blind),
+        utilization=util, commitment_use=use)
+
+
+def utilization_of(source: Crawl, instances: pd.DataFrame, now: pd.Timestamp
+                   ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Hourly CPU percentiles per running instance over the :data:`~.rules.IDLE_DAYS` before
+    ``now``, and coverage rows saying metrics were unread everywhere when no descriptor named the
+    metric (its plugin descriptors could not be read; their issue rows say why)."""
+    end = now.floor("h")
+    read = partial(time_axis.metrics, start=end - pd.Timedelta(days=rules_module.IDLE_DAYS), end=end,
+                   bucket="1h")
+    try:
+        series = source.read(read, rules_module.IDLE_METRIC)
+    except ConfigError:
+        live = source.orgs[~source.orgs["deleted"].fillna(False).astype(bool)]
+        return utilization_frame(instances.iloc[:0], EMPTY_SERIES), pd.DataFrame(
+            {"organization_id": live["id"].astype(object), "environment": None, "entity": "metrics",
+             "status": "error"})
+    return utilization_frame(instances, series), None
 
 
 def evaluate(rule: AuditRule, data: AuditData, status: Status) -> list[dict]:

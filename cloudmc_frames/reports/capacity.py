@@ -23,6 +23,12 @@ Rows whose inputs could not all be read say so (``completeness``, ``unread``; se
 ``<NA>`` when nothing was read; an organization whose quotas could not be read gets one row
 with ``completeness`` ``not evaluated`` instead of silently having no ceilings.
 
+``.tables["commitments"]``: committed against actual use per organization and committed product
+(:func:`.commitments.commitment_use`: the term so far, ``under-used`` / ``as committed`` /
+``over-used``); a row whose pricing report could not be read has no ``actual`` (``not
+evaluated``), and an organization whose commitments could not be read gets a ``not evaluated``
+row. ``report.to_csv(table="commitments")`` writes it as CSV.
+
 Example::
 
     >>> report = cmf.reports.capacity(client)                         # doctest: +SKIP
@@ -39,8 +45,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from .. import accessors
+from .. import usage as time_axis
 from ..client import Client
-from . import figures
+from . import commitments, figures
 from .completeness import STATES, Completeness
 from .inventory import state_class
 from .report import Report
@@ -75,26 +82,31 @@ NEEDS = {"vcpu": ("instances",), "memory": ("instances",), "instances": ("instan
 TOP = 10
 
 
-def capacity(client: Client, orgs: Any = None, **crawl: Any) -> Report:
-    """Quota use per (organization, connection, metric), the fullest ceilings, and a chart.
+def capacity(client: Client, orgs: Any = None, *, now: Any = None, **crawl: Any) -> Report:
+    """Quota use per (organization, connection, metric), commitments against actual use, a chart.
 
+    ``now``: the clock that ends each commitment's past part (default: the current UTC time).
     ``crawl``: ``fresh``, ``max_workers``, ``progress``, ``timeout`` (as for the accessors).
 
-    >>> cmf.reports.capacity(client, orgs="nimbus-cloud/acme-corp*").summary   # doctest: +SKIP
+    >>> cmf.reports.capacity(client, orgs="nimbus-cloud/acme-corp*").tables["commitments"]  # doctest: +SKIP
     """
     source = Crawl(client, orgs, crawl)
     quotas, envs = source.read(accessors.quotas), source.read(accessors.environments)
     vms, vols = source.read(accessors.instances), source.read(accessors.volumes)
+    use = commitments.commitment_use(client, source.read(time_axis.commitments), now=now,
+                                     crawl=source.options.as_kwargs())
     complete = source.completeness(envs)
     frame = capacity_frame(quotas, vms, vols, completeness=complete, organizations=source.orgs)
     return Report(
         name="capacity", title="CloudMC capacity: quota use", frame=frame,
         summary=summary(frame, complete), issues=source.issues(), coverage=source.coverage(),
         plotter=plot_capacity,
-        tables={"closest": closest(frame), "unknown_metrics": unknown_metrics(frame)},
+        tables={"closest": closest(frame), "unknown_metrics": unknown_metrics(frame),
+                "commitments": commitments.marked(use, complete, source.orgs)},
         titles={"closest": f"Closest to their limits (top {TOP} by percent used)",
-                "unknown_metrics": "Quota metrics not mapped to a resource (kept, not compared)"},
-        notes=_notes(), views={"frame": VIEW}, scope=source.scope_text())
+                "unknown_metrics": "Quota metrics not mapped to a resource (kept, not compared)",
+                "commitments": "Commitments: committed against actual use over the term so far"},
+        notes=_notes(), views={"frame": VIEW, "commitments": commitments.VIEW}, scope=source.scope_text())
 
 
 def capacity_frame(quotas: pd.DataFrame, instances: pd.DataFrame, volumes: pd.DataFrame, *,
@@ -217,7 +229,11 @@ def _notes() -> tuple[str, ...]:
             "Use counts every instance that is not destroyed (stopped ones too) and every volume, "
             "per organization and service connection; CloudMC itself reports no consumption.",
             "percent_used = 100 x used / ceiling; headroom = ceiling - used (negative when over).",
-            "Metrics without a mapping stay in the rows with resource 'unknown' and no use.")
+            "Metrics without a mapping stay in the rows with resource 'unknown' and no use.",
+            "Commitments: committed = amount per hour x hours of the term so far (whole UTC days); "
+            "actual = the SKU's usage in CloudMC's pricing report over the same days; under-used "
+            f"below {100 - commitments.TOLERANCE:g}%, over-used above {100 + commitments.TOLERANCE:g}% "
+            "(the excess is billed at the utility price). Upcoming commitments are left out.")
 
 
 def plot_capacity(report: Report, ax: Axes, top: int = TOP) -> None:

@@ -23,6 +23,8 @@ import pandas as pd
 
 from .. import usage as time_axis
 from ..client import Client
+from ..errors import ApiError, ResponseFormatError, TransportError
+from .completeness import STATES, Completeness
 
 USES = ("under-used", "as committed", "over-used")
 TOLERANCE = 2.0  # percent either side of 100 that counts as "as committed"
@@ -30,25 +32,46 @@ COLUMNS = ("organization_path", "organization_id", "commitment_id", "commitment_
            "pricing_method", "sku", "committed_amount", "window_start", "window_end", "hours", "committed",
            "actual", "used_percent", "unused", "over", "use")
 VIEW = ("organization_path", "commitment_name", "status", "sku", "committed_amount", "window_start",
-        "window_end", "committed", "actual", "used_percent", "use")
+        "window_end", "committed", "actual", "used_percent", "use", "completeness")
+MEASURES = ("actual", "used_percent", "unused", "over", "use")  # blank where the pricing report is unread
 
 
-def commitment_use(client: Client, commitments: pd.DataFrame, *, now: Any, crawl: dict | None = None
-                   ) -> pd.DataFrame:
+def commitment_use(client: Client, commitments: pd.DataFrame, *, now: Any = None,
+                   crawl: dict | None = None) -> pd.DataFrame:
     """One row per committed product with a past part: committed capacity, actual usage, use.
 
-    Reads one pricing report per organization and window (``crawl``: the accessors' options).
+    Reads one pricing report per organization and window (``crawl``: the accessors' options);
+    ``now``: the clock (default: the current UTC time). A report that could not be read leaves
+    ``actual`` and what follows from it ``<NA>`` (its issue row is in ``client.issues``), never 0.
     """
-    windows = past_windows(commitments, now)
-    usage = {}
-    for (org_id, low, high), _ in windows.groupby(["organization_id", "window_start", "window_end"],
-                                                  sort=False):
-        priced = time_axis.pricing(client, org_id, start=low, end=high, **(crawl or {}))
-        usage[(org_id, low, high)] = priced.groupby("sku")["usage"].sum().to_dict()
-    actual = [usage.get((o, lo, hi), {}).get(s) if isinstance(s, str) else None for o, lo, hi, s in zip(
-        windows["organization_id"], windows["window_start"], windows["window_end"], windows["sku"],
-        strict=True)]
+    windows = past_windows(commitments, pd.Timestamp.now(tz="UTC") if now is None else now)
+    keys = zip(windows["organization_id"], windows["window_start"], windows["window_end"], strict=True)
+    usage = {key: priced_usage(client, *key, crawl=crawl) for key in dict.fromkeys(keys)}
+    actual = [None if usage[(o, lo, hi)] is None or not isinstance(s, str) else usage[(o, lo, hi)].get(s, 0.0)
+              for o, lo, hi, s in zip(windows["organization_id"], windows["window_start"],
+                                      windows["window_end"], windows["sku"], strict=True)]
     return use_frame(windows, actual)
+
+
+def priced_usage(client: Client, org_id: str, start: pd.Timestamp, end: pd.Timestamp, *,
+                 crawl: dict | None = None) -> dict[str, float] | None:
+    """Usage per SKU in one organization's pricing report over ``[start, end)``; None when unread."""
+    try:
+        priced = time_axis.pricing(client, org_id, start=start, end=end, errors="raise", **(crawl or {}))
+    except (ApiError, TransportError, ResponseFormatError):
+        return None  # recorded as an issue and a coverage row of entity "pricing"
+    return {str(k): float(v) for k, v in priced.groupby("sku")["usage"].sum().items()}
+
+
+def marked(table: pd.DataFrame, completeness: Completeness, organizations: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``completeness``/``unread`` per row (its pricing report), and one ``not
+    evaluated`` row for each of ``organizations`` whose commitments could not be read."""
+    rows = completeness.mark(table, dict.fromkeys(MEASURES, ("pricing",)))
+    blind = organizations[organizations["id"].isin(completeness.unread_orgs("commitments"))]
+    missing = pd.DataFrame({"organization_path": blind["path"], "organization_id": blind["id"],
+                            "completeness": STATES[2], "unread": "commitments"})
+    joined = pd.concat([rows, missing], ignore_index=True) if len(missing) else rows
+    return joined.astype(rows.dtypes.to_dict())[list(COLUMNS) + ["completeness", "unread"]]
 
 
 def past_windows(commitments: pd.DataFrame, now: Any) -> pd.DataFrame:
@@ -74,7 +97,7 @@ def use_frame(windows: pd.DataFrame, actual: list) -> pd.DataFrame:
     hours = ((windows["window_end"] - windows["window_start"]) / pd.Timedelta(hours=1)).astype(float)
     amount = windows["committed_amount"].astype("Float64")
     committed = (amount * hours.to_numpy()).round(4)
-    real = pd.array([np.nan if a is None else a for a in actual], dtype="Float64").fillna(0.0)
+    real = pd.array([pd.NA if a is None else a for a in actual], dtype="Float64")
     percent = (100 * real / committed.where(committed > 0)).round(1)
     use = np.where(percent.isna().to_numpy(), None,
                    np.where((percent < 100 - TOLERANCE).fillna(False).to_numpy(), USES[0],

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -165,7 +165,10 @@ class AuditData:
     Frames: ``organizations`` (selected, deleted ones included), ``users``, ``environments``,
     ``members`` (environment members), ``instances`` (with ``state_class``), ``volumes``,
     ``snapshots``, ``public_ips``, ``quotas``, ``capacity`` (see :mod:`.capacity`), ``issues``;
-    ``completeness``: what could not be read (:class:`~.completeness.Completeness`).
+    ``completeness``: what could not be read (:class:`~.completeness.Completeness`). Read only
+    when a chosen rule needs them: ``utilization`` (``"metrics"``: per running instance, hourly
+    CPU p50/p95/max over the audit's window, see :mod:`.utilization`) and ``commitment_use``
+    (``"commitments"``/``"pricing"``: committed against actual, see :mod:`.commitments`).
     """
 
     now: pd.Timestamp
@@ -181,6 +184,8 @@ class AuditData:
     capacity: pd.DataFrame
     issues: pd.DataFrame
     completeness: Completeness
+    utilization: pd.DataFrame = field(default_factory=pd.DataFrame)
+    commitment_use: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def unread(self, entity: str) -> set[str]:
         """Ids of organizations where ``entity`` (``"users"``, ``"environments"``, ...) could not be read.

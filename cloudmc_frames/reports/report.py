@@ -24,6 +24,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..errors import ConfigError
 from . import pieces, render
 
 FIGURE_SIZE = (9.0, 5.0)
@@ -101,10 +102,17 @@ class Report:
         """Markdown rendering (tabulate ``github`` tables) for tickets, chats and docs."""
         return render.markdown(self)
 
-    def to_csv(self, path: str | Path | None = None) -> str | None:
-        """Write ``.frame`` as CSV (UTF-8, no index, ISO dates, whole numbers without ``.0``);
-        without ``path`` return the text."""
-        return pieces.export_frame(self.frame).to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+    def to_csv(self, path: str | Path | None = None, *, table: str | None = None) -> str | None:
+        """Write ``.frame`` (or the extra table named ``table``) as CSV (UTF-8, no index, ISO
+        dates, whole numbers without ``.0``); without ``path`` return the text.
+
+        >>> report.to_csv("commitments.csv", table="commitments")      # doctest: +SKIP
+        """
+        if table is not None and table not in self.tables:
+            raise ConfigError(f"no table {table!r} in the {self.name} report; it has: "
+                              f"{', '.join(self.tables) or 'none'}")
+        frame = self.frame if table is None else self.tables[table]
+        return pieces.export_frame(frame).to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
 
     def to_json(self, path: str | Path | None = None) -> str:
         """One JSON document: metadata, ``summary``, ``rows`` (the frame), ``issues``, ``notes``."""

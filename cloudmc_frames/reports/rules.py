@@ -21,7 +21,9 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from .commitments import TOLERANCE as COMMITMENT_TOLERANCE
 from .registry import AuditData, AuditRule, Rule, RuleRegistry, finding
+from .utilization import IDLE_PERCENT
 
 STALE_LOGIN_DAYS = 90
 FAILED_LOGINS = 5
@@ -33,6 +35,9 @@ LARGE_VOLUME_GIB = 100
 SNAPSHOT_STAMP = re.compile(r"_(\d{14})$")  # CloudStack names end with the UTC creation stamp
 STOP_TIME_COLUMNS = ("last_stop_timestamp", "stopped_at")
 CREATED_COLUMNS = ("created", "creation_timestamp", "creation_date", "create_time")
+IDLE_DAYS = 14  # days of hourly CPU the audit reads for idle_running_instances
+IDLE_METRIC = "instance.cpu.utilization"
+IDLE_MIN_HOURS = 72
 
 
 # -- users --------------------------------------------------------------------------------------
@@ -263,6 +268,47 @@ def quota_exceeded(data: AuditData) -> list[dict]:
             for r in over.itertuples(index=False)]
 
 
+# -- time axis: metrics and commitments ---------------------------------------------------------
+
+def idle_running_instances(data: AuditData, percent: float = IDLE_PERCENT,
+                           min_hours: int = IDLE_MIN_HOURS) -> list[dict]:
+    """Running instances whose hourly CPU stayed under 5% (p95) over the last 14 days.
+
+    The audit reads ``instance.cpu.utilization`` hourly averages (:func:`cmf.metrics
+    <cloudmc_frames.usage.metrics>`) over the :data:`IDLE_DAYS` (14) days before ``now`` (cut to
+    the hour). An instance is idle when the 95th percentile of its hourly values is under
+    ``percent`` (it stayed under it 95% of its hours) and it has at least ``min_hours`` (72)
+    samples, so one started yesterday is not judged. Instances whose connection measures
+    nothing (descriptor flag ``supportsMetric``) are left out.
+    """
+    util = data.utilization
+    idle = util[((util["p95"] < percent) & (util["hours"] >= min_hours)).fillna(False).astype(bool)]
+    return [finding(r, "instance", detail=f"running, CPU p95 {r.p95:g}% (max {r.max:g}%) over {r.hours} "
+                    f"hours; holds {_gib(r.vcpus)} vCPU, {_gib(r.memory_gib)} GiB",
+                    action="Stop it, or resize it to a smaller offering; delete it if nobody uses it "
+                           "(cmf.reports.utilization(...).tables['idle'] feeds an OperationForm).")
+            for r in idle.itertuples(index=False)]
+
+
+def unused_commitments(data: AuditData, percent: float = 100 - COMMITMENT_TOLERANCE) -> list[dict]:
+    """Commitments in progress whose committed capacity is under-used so far (paid for, not used).
+
+    One finding per committed product of an ``IN_PROGRESS`` commitment whose actual usage over the
+    term so far (CloudMC's pricing report for its SKU) is under ``percent`` (98) % of the committed
+    capacity (amount per hour x hours); see :mod:`.commitments`. Expired and upcoming ones are
+    left out: nothing can be changed about them.
+    """
+    use = data.commitment_use
+    under = use[(use["status"].astype("string").eq("IN_PROGRESS")
+                 & (use["used_percent"] < percent)).fillna(False).astype(bool)]
+    return [finding(r, "commitment", subject=r.commitment_name, subject_id=r.commitment_id,
+                    detail=f"{r.sku}: {r.used_percent:g}% of {r.committed:,.0f} committed units used since "
+                           f"{r.window_start:%Y-%m-%d} ({r.unused:,.0f} unused)",
+                    action="Move workloads onto the committed connection, or lower the committed amount "
+                           "at renewal: CloudMC bills the committed capacity whether it is used or not.")
+            for r in under.itertuples(index=False)]
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 def _first_time(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.Series:
@@ -306,6 +352,8 @@ BUILTIN_RULES: tuple[AuditRule, ...] = (
     AuditRule.of(old_snapshots, "low", needs=("environments", "snapshots")),
     AuditRule.of(unassigned_public_ips, "low", needs=("environments", "publicipaddresses")),
     AuditRule.of(quota_exceeded, "high", needs=("quotas", "environments", "instances", "volumes")),
+    AuditRule.of(idle_running_instances, "low", needs=("environments", "instances", "metrics")),
+    AuditRule.of(unused_commitments, "medium", needs=("commitments", "pricing")),
 )
 RULES = RuleRegistry(BUILTIN_RULES)  # what audit() runs when no rules= are given
 

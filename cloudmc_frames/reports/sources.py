@@ -62,17 +62,22 @@ class Crawl:
         """Coverage rows added since this crawl started."""
         return coverage_frame(self.client.ledger.snapshot()[1][self._start[1]:])
 
-    def completeness(self, environments: pd.DataFrame | None = None) -> Completeness:
+    def completeness(self, environments: pd.DataFrame | None = None,
+                     also: pd.DataFrame | None = None) -> Completeness:
         """What this crawl could not read so far (see :mod:`.completeness`).
 
-        ``environments`` (an environments frame) lets rows keyed by ``service_code`` be matched.
+        ``environments`` (an environments frame) lets rows keyed by ``service_code`` be matched;
+        ``also``: coverage-like rows (``organization_id``, ``environment``, ``entity``,
+        ``status``) for inputs the report knows it could not ask for.
         """
         connections = {} if environments is None else {
             (o, n): c for o, n, c in zip(environments["organization_id"].astype(object),
                                          environments["name"].astype(object),
                                          environments["service_code"].astype(object), strict=True)
             if isinstance(c, str)}
-        return Completeness(self.coverage(), connections)
+        coverage = self.coverage() if also is None or also.empty else pd.concat(
+            [self.coverage(), also], ignore_index=True)
+        return Completeness(coverage, connections)
 
     def scope_text(self) -> str:
         """The selection in words, e.g. ``18 organizations (orgs='acme/*')``."""

@@ -73,6 +73,10 @@ def expected(store, now):
                                     if not ip["purposes"] and not ip.get("instances")}
     out["quota_exceeded"] = {(o, code, m) for (o, code, m), (ceiling, used) in
                              oracle.quota_rows(store, visible).items() if used is not None and used > ceiling}
+    out["idle_running_instances"] = {i: "low" for i, kind in store.usage_profiles.items() if kind == "idle"}
+    out["unused_commitments"] = {i: "medium" for i, c in store.usage.commitments.items()
+                                 if c["organization"]["id"] in live_orgs and c["status"] == "IN_PROGRESS"
+                                 and store.usage.commitment_fit.get(i) == "above"}
     return out
 
 

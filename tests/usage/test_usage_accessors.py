@@ -347,3 +347,27 @@ def test_usage_records_as_csv_with_a_byte_order_mark_are_the_json_records(start_
                                   as_json.sort_values(key).reset_index(drop=True))
     pd.testing.assert_frame_equal(again, as_json)
     assert not any(c.startswith("\ufeff") for c in as_csv.columns)
+
+
+def test_an_instance_stopped_for_the_whole_window_accrues_no_compute_usage(sb, client):
+    """Through the accessor: no record of it (no CPU, no memory) while its organization's other
+    instances have compute records; its root volume still accrues storage every day."""
+    store = sb.store
+    cutoff = store.now - pd.Timedelta(days=31).to_pytimedelta()
+    live = set(live_orgs(store))
+    env, inst = next((e, i) for e in store.environments.values() if e["organization"]["id"] in live
+                     and store.connections[e["serviceConnection"]["id"]]["type"] == "cloudstack"
+                     for i in store.resources[e["id"]]["instances"].values()
+                     if i["state"] == "Stopped" and store.usage.histories[i["id"]].events[-1][0] < cutoff)
+    org = env["organization"]["id"]
+    start, end = days_before(store, 30), days_before(store, 0)
+    records = cmf.usage_records(client, orgs=org, start=start, end=end, granularity="daily")
+    assert records["field_resource_id"].notna().any()
+    mine = records[records["field_resource_id"] == inst["id"]]
+    assert mine.empty
+    root = next(v for v in store.resources[env["id"]]["volumes"].values()
+                if v.get("instanceId") == inst["id"] and v["type"] == "os")
+    disk = records[records["field_resource_id"] == root["id"]]
+    assert len(disk) == 30 and set(disk["usage"]) == {root["sizeInGb"] * 24.0}
+    compute = records[records["usage_type"].isin(["cpu_type", "memory_type"])]
+    assert len(compute) > 0 and inst["id"] not in set(compute["field_resource_id"].dropna())
