@@ -1,8 +1,9 @@
 """Plain-text tables and paragraphs that fit a terminal of :data:`WIDTH` columns.
 
 A table that is too wide first has its long text columns wrapped inside their cells (prose
-first, widest first, never below :data:`MIN_PROSE` / :data:`MIN_WRAP` characters); if it is
-still too wide it is cut into blocks of columns, each repeating the first (key) column.
+first, widest first, never below :data:`MIN_PROSE`, then :data:`MIN_WRAP` characters; the first
+column never); if it is still too wide it is cut into blocks of columns, each repeating the
+first (key) column.
 Paragraphs wrap with a hanging indent.
 
 Example::
@@ -43,27 +44,37 @@ def fit_table(cells: pd.DataFrame, align: list[str], *, width: int = WIDTH, tabl
 def wrap_limits(cells: pd.DataFrame, align: list[str], width: int) -> list[int | None]:
     """Per column, the width to wrap it at (None: keep it whole).
 
-    Prose columns (values with spaces) give way first, widest first, down to :data:`MIN_PROSE`;
-    other text columns (paths, names) only then, down to :data:`MIN_WRAP`; numbers never.
+    The first column (the key) never wraps. Prose columns (values with spaces) give way first,
+    widest first, down to :data:`MIN_PROSE`, then down to :data:`MIN_WRAP`; other text columns
+    (paths, names) only then, down to :data:`MIN_WRAP`; numbers never.
     """
     widths = _widths(cells, [None] * len(cells.columns))
     limits: list[int | None] = [None] * len(widths)
     excess = sum(widths) + GAP * (len(widths) - 1) - width
-    text = [i for i, a in enumerate(align) if a == "left"]
+    text = [i for i, a in enumerate(align) if a == "left" and i > 0]
     prose = [i for i in text if cells.iloc[:, i].str.contains(" ", regex=False).any()]
-    for tier, floor in ((prose, MIN_PROSE), ([i for i in text if i not in prose], MIN_WRAP)):
-        candidates = {i for i in tier if widths[i] > max(floor, len(str(cells.columns[i])) + PAD)}
-        while excess > 0 and candidates:
-            widest = max(sorted(candidates), key=widths.__getitem__)
-            others = [widths[i] for i in candidates if i != widest]
-            target = max(floor, widths[widest] - excess, len(str(cells.columns[widest])) + PAD,
-                         min(max(others, default=0), widths[widest] - 1))
-            if target >= widths[widest]:
-                candidates.discard(widest)
-                continue
-            excess -= widths[widest] - target
-            widths[widest] = limits[widest] = target
+    others = [i for i in text if i not in prose]
+    for tier, floor in ((prose, MIN_PROSE), (prose, MIN_WRAP), (others, MIN_WRAP)):
+        excess = _shrink(cells, widths, limits, tier, floor, excess)
     return limits
+
+
+def _shrink(cells: pd.DataFrame, widths: list[int], limits: list[int | None], tier: list[int], floor: int,
+            excess: int) -> int:
+    """Narrow the widest columns of ``tier`` (evening them out, never below ``floor`` or their
+    header) until ``excess`` is gone; returns what is left of it."""
+    candidates = {i for i in tier if widths[i] > max(floor, len(str(cells.columns[i])) + PAD)}
+    while excess > 0 and candidates:
+        widest = max(sorted(candidates), key=widths.__getitem__)
+        others = [widths[i] for i in candidates if i != widest]
+        target = max(floor, widths[widest] - excess, len(str(cells.columns[widest])) + PAD,
+                     min(max(others, default=0), widths[widest] - 1))
+        if target >= widths[widest]:
+            candidates.discard(widest)
+            continue
+        excess -= widths[widest] - target
+        widths[widest] = limits[widest] = target
+    return excess
 
 
 def column_blocks(widths: list[int], width: int) -> list[list[int]]:
