@@ -45,6 +45,7 @@ def add_command(commands: Any, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the three reports on a new sandbox, print the summary, write the pages."""
     from ..reports import REPORTS  # matplotlib loads only for the commands that report
+    from ..reports.textfit import paragraph
 
     folder = Path(args.out)
     output.check_folder(args.out)  # before the crawl, not after it
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         people = {"users": len(accessors.users(client, orgs=tree))}  # from memory: the audit read them
         usage_line, usage_complete = usage_headline(client, pd.Timestamp.now(tz="UTC"))
     print(summary_text(reports, people))
-    print(f"\n{usage_line}")
+    print(f"\n{paragraph(usage_line, rest='  ')}")
     folder.mkdir(parents=True, exist_ok=True)
     for name, report in reports.items():
         report.to_html(folder / f"{name}.html")
@@ -67,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def usage_headline(client: Any, now: pd.Timestamp) -> tuple[str, bool]:
-    """One line: last month's cost (and its change) and the idle capacity of the last 30 days;
-    and whether both reports read everything."""
+    """One sentence (the caller wraps it): last month's cost (and its change) and the idle capacity
+    of the last 30 days; and whether both reports read everything."""
     from ..reports import usage, utilization
 
     this_month = now.tz_convert("UTC").normalize().replace(day=1)

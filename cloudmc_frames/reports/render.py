@@ -5,8 +5,9 @@ Rules every rendering follows:
 * a missing number prints as an em dash (``—``), missing text as nothing; never ``nan``,
   ``<NA>`` or ``None``; counts print as integers (``293``, not ``293.0``), other floats with one
   decimal; CSV and JSON write whole floats as integers too (see :mod:`.pieces`);
-* text fits :data:`.textfit.WIDTH` (120) columns: long cells wrap, wide tables split into
-  column blocks, paragraphs wrap;
+* text fits :data:`.textfit.WIDTH` (120) columns: a too-wide table says a column with one value
+  in every row once above it, long cells wrap, still too wide tables split into column blocks
+  (names kept whole), paragraphs wrap;
 * a report with ``groups`` (the audit: ``"rule"``) shows its rows per group, each group headed
   by its counts and completeness from the summary; in HTML each group is a collapsed
   ``<details>`` element;
@@ -43,7 +44,7 @@ from .pieces import (
     meta_line,
     sections,
 )
-from .textfit import fit_table, paragraph
+from .textfit import WIDTH, fit_table, natural_width, paragraph
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -72,20 +73,36 @@ img{max-width:100%;height:auto}
 
 # -- text and markdown --------------------------------------------------------------------------
 
-def table_text(frame: pd.DataFrame, tablefmt: str) -> str:
+def table_text(frame: pd.DataFrame, tablefmt: str, *, lift: bool = False) -> str:
     """One table through tabulate (``simple`` tables fit 120 columns), without columns that hold
-    nothing; an empty frame says so."""
+    nothing; an empty frame says so. ``lift``: a too-wide ``simple`` table says a text column
+    with one value in every row once above it (reports do; listings keep their columns)."""
     if frame.empty:
         return "(none)"
     frame = frame.loc[:, frame.notna().any()]  # a column with nothing in it says nothing here
+    if tablefmt == "simple":
+        return _simple_text(frame, lift)
     align = ["right" if is_number(frame[c]) else "left" for c in frame.columns]
     shown_cells = cells(frame)
-    if tablefmt == "simple":
-        return fit_table(shown_cells, align)
     from tabulate import tabulate
 
     return tabulate(shown_cells, headers="keys", tablefmt=tablefmt, showindex=False,
                     disable_numparse=True, colalign=align)
+
+
+def _simple_text(frame: pd.DataFrame, lift: bool) -> str:
+    """A table at most 120 columns wide; when it is wider, text columns holding one value in every
+    row (but the first) are said once above it (``   completeness: complete``) instead of per row
+    (numbers stay: equal figures are data, not a label)."""
+    shown_cells = cells(frame)
+    pairs: list[tuple[str, str]] = []
+    if lift and len(frame) > 1 and natural_width(shown_cells) > WIDTH:
+        pairs = [(c, shown_cells[c].iloc[0]) for c in frame.columns[1:]
+                 if not is_number(frame[c]) and shown_cells[c].nunique() == 1]
+        frame = frame.drop(columns=[c for c, _ in pairs])
+        shown_cells = shown_cells.drop(columns=[c for c, _ in pairs])
+    align = ["right" if is_number(frame[c]) else "left" for c in frame.columns]
+    return "\n".join([*fact_lines(pairs), fit_table(shown_cells, align)])
 
 
 def text(report: Renderable) -> str:
@@ -95,7 +112,8 @@ def text(report: Renderable) -> str:
         lines += ["", paragraph(banner(report), first="!! ", rest="   ")]
     for part in sections(report):
         lines += ["", part.title, "-" * len(part.title)]
-        lines += _text_groups(report, part.frame) if part.grouped else [table_text(part.frame, "simple")]
+        grouped = _text_groups(report, part.frame) if part.grouped else None
+        lines += grouped or [table_text(part.frame, "simple", lift=True)]
     if report.notes:
         lines += ["", "Notes", "-----", *(paragraph(note, first="* ", rest="  ") for note in report.notes)]
     return "\n".join(lines) + "\n"

@@ -38,6 +38,8 @@ class Crawl:
         self._start = (len(issues), len(coverage))
         self.tree = accessors.organizations(client, include_deleted=True, fresh=self.options.fresh)
         self.orgs = self._selection(orgs, include_deleted)
+        every = orgs is None and not include_deleted  # then deleted organizations are left out
+        self._left_out = int(self.tree["deleted"].fillna(False).sum()) if every else 0
         self._which = ("every visible organization" if orgs is None else f"orgs={orgs!r}"
                        if isinstance(orgs, str | list) else f"orgs from a {type(orgs).__name__}")
 
@@ -80,8 +82,12 @@ class Crawl:
         return Completeness(coverage, connections)
 
     def scope_text(self) -> str:
-        """The selection in words, e.g. ``18 organizations (orgs='acme/*')``."""
+        """The selection in words, e.g. ``18 organizations (orgs='acme/*')``; deleted organizations
+        counted or left out are said so (``20 organizations (..., 2 of them deleted)``, ``18
+        organizations (..., 2 deleted ones left out)``), so reports that count differently agree."""
         count = len(self.orgs)
         deleted = int(self.orgs["deleted"].fillna(False).sum())
-        extra = f", {deleted} of them deleted" if deleted else ""
+        extra = (f", {deleted} of them deleted" if deleted else
+                 f"; {self._left_out} deleted one{'s' if self._left_out != 1 else ''} left out"
+                 if self._left_out else "")
         return f"{count} organization{'s' if count != 1 else ''} ({self._which}{extra})"

@@ -1,8 +1,9 @@
 """Plain-text tables and paragraphs that fit a terminal of :data:`WIDTH` columns.
 
 A table that is too wide first has its long text columns wrapped inside their cells (prose
-first, widest first, never below :data:`MIN_PROSE` / :data:`MIN_WRAP` characters); if it is
-still too wide it is cut into blocks of columns, each repeating the first (key) column.
+first, widest first, never below :data:`MIN_PROSE`, then :data:`MIN_WRAP` characters; the first
+column never); if it is still too wide it is cut into blocks of columns, each repeating the
+first (key) column, with names whole and prose wrapped at no less than :data:`MIN_PROSE`.
 Paragraphs wrap with a hanging indent.
 
 Example::
@@ -35,35 +36,49 @@ def fit_table(cells: pd.DataFrame, align: list[str], *, width: int = WIDTH, tabl
     text = _tabulate(cells, align, limits, tablefmt)
     if line_width(text) <= width:
         return text
+    limits = wrap_limits(cells, align, width, names=False)  # in blocks anyway: names stay whole
     return "\n\n".join(_tabulate(cells.iloc[:, block], [align[i] for i in block],
                                  [limits[i] for i in block], tablefmt)
                        for block in column_blocks(_widths(cells, limits), width))
 
 
-def wrap_limits(cells: pd.DataFrame, align: list[str], width: int) -> list[int | None]:
+def wrap_limits(cells: pd.DataFrame, align: list[str], width: int, *,
+                names: bool = True) -> list[int | None]:
     """Per column, the width to wrap it at (None: keep it whole).
 
-    Prose columns (values with spaces) give way first, widest first, down to :data:`MIN_PROSE`;
-    other text columns (paths, names) only then, down to :data:`MIN_WRAP`; numbers never.
+    The first column (the key) never wraps. Prose columns (values with spaces) give way first,
+    widest first, down to :data:`MIN_PROSE`, then down to :data:`MIN_WRAP`; other text columns
+    (paths, names) only then, down to :data:`MIN_WRAP`; numbers never. With ``names=False``
+    (a table cut into column blocks anyway) prose stops at :data:`MIN_PROSE` and names stay whole.
     """
     widths = _widths(cells, [None] * len(cells.columns))
     limits: list[int | None] = [None] * len(widths)
     excess = sum(widths) + GAP * (len(widths) - 1) - width
-    text = [i for i, a in enumerate(align) if a == "left"]
+    text = [i for i, a in enumerate(align) if a == "left" and i > 0]
     prose = [i for i in text if cells.iloc[:, i].str.contains(" ", regex=False).any()]
-    for tier, floor in ((prose, MIN_PROSE), ([i for i in text if i not in prose], MIN_WRAP)):
-        candidates = {i for i in tier if widths[i] > max(floor, len(str(cells.columns[i])) + PAD)}
-        while excess > 0 and candidates:
-            widest = max(sorted(candidates), key=widths.__getitem__)
-            others = [widths[i] for i in candidates if i != widest]
-            target = max(floor, widths[widest] - excess, len(str(cells.columns[widest])) + PAD,
-                         min(max(others, default=0), widths[widest] - 1))
-            if target >= widths[widest]:
-                candidates.discard(widest)
-                continue
-            excess -= widths[widest] - target
-            widths[widest] = limits[widest] = target
+    others = [i for i in text if i not in prose]
+    tiers = ((prose, MIN_PROSE), (prose, MIN_WRAP), (others, MIN_WRAP)) if names else ((prose, MIN_PROSE),)
+    for tier, floor in tiers:
+        excess = _shrink(cells, widths, limits, tier, floor, excess)
     return limits
+
+
+def _shrink(cells: pd.DataFrame, widths: list[int], limits: list[int | None], tier: list[int], floor: int,
+            excess: int) -> int:
+    """Narrow the widest columns of ``tier`` (evening them out, never below ``floor`` or their
+    header) until ``excess`` is gone; returns what is left of it."""
+    candidates = {i for i in tier if widths[i] > max(floor, len(str(cells.columns[i])) + PAD)}
+    while excess > 0 and candidates:
+        widest = max(sorted(candidates), key=widths.__getitem__)
+        others = [widths[i] for i in candidates if i != widest]
+        target = max(floor, widths[widest] - excess, len(str(cells.columns[widest])) + PAD,
+                     min(max(others, default=0), widths[widest] - 1))
+        if target >= widths[widest]:
+            candidates.discard(widest)
+            continue
+        excess -= widths[widest] - target
+        widths[widest] = limits[widest] = target
+    return excess
 
 
 def column_blocks(widths: list[int], width: int) -> list[list[int]]:
@@ -78,6 +93,11 @@ def column_blocks(widths: list[int], width: int) -> list[list[int]]:
         used += GAP + widths[index]
     blocks.append(current)
     return blocks
+
+
+def natural_width(cells: pd.DataFrame) -> int:
+    """How wide ``cells`` is as a table with nothing wrapped."""
+    return sum(_widths(cells, [None] * len(cells.columns))) + GAP * (len(cells.columns) - 1)
 
 
 def paragraph(text: str, *, width: int = WIDTH, first: str = "", rest: str = "") -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -144,9 +145,13 @@ def test_demo_prints_a_summary_and_writes_three_pages(tmp_path, capsys, sb):
     out = capsys.readouterr().out
     for title in ("Inventory totals", "Instances by provider state", "Audit findings per rule", "Issues"):
         assert title in out
-    usage_line = next(line for line in out.splitlines() if line.startswith("Usage: "))
+    usage_line = " ".join(next(p for p in out.split("\n\n") if p.startswith("Usage: ")).split())
     idle = sum(1 for kind in sb.store.usage_profiles.values() if kind == "idle")
     assert " cost " in usage_line and f"; {idle} idle running instances" in usage_line
+    header = re.search(r"(\d+) organizations \((\d+) of them deleted\)", out.splitlines()[0])
+    assert header and re.search(rf"^organizations\s+{header[1]}\s", out, re.M)
+    assert re.search(rf"^organizations_deleted\s+{header[2]}\s", out, re.M)
+    assert max(len(line) for line in out.splitlines()) <= 120
     pages = sorted(p.name for p in folder.iterdir())
     assert pages == ["audit.html", "capacity.html", "inventory.html"]
     keys = [k.key for k in sb.keys]  # same scenario (orgs=20, seed=7): same keys

@@ -57,3 +57,10 @@ def test_the_demo_header_and_totals_agree(reports):
         "unattached_volumes", "findings"]))
     assert "deleted ones included" in text
     assert not re.search(r"\b\d+\.0\b", text)  # counts are integers
+
+
+def test_a_report_that_leaves_deleted_organizations_out_says_how_many(inventory, capacity):
+    counted = re.fullmatch(r"(\d+) organizations \(.*, (\d+) of them deleted\)", inventory.scope)
+    left = re.fullmatch(r"(\d+) organizations \(.*; (\d+) deleted ones left out\)", capacity.scope)
+    assert counted and left, (inventory.scope, capacity.scope)
+    assert int(left[1]) + int(left[2]) == int(counted[1]) and left[2] == counted[2] != "0"

@@ -125,6 +125,13 @@ def test_text_fits_120_columns(reports, name):
     assert max(len(line) for line in text.splitlines()) <= 120
 
 
+def test_text_keeps_ids_and_paths_whole(inventory):
+    """A table too wide for 120 columns is cut into column blocks rather than cutting ids."""
+    words = set(inventory.to_text().split())
+    for column in ("organization_id", "organization_path"):
+        assert set(inventory.frame[column].astype(str)) <= words
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_counts_are_integers_in_every_rendering(reports, name):
     report = reports[name]
