@@ -70,8 +70,8 @@ def utilization(client: Client, orgs: Any = None, *, start: Any, end: Any, metri
         tables={"idle": instances_of(running, frame, "idle"),
                 "saturated": instances_of(running, frame, "saturated"),
                 "reclaimable": reclaimable(frame)},
-        titles={"idle": f"Idle: p95 under {IDLE_PERCENT:g}", "saturated": f"Saturated: p50 at "
-                f"{SATURATED_PERCENT:g} or more",
+        titles={"idle": f"Idle: p95 under {IDLE_PERCENT:g}%", "saturated": f"Saturated: p50 at "
+                f"{SATURATED_PERCENT:g}% or more",
                 "reclaimable": "Allocated but idle, per organization (vCPU and GiB that could be reclaimed)"},
         notes=_notes(metric_id, (first, last)),
         views={"frame": VIEW, "idle": VIEW[:-1], "saturated": VIEW[:-1]}, scope=source.scope_text())
@@ -154,7 +154,7 @@ def plot_utilization(report: Report, ax: Axes) -> None:
         return
     ax.hist(values, bins=np.arange(0, 105, 5), color=figures.PALETTE["under"], edgecolor="white")
     ax.axvline(IDLE_PERCENT, color=figures.PALETTE["stopped"], linestyle="--",
-               label=f"idle (< {IDLE_PERCENT:g})")
+               label=f"idle (< {IDLE_PERCENT:g}%)")
     ax.legend(loc="upper center", fontsize="small")
 
 
@@ -162,7 +162,7 @@ def _notes(metric_id: str, window: tuple[pd.Timestamp, pd.Timestamp]) -> tuple[s
     first, last = window
     return (f"{metric_id}: hourly averages from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC "
             "(end exclusive); p50, p95 and max are over the hours the instance had a sample.",
-            f"idle: p95 under {IDLE_PERCENT:g}; saturated: p50 at {SATURATED_PERCENT:g} or more; 'no "
+            f"idle: p95 under {IDLE_PERCENT:g}%; saturated: p50 at {SATURATED_PERCENT:g}% or more; 'no "
             "metrics': the connection's plugin measures none (descriptor flag supportsMetric) or no "
             "sample came back.",
             "Instances are the ones running now; vCPU and memory are what they hold (allocated).")
