@@ -28,7 +28,10 @@ class RecordingSleep:
 
     The sandbox does not enforce the windows it announces, so honouring ``Retry-After: 1`` is
     checked on what the client asked for, not by waiting a second each time; the clock running
-    ahead ends the throttle's pauses as if they had been waited for.
+    ahead ends the throttle's pauses as if they had been waited for. Sleeps of several threads
+    overlap as they would in real time: after a sleep the clock is at least where it was when
+    that sleep began plus what was asked, never the sum of every thread's sleeps (which ran the
+    clock minutes ahead of a one-second crawl and, rarely, past a request's retry budget).
     """
 
     def __init__(self, cap: float = 0.02) -> None:
@@ -39,10 +42,10 @@ class RecordingSleep:
 
     def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
-        slept = min(seconds, self.cap)
-        time.sleep(slept)
+        woken = self.clock() + seconds
+        time.sleep(min(seconds, self.cap))
         with self._lock:
-            self._ahead += seconds - slept
+            self._ahead = max(self._ahead, woken - time.monotonic())
 
     def clock(self) -> float:
         return time.monotonic() + self._ahead
