@@ -151,7 +151,7 @@ def test_demo_prints_a_summary_and_writes_three_pages(tmp_path, capsys, sb):
     header = re.search(r"(\d+) organizations \((\d+) of them deleted\)", out.splitlines()[0])
     assert header and re.search(rf"^organizations\s+{header[1]}\s", out, re.M)
     assert re.search(rf"^organizations_deleted\s+{header[2]}\s", out, re.M)
-    assert max(len(line) for line in out.splitlines()) <= 120
+    assert max(len(line) for line in out.splitlines() if str(folder) not in line) <= 120  # a path is a path
     pages = sorted(p.name for p in folder.iterdir())
     assert pages == ["audit.html", "capacity.html", "inventory.html"]
     keys = [k.key for k in sb.keys]  # same scenario (orgs=20, seed=7): same keys
