@@ -156,16 +156,16 @@ def start_call(client: Client, options: CrawlOptions) -> CrawlCall:
                      client.ledger.next_call_id(), budget)
 
 
-def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope], options: CrawlCall,
-                stamps: dict[int, tuple] | None = None) -> list[tuple[Scope, list[dict]]]:
+def read_scopes(client: Client, accessor: str, scopes: Sequence[Scope],
+                options: CrawlCall) -> list[tuple[Scope, list[dict]]]:
     """Read every scope, the ones this client does not remember in a thread pool; return
     ``(scope, records)`` in scope order.
 
     Failures become issues (collect) or are raised (raise); every scope gets a coverage row.
-    ``stamps``, when given, receives the memory stamps of each scope whose pages the client
-    keeps (see :mod:`~cloudmc_frames.warm`).
+    While :mod:`~cloudmc_frames.warm` builds a frame, the read (with the memory stamps of the
+    pages under each scope) is added to :data:`READS`.
     """
-    stamps = {} if stamps is None else stamps
+    stamps: dict[int, tuple] = {}  # scope index -> the stamps of its pages, when all are kept
     done = dict(_remembered(client, accessor, scopes, options, stamps))
     pending = [n for n in range(len(scopes)) if n not in done]
     failed: Counter = Counter()
