@@ -67,6 +67,7 @@ def read_frame(client: Client, accessor: str, scopes: Sequence[Scope], options: 
         for read in kept.reads:
             for scope, rows in zip(read.scopes, read.rows, strict=True):
                 record(client, options.call_id, read.accessor, scope, rows, True, 0.0, None)
+        _tell_outer(kept.reads)
         return _copy(kept.frame)
     reads: list[Read] = []
     token = READS.set(reads)
@@ -74,12 +75,17 @@ def read_frame(client: Client, accessor: str, scopes: Sequence[Scope], options: 
         frame = build(read_scopes(client, accessor, scopes, options))
     finally:
         READS.reset(token)
-    if (outer := READS.get()) is not None:  # a frame built around this one read these too
-        outer.extend(reads)
+    _tell_outer(reads)
     if not all(read.stamps is not None for read in reads):
         return frame
     _keep(client, memo_key, Remembered(frame, tuple(reads), int(frame.memory_usage(deep=False).sum())))
     return _copy(frame)
+
+
+def _tell_outer(reads: Sequence[Read]) -> None:
+    """A frame being built around this one depends on these reads too."""
+    if (outer := READS.get()) is not None:
+        outer.extend(reads)
 
 
 def _recall(client: Client, memo_key: tuple) -> Remembered | None:
