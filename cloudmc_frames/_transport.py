@@ -33,8 +33,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from ._cache import HttpCache, connection_socket
-from ._sqlite import API_KEY_HEADER
+from ._cache import API_KEY_HEADER, HttpCache, connection_socket
 from ._version import __version__
 from .config import Settings, is_loopback
 from .errors import (

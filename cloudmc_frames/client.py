@@ -22,9 +22,9 @@ from functools import partial
 from typing import Any
 
 from ._cache import TASKS_PATH, HttpCache, credential_hash, listing_scope, scope_tag
-from ._memory import MemoryPages
+from ._cache.memory import MemoryPages
+from ._cache.sealed import Sealer
 from ._retry import retry_delay
-from ._sealed import Sealer
 from ._transport import RawReply, Secret, Transport, configure_session
 from ._wire import Listing, Reply, TextReply, page_of, parse_reply, parse_text, query_params
 from .config import Settings, check_api_key, credentials
@@ -56,7 +56,7 @@ class Client:
         ledger: the issues and coverage rows recorded by accessors using this client.
         stats: counters (``sent``, ``cache_hits``, ``memory_hits``, ``retries``) for diagnostics.
         throttle: the :class:`~cloudmc_frames.throttle.Throttle` every request sent waits for.
-        pages: the replies kept in memory (:class:`~cloudmc_frames._memory.MemoryPages`).
+        pages: the replies kept in memory (:class:`~cloudmc_frames._cache.memory.MemoryPages`).
         answered: whether the endpoint ever answered (until then a refused connection is final).
     """
 

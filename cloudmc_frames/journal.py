@@ -48,8 +48,8 @@ from typing import Any
 
 import pandas as pd
 
-from ._sealed import Sealer, store_errors
-from ._sqlite import is_contention, wait_unlocked
+from ._cache.sealed import Sealer, store_errors
+from ._cache.sqlite import is_contention, wait_unlocked
 from .client import Client
 from .errors import CloudMCError, ConfigError
 from .frames import DATETIME

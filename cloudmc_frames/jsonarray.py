@@ -172,10 +172,9 @@ class JsonArray(ExtensionArray):
         return np.array([v is not None and canonical(v) == text for v in self._data], dtype=bool)
 
     def __arrow_array__(self, type: Any = None) -> Any:
-        """JSON text for Arrow (pyarrow calls this; it is loaded whenever it does)."""
-        import pyarrow  # the Arrow protocol hook: pyarrow is the caller
-
-        return pyarrow.array(to_json_text(self._data), type=pyarrow.string())
+        """JSON text for Arrow (pyarrow calls this), through pandas' own Arrow-backed strings:
+        this module never imports pyarrow itself."""
+        return pd.array(to_json_text(self._data), dtype="string[pyarrow]").__arrow_array__(type)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if dtype is None or np.dtype(dtype) == object:

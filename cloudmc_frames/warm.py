@@ -4,7 +4,7 @@ The same call again on the same client, before the cache expires, would parse th
 into the same frame. :func:`read_frame` remembers, per client, the frame each call built and
 the memory stamp of every page read to build it (its own scopes and any read while building,
 such as an environment's service connection). When every one of those pages is still kept,
-unchanged and unexpired (:meth:`~cloudmc_frames._memory.MemoryPages.holds`), it records the same
+unchanged and unexpired (:meth:`~cloudmc_frames._cache.memory.MemoryPages.holds`), it records the same
 coverage rows and returns the frame again, parsing nothing. Anything else builds anew:
 ``fresh=True``, a scope that failed or was not read whole from memory, a page a write forgot
 (writes forget their scope's pages) or the memory budget dropped, ``memory_cache_mb=0``.

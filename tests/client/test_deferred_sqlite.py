@@ -12,7 +12,7 @@ import urllib3
 from requests_cache import DEFAULT_IGNORED_PARAMS, CachedSession, SQLiteCache
 
 from cloudmc_frames._cache import make_key_fn
-from cloudmc_frames._sqlite import (
+from cloudmc_frames._cache.sqlite import (
     API_KEY_HEADER,
     REDACTED_HEADERS,
     DeferredSQLiteCache,

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from cloudmc_frames import journal as J
-from cloudmc_frames._sealed import Sealer, open_redis, store_errors
+from cloudmc_frames._cache.sealed import Sealer, open_redis, store_errors
 from cloudmc_frames.errors import ConfigError
 from cloudmc_frames.tasks import Task
 from tests.support.redis_server import RedisServer

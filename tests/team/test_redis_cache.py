@@ -17,7 +17,7 @@ import pytest
 import redis
 
 import cloudmc_frames as cmf
-from cloudmc_frames._sealed import CACHE_SEAL, REDIS_NAMESPACE, Sealer
+from cloudmc_frames._cache.sealed import CACHE_SEAL, REDIS_NAMESPACE, Sealer
 from tests.support.redis_server import RedisServer
 
 from .conftest import assert_same, crawl, run_worker

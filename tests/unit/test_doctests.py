@@ -6,9 +6,6 @@ import pytest
 
 from cloudmc_frames import (
     _cache,
-    _memory,
-    _sealed,
-    _sqlite,
     catalog,
     client,
     config,
@@ -23,11 +20,12 @@ from cloudmc_frames import (
     tasks,
     usage,
 )
+from cloudmc_frames._cache import memory, sealed, sqlite
 from cloudmc_frames.cli import output
 from cloudmc_frames.reports import completeness, pieces, textfit
 from cloudmc_frames.snapshots import compare, drift, layout, manifest, schema, scopes
 
-MODULES = [_cache, _memory, _sealed, _sqlite, catalog, client, config, errors, frames, journal, jsonarray,
+MODULES = [_cache, memory, sealed, sqlite, catalog, client, config, errors, frames, journal, jsonarray,
            operation_catalog, options, paging, spans, tasks, usage, layout, manifest, schema, scopes, drift,
            compare, completeness, pieces, textfit, output]
 

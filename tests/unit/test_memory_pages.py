@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloudmc_frames._memory import MemoryPages
+from cloudmc_frames._cache.memory import MemoryPages
 
 URL = "https://h/api/v2"
 NOW, LATER = 1000.0, 2000.0

@@ -61,19 +61,18 @@ def test_version_matches_the_distribution():
 
 
 def test_one_owner_per_dependency():
-    """requests only in the client's modules; redis only in _cache and _sealed (for requests-cache's
-    backend) and the journal; ipywidgets only in widgets/; matplotlib/tabulate only in reports/ (frames.py may
-    use DataFrame.to_markdown); pyarrow/duckdb only in snapshots/ (and the Arrow hook of
-    jsonarray.py); the sandbox imports nothing of ours."""
+    """requests only in the client's modules (the _cache package among them); redis only in _cache/
+    (for requests-cache's backend) and the journal; ipywidgets only in widgets/; matplotlib/tabulate
+    only in reports/ (frames.py may use DataFrame.to_markdown); pyarrow/duckdb only in snapshots/;
+    the sandbox imports nothing of ours."""
     import pathlib
     import re
     root = pathlib.Path(cmf.__file__).parent
-    http = r"^(client|_cache|_sqlite|_sealed|_memory|_transport|_wire|_retry)\.py$"
+    http = r"^((client|_transport|_wire|_retry)\.py|_cache/.*\.py)$"
     owners = {"requests": http, "requests_cache": http, "urllib3": http,
-              "redis": r"^(_cache|_sealed|journal)\.py$",
+              "redis": r"^(_cache/.*|journal)\.py$",
               "ipywidgets": r"^widgets/", "matplotlib": r"^reports/", "tabulate": r"^reports/",
-              # jsonarray.py: only inside __arrow_array__, the hook pyarrow itself calls
-              "pyarrow": r"^(snapshots/|jsonarray\.py$)", "duckdb": r"^snapshots/",
+              "pyarrow": r"^snapshots/", "duckdb": r"^snapshots/",
               "dask": r"^snapshots/sharded\.py$", "distributed": r"^snapshots/sharded\.py$"}
     for path in root.rglob("*.py"):
         rel = path.relative_to(root).as_posix()

@@ -18,7 +18,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
-from ._cache import listing_scope
+from . import listing_scope
 
 
 class MemoryPages:

@@ -7,12 +7,12 @@
 * :class:`HttpCache`: the session, opened when the file is free (:func:`wait_unlocked`), rebuilt
   once when the file is damaged; on Redis (``cache_backend="redis"``), it falls back to the local
   SQLite file, with one warning, when Redis cannot be reached at connect or stops answering.
-  The entries and the SQLite backend are in :mod:`~cloudmc_frames._sqlite`, the signed values
-  of a shared store in :mod:`~cloudmc_frames._sealed`, the in-memory pages in
-  :mod:`~cloudmc_frames._memory`.
+  The entries and the SQLite backend are in :mod:`~cloudmc_frames._cache.sqlite`, the signed values
+  of a shared store in :mod:`~cloudmc_frames._cache.sealed`, the in-memory pages in
+  :mod:`~cloudmc_frames._cache.memory`.
 * :func:`connection_socket`: the one urllib3 internal the transport's watchdog needs.
 
-Every use of a private requests-cache or urllib3 API is in these four modules and says which
+Every use of a private requests-cache or urllib3 API is in this package and says which
 version it was checked against (requests-cache 1.3.3, urllib3 2.8.0).
 
 Example::
@@ -45,10 +45,10 @@ from requests_cache import (
 )
 from requests_cache.policy import directives  # private module: checked against requests-cache 1.3.3
 
-from ._sealed import REDIS_NAMESPACE, REDIS_TTL_OFFSET, Sealer, open_redis, sealed_serializer, store_errors
-from ._sqlite import API_KEY_HEADER, DeferredSQLiteCache, is_contention, wait_unlocked
-from .config import API_PREFIX, Settings, redacted_url
-from .errors import ConfigError, TransportError
+from ..config import API_PREFIX, Settings, redacted_url
+from ..errors import ConfigError, TransportError
+from .sealed import REDIS_NAMESPACE, REDIS_TTL_OFFSET, Sealer, open_redis, sealed_serializer, store_errors
+from .sqlite import API_KEY_HEADER, DeferredSQLiteCache, is_contention, wait_unlocked
 
 log = logging.getLogger("cloudmc_frames")
 T = TypeVar("T")

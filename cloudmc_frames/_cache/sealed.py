@@ -1,6 +1,6 @@
 """Signed values for shared stores (Redis): what one credential writes, only it can read back.
 
-What goes into a shared store is a compact entry (:func:`~cloudmc_frames._sqlite.encode_entry`)
+What goes into a shared store is a compact entry (:func:`~cloudmc_frames._cache.sqlite.encode_entry`)
 signed with a secret derived from endpoint + key (HMAC-SHA256, never pickle); a value another
 writer planted, or one of another toolkit version, is refused and the reply fetched again.
 ``redis`` itself is imported here only to open the connection requests-cache's Redis backend
@@ -26,9 +26,9 @@ from requests_cache import (
     Stage,
 )
 
-from ._sqlite import _bytes_or_entry, decode_entry
-from .config import CACHE_FORMAT_VERSION, redacted_url
-from .errors import ConfigError
+from ..config import CACHE_FORMAT_VERSION, redacted_url
+from ..errors import ConfigError
+from .sqlite import _bytes_or_entry, decode_entry
 
 REDIS_NAMESPACE = f"cloudmc-frames-v{CACHE_FORMAT_VERSION}"  # Redis keys: "<namespace>:<cache key>"
 CACHE_SEAL = f"cloudmc-frames/cache-v{CACHE_FORMAT_VERSION}".encode()
