@@ -33,8 +33,8 @@ class ListParams(NamedTuple):
     sort_order: str
 
 
-def _positive_int(query, name, default):
-    """Parse a positive integer query parameter (400 if bad)."""
+def positive_int(query, name, default, maximum=None):
+    """Parse a positive integer query parameter, at most ``maximum`` when given (400 if bad)."""
     raw = query.get(name)
     if raw is None:
         return default
@@ -44,6 +44,8 @@ def _positive_int(query, name, default):
         raise errors.bad_request(f"{name} must be a positive integer", parameter=name, value=raw) from None
     if value < 1:
         raise errors.bad_request(f"{name} must be >= 1", parameter=name, value=raw)
+    if maximum and value > maximum:
+        raise errors.bad_request(f"{name} must be at most {maximum}", parameter=name, value=raw)
     return value
 
 
@@ -52,8 +54,8 @@ def parse(query, ignore=False):
     if ignore:
         return ListParams(False, 1, DEFAULT_PAGE_SIZE, DEFAULT_SORT_FIELD, "ASC")
     paged = "page_number" in query or "page_size" in query
-    number = _positive_int(query, "page_number", 1)
-    size = _positive_int(query, "page_size", DEFAULT_PAGE_SIZE)
+    number = positive_int(query, "page_number", 1)
+    size = positive_int(query, "page_size", DEFAULT_PAGE_SIZE)
     order = query.get("sort_order", "ASC").upper()
     if order not in ("ASC", "DESC"):
         raise errors.bad_request("sort_order must be ASC or DESC", parameter="sort_order",

@@ -33,6 +33,7 @@ import hashlib
 import json
 
 from . import clock, csvout, errors, rbac, windows
+from .paging import positive_int
 from .pricing import PRODUCT_BY_TYPE
 
 GRAINS = {"HOURLY": "HOUR", "DAILY": "DAY", "MONTHLY": "MONTH", "YEARLY": "YEAR"}
@@ -94,10 +95,10 @@ def _batch(req, plan, bounds, grain):
     query = req.query
     cursor = bool(query.get("granularity"))
     if cursor:
-        size, offset = _number(query, "page_size", MAX_PAGE_SIZE), _offset(query)
+        size, offset = positive_int(query, "page_size", MAX_PAGE_SIZE, MAX_PAGE_SIZE), _offset(query)
     else:
-        size = _number(query, "page_size", DEFAULT_PAGE_SIZE)
-        offset = (_number(query, "page", 1, None) - 1) * size
+        size = positive_int(query, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        offset = (positive_int(query, "page", 1) - 1) * size
     total = sum(len(indexes) for _, indexes in plan)
     records = [_record(req.store, item, bounds, i, grain) for item, i in _window(plan, offset, size)]
     metadata = _metadata(req.app.usage_metadata, total, size, offset // size + 1, len(records))
@@ -180,21 +181,6 @@ def _record(store, item, bounds, index, grain):
         "metricType": "GAUGE",
         "metadata": {"serviceCode": conn["serviceCode"], "entityType": item.entity_type},
     }
-
-
-def _number(query, name, default, maximum=MAX_PAGE_SIZE):
-    """A positive integer parameter, at most ``maximum`` (400 otherwise)."""
-    raw = query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1 or (maximum and value > maximum):
-        limit = f" and at most {maximum}" if maximum else ""
-        raise errors.bad_request(f"{name} must be a positive integer{limit}", parameter=name, value=raw)
-    return value
 
 
 def _metadata(spelling, total, size, page, count):
