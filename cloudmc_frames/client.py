@@ -147,7 +147,7 @@ class Client:
         """Whether this GET (the first page of a listing when ``paged``) needs no network call."""
         paging = {"page_number": 1, "page_size": self._page_size.current} if paged else {}
         url, query = self._url(path), query_params({**(params or {}), **paging}, org_id)
-        return (self.pages.get(path, url, query, time.time()) is not None
+        return (self.pages.has(path, url, query, time.time())
                 or self._cache.has_fresh(url, query, stale_ok=self.settings.offline))
 
     def poll_task(self, task_id: str) -> dict:

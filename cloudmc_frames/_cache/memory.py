@@ -64,6 +64,11 @@ class MemoryPages:
             self._entries.move_to_end(key)
         return entry[1], entry[2], zlib.decompress(entry[3]), (key, entry[4])
 
+    def has(self, path: str, url: str, query: Mapping[str, str], now: float) -> bool:
+        """Whether a reply to this request is kept and unexpired at ``now`` (nothing decompressed)."""
+        entry = self._entries.get(_request_key(path, url, query))
+        return entry is not None and entry[0] > now
+
     def put(self, path: str, url: str, query: Mapping[str, str], reply: tuple[int, str, bytes],
             expires_at: float) -> tuple | None:
         """Keep ``(status, url, body)`` until ``expires_at``, dropping the oldest past the budget;

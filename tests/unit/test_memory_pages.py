@@ -86,6 +86,9 @@ def test_stamps_say_whether_the_very_same_replies_are_still_kept():
     pages = MemoryPages(10_000)
     users, quotas = put(pages, "/users", 100), put(pages, "/quotas", 100)
     assert pages.get("/users", URL + "/users", {"org_id": "o1"}, NOW)[3] == users
+    assert pages.has("/users", URL + "/users", {"org_id": "o1"}, NOW)
+    assert not pages.has("/users", URL + "/users", {"org_id": "o1"}, LATER)  # expired
+    assert not pages.has("/users", URL + "/users", {"org_id": "o2"}, NOW)
     assert pages.holds([users, quotas], NOW) and pages.holds([], NOW)
     assert not pages.holds([users], LATER)  # expired
     again = put(pages, "/users", 100)  # the same request kept again: a new stamp
